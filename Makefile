@@ -1,0 +1,133 @@
+# machsim: a Mach-style microkernel simulated in one process.
+#
+#   make            build/libmachsim.a, build/machsim and build/machsim.pc
+#   make run        run the default demo (echo) with its trace on the terminal
+#   make test       build and run every test; the last line is "N passed, N failed"
+#   make asan       the same tests under AddressSanitizer + UBSan, in build-asan/
+#   make bench      the benchmarks; figures and ratios also go to build/bench.json
+#   make deps       install the Debian packages the build needs (runs by itself when they are missing)
+#   make install    PREFIX=/usr/local DESTDIR= ; make uninstall ; make clean ; make layers
+#
+# V=1 shows full command lines.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+CXX ?= g++
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CXXFLAGS ?= -O2 -g
+VERSION := 0.1.0
+
+ifeq ($(SANITIZE),1)
+  BUILD := build-asan
+  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+override CXXFLAGS += -std=c++20 -Wall -Wextra -Werror $(SANFLAGS)
+override CPPFLAGS += -I. -Ikernel/include -Iuserland/include
+override LDFLAGS += $(SANFLAGS)
+LDLIBS := -lboost_context -lfmt
+
+Q := $(if $(V),,@)
+say = $(if $(V),,@printf '  %-6s %s\n' $(1) $(2);)
+
+# One folder, one layer (docs/architecture.md).
+MACHINE_SRC := $(wildcard kernel/machine/*.cpp) kernel/machine/usercopy_x86_64.S
+PORTS_SRC := $(wildcard ports/*.cpp)
+TASKS_SRC := $(wildcard tasks/*.cpp)
+GATE_SRC := $(wildcard kernel/gate/*.cpp)
+USERLAND_SRC := $(wildcard userland/libmach/*.cpp userland/servers/*.cpp userland/embed/*.cpp userland/programs/*.cpp)
+TOOLS_SRC := tools/cli.cpp
+LIB_SRC := $(MACHINE_SRC) $(PORTS_SRC) $(TASKS_SRC) $(GATE_SRC) $(USERLAND_SRC) $(TOOLS_SRC)
+TEST_SRC := $(wildcard tests/*.cpp)
+BENCH_SRC := $(wildcard bench/*.cpp)
+
+obj = $(patsubst %,$(BUILD)/obj/%.o,$(1))
+LIB := $(BUILD)/libmachsim.a
+BIN := $(BUILD)/machsim
+TESTS := $(BUILD)/machsim-tests
+BENCH := $(BUILD)/machsim-bench
+PC := $(BUILD)/machsim.pc
+
+.PHONY: all run test check asan bench deps deps-check install uninstall clean layers help
+all: $(LIB) $(BIN) $(PC)
+
+# --- Debian packages --------------------------------------------------------
+deps-check:
+	@scripts/deps.sh check || scripts/deps.sh install
+
+deps:
+	@scripts/deps.sh install
+
+# --- compiling --------------------------------------------------------------
+$(BUILD)/obj/%.cpp.o: %.cpp | deps-check
+	@mkdir -p $(@D)
+	$(call say,CXX,$<)$(CXX) $(CPPFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.S.o: %.S | deps-check
+	@mkdir -p $(@D)
+	$(call say,AS,$<)$(CXX) $(CPPFLAGS) -c $< -o $@
+
+$(LIB): $(call obj,$(LIB_SRC))
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(call obj,tools/main.cpp) $(LIB)
+	$(call say,LINK,$@)$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(TESTS): $(call obj,$(TEST_SRC)) $(LIB)
+	$(call say,LINK,$@)$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BENCH): $(call obj,$(BENCH_SRC)) $(LIB)
+	$(call say,LINK,$@)$(CXX) $(LDFLAGS) $^ $(LDLIBS) -lboost_fiber -o $@
+
+$(PC): machsim.pc.in Makefile
+	@mkdir -p $(@D)
+	$(call say,GEN,$@)sed -e 's|@prefix@|$(CURDIR)|' -e 's|@libdir@|$${prefix}/$(BUILD)|' \
+	    -e 's|@includedir@|$${prefix}|' -e 's|@version@|$(VERSION)|' \
+	    -e 's|@include_flags@|-I$${includedir}/kernel/include -I$${includedir}/userland/include|' $< > $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# --- running ------------------------------------------------------------------
+run: $(BIN)
+	$(BIN) run echo --trace
+
+test check: $(TESTS) $(BIN) $(PC)
+	@SANFLAGS="$(SANFLAGS)" tests/run.sh $(BUILD)
+
+asan:
+	@$(MAKE) --no-print-directory SANITIZE=1 test
+
+bench: $(BENCH)
+	@scripts/deps.sh check-bench || scripts/deps.sh install-bench
+	$(BENCH) $(BUILD)/bench.json
+
+$(call obj,$(BENCH_SRC)): | bench-deps
+.PHONY: bench-deps
+bench-deps:
+	@scripts/deps.sh check-bench || scripts/deps.sh install-bench
+
+layers:
+	@../shared/tools/check-layers && echo "no include climbs the layer table"
+
+# --- installing -----------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/machsim
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
+	cp -R kernel/include/. userland/include/. $(DESTDIR)$(PREFIX)/include/machsim/
+	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$${prefix}/lib|' -e 's|@includedir@|$${prefix}/include/machsim|' \
+	    -e 's|@version@|$(VERSION)|' -e 's|@include_flags@|-I$${includedir}|' machsim.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/machsim.pc
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/machsim
+	rm -f $(DESTDIR)$(PREFIX)/lib/libmachsim.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/machsim.pc $(DESTDIR)$(PREFIX)/bin/machsim
+
+clean:
+	rm -rf build build-asan
+
+help:
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'

@@ -1,0 +1,295 @@
+#include "kernel/gate/kernel.h"
+
+#include <fmt/format.h>
+
+#include "kernel/machine/usercopy.h"
+#include "mach/mig_errors.h"
+#include "ports/mqueue.h"
+#include "ports/rights.h"
+
+namespace machsim::gate {
+
+namespace {
+
+thread_local Kernel* running_kernel = nullptr;
+
+const char* end_text(TaskEnd end) { return task_end_name(end); }
+
+// The entry point of every thread, on its own stack.
+void thread_main(machine::Context* c) {
+    auto* t = static_cast<tasks::Thread*>(c);
+    TaskEnd how = TaskEnd::Exited;
+    int code = 0;
+    std::string detail;
+    if (t->kill_pending) {
+        how = t->kill_reason;
+    } else {
+        try {
+            code = t->body();
+        } catch (const tasks::ThreadKilled&) {
+            how = t->kill_reason;
+        } catch (const std::exception& e) {
+            how = TaskEnd::Crashed;
+            detail = e.what();
+        } catch (...) {
+            how = TaskEnd::Crashed;
+            detail = "an exception that is not a std::exception";
+        }
+    }
+    Kernel::current()->thread_finished(t, how, code, std::move(detail));
+}
+
+// Messages to kernel objects: machsim's kernel objects serve no messages yet,
+// so the sender gets MIG's "bad id" reply, as from a MIG server that does not
+// know the routine.
+void kobject_server(ipc::Env& env, ipc::KMsg* m, void*) {
+    ipc::Carried reply = m->reply;
+    m->reply = {};
+    mach_msg_id_t id = m->header()->msgh_id;
+    ipc::msg_destroy(env, m, "kernel objects serve no messages");
+    if (!reply.port) return;
+    mig_reply_error_t r{};
+    r.RetCode = MIG_BAD_ID;
+    ipc::kernel_send(env, reply, id + 100, reinterpret_cast<char*>(&r) + sizeof(mach_msg_header_t),
+                     sizeof r - sizeof(mach_msg_header_t));
+}
+
+}  // namespace
+
+Kernel* Kernel::current() { return running_kernel; }
+
+Kernel::Kernel(const Config& c) : cfg(c) {
+    env.qlimit_max = cfg.qlimit_max;
+    env.max_message = cfg.max_message;
+    env.max_names = cfg.max_names;
+    env.kobject_server = kobject_server;
+    env.kobject_ctx = this;
+    machine::install_fault_handler();
+}
+
+Kernel::~Kernel() {
+    Kernel* prev = running_kernel;
+    running_kernel = this;
+    auto discard_threads = [this] {
+        for (auto& t : tasks_)
+            for (auto& th : t->threads) sched.discard(th.get());
+    };
+    // A kernel that never ran (or could not finish) still owns its tasks' rights.
+    discard_threads();
+    for (auto& t : tasks_) {
+        if (!t->alive) continue;
+        t->live_threads = 0;
+        tasks::teardown(env, *t);
+    }
+    discard_threads();  // teardown may have woken some
+    if (bootstrap_port_) {
+        bootstrap_port_->unref();
+        bootstrap_port_ = nullptr;
+    }
+    // Leaked ports were reported by the run; they stay allocated rather than be freed in use.
+    while (ipc::Port* p = env.ports.pop_front()) p->registry = nullptr;
+    running_kernel = prev;
+}
+
+void Kernel::boot(std::function<int()> bootstrap_server) {
+    spawn("bootstrap", std::move(bootstrap_server), SpawnOptions{.daemon = true});
+    tasks::Task& t = *tasks_.back();
+    mach_port_name_t name = MACH_PORT_NULL;
+    kern_return_t kr = ipc::port_allocate(t.space, MACH_PORT_RIGHT_RECEIVE, &name);
+    MS_ASSERT(kr == KERN_SUCCESS, "cannot allocate the bootstrap port");
+    bootstrap_port_ = t.space.lookup(name)->port();
+    bootstrap_port_->ref();
+    ipc::Carried send = ipc::make_send(bootstrap_port_);
+    mach_port_name_t same = MACH_PORT_NULL;
+    kr = ipc::copyout(t.space, send, &same);  // joins the receive right's name (R1)
+    MS_ASSERT(kr == KERN_SUCCESS && same == name, "bootstrap port names disagree");
+    t.bootstrap_name = name;
+}
+
+uint32_t Kernel::spawn(std::string name, std::function<int()> body, SpawnOptions opts) {
+    uint32_t id = static_cast<uint32_t>(tasks_.size()) + 1;
+    tasks_.push_back(std::make_unique<tasks::Task>(env, id, std::move(name), opts.daemon));
+    tasks::Task& t = *tasks_.back();
+    MS_TRACE(trace, Event{.kind = EventKind::TaskCreate, .task = id, .extra = opts.daemon ? 1u : 0u,
+                          .text = t.name.c_str()});
+    t.task_port = ipc::port_create(env, id);
+    t.task_port->kobject_kind = ipc::KobjectKind::Task;
+    t.task_port->kobject = &t;
+    ipc::Carried self = ipc::make_send(t.task_port);
+    (void)ipc::copyout(t.space, self, &t.self_name);
+    if (bootstrap_port_ && bootstrap_port_->active) {
+        ipc::Carried boot = ipc::make_send(bootstrap_port_);
+        (void)ipc::copyout(t.space, boot, &t.bootstrap_name);
+    }
+    if (!opts.daemon) ++live_ordinary_;
+    t.threads.push_back(std::make_unique<tasks::Thread>(t, ++next_thread_, env, std::move(body)));
+    tasks::Thread* th = t.threads.back().get();
+    ++t.live_threads;
+    MS_TRACE(trace, Event{.kind = EventKind::ThreadCreate, .task = id, .thread = th->id});
+    if (!sched.start(th, thread_main)) {
+        --t.live_threads;
+        t.end = TaskEnd::Crashed;
+        t.detail = "the host refused a thread stack (too many tasks for vm.max_map_count?)";
+        finish_task(t);
+    }
+    return id;
+}
+
+void Kernel::attach(TraceSink* sink) {
+    trace.attach(sink);
+    for (auto& t : tasks_)
+        sink->on_event(Event{.seq = 0, .tick = clock.now(), .kind = EventKind::TaskCreate, .task = t->id,
+                             .extra = t->daemon ? 1u : 0u, .text = t->name.c_str()});
+}
+
+void Kernel::thread_finished(tasks::Thread* t, TaskEnd how, int code, std::string detail) {
+    tasks::Task& task = t->task;
+    MS_TRACE(trace, Event{.kind = EventKind::ThreadExit, .task = task.id, .thread = t->id});
+    if (task.end == TaskEnd::Running || how == TaskEnd::Crashed) {
+        task.end = how;
+        task.exit_code = code;
+        task.detail = std::move(detail);
+    }
+    if (--task.live_threads == 0) finish_task(task);
+}
+
+void Kernel::finish_task(tasks::Task& task) {
+    if (task.end == TaskEnd::Running) task.end = TaskEnd::Exited;
+    std::string how = task.detail.empty() ? end_text(task.end) : fmt::format("{}: {}", end_text(task.end), task.detail);
+    MS_TRACE(trace, Event{.kind = EventKind::TaskExit, .task = task.id, .code = task.exit_code, .text = how.c_str()});
+    tasks::teardown(env, task);
+    if (!task.daemon && --live_ordinary_ == 0) sched.set_return_to_idle(true);
+}
+
+void Kernel::kill(tasks::Thread* t, TaskEnd why) {
+    if (t->state() == machine::RunState::Dead || t->kill_pending) return;
+    t->kill_pending = true;
+    t->kill_reason = why;
+    if (t->state() != machine::RunState::Blocked) return;
+    if (t->waiter.queue) {
+        ipc::abort_wait(t->waiter, t->waiter.sending ? MACH_SEND_INTERRUPTED : MACH_RCV_INTERRUPTED);
+    } else {
+        sched.wake(t, KERN_ABORTED);
+    }
+}
+
+RunReport Kernel::run() {
+    MS_ASSERT(running_kernel == nullptr, "Kernel::run called while a kernel runs on this thread");
+    running_kernel = this;
+    if (cfg.max_ticks) sched.set_time_limit(cfg.max_ticks);
+    bool time_limit = false;
+    for (;;) {
+        sched.run_ready();
+        if (live_ordinary_ == 0) break;
+        if (cfg.max_ticks && clock.now() >= cfg.max_ticks) {
+            time_limit = true;
+            break;
+        }
+        sched.set_return_to_idle(false);
+        uint64_t next = timers.next_deadline();
+        if (next == machine::TimerQueue::kNever) break;  // nobody can ever run again
+        if (cfg.max_ticks && next > cfg.max_ticks) {
+            clock.advance_to(cfg.max_ticks);
+            time_limit = true;
+            break;
+        }
+        clock.advance_to(next);
+        timers.fire(clock.now());
+    }
+    RunReport report = make_report(time_limit);
+    running_kernel = nullptr;
+    ran_ = true;
+    return report;
+}
+
+RunReport Kernel::make_report(bool time_limit) {
+    RunReport report;
+    report.seed = cfg.seed;
+    report.time_limit = time_limit;
+    report.deadlock = !time_limit && live_ordinary_ > 0;
+    if (report.deadlock) collect_deadlock(report);
+    shut_down_everything(time_limit);
+    if (bootstrap_port_) {  // the run is over: no task will be spawned with it again
+        bootstrap_port_->unref();
+        bootstrap_port_ = nullptr;
+    }
+    check_leaks(report);
+    report.ticks = clock.now();
+    for (auto& t : tasks_) {
+        TaskReport r;
+        r.id = t->id;
+        r.name = t->name;
+        r.daemon = t->daemon;
+        r.end = t->end;
+        r.exit_code = t->exit_code;
+        r.detail = t->detail;
+        report.tasks.push_back(std::move(r));
+    }
+    report.events = trace.count();
+    return report;
+}
+
+void Kernel::collect_deadlock(RunReport& report) {
+    for (auto& t : tasks_) {
+        if (!t->alive || t->daemon) continue;
+        for (auto& th : t->threads) {
+            if (th->state() != machine::RunState::Blocked) continue;
+            BlockedThread b;
+            b.task = t->id;
+            b.task_name = t->name;
+            b.thread = th->id;
+            const ipc::Waiter& w = th->waiter;
+            if (w.queue) {
+                b.waiting = w.sending ? "send" : "receive";
+                b.port = w.on->id();
+                if (w.on->kind() == ipc::ObjectKind::Port) {
+                    auto* p = ipc::as_port(w.on);
+                    b.name = w.sending && w.msg ? w.msg->header()->msgh_remote_port : p->receiver_name;
+                    b.holder = p->receiver ? p->receiver->task_id() : 0;
+                } else {
+                    auto* s = ipc::as_set(w.on);
+                    b.name = s->name;
+                    b.holder = s->space ? s->space->task_id() : 0;
+                }
+            } else {
+                b.waiting = "sleep";
+            }
+            if (tasks::Task* h = task(b.holder)) b.holder_name = h->name;
+            MS_TRACE(trace, Event{.kind = EventKind::Deadlock, .task = b.task, .thread = b.thread, .port = b.port,
+                                  .space = b.task, .name = b.name, .extra = b.holder, .text = b.waiting.c_str()});
+            report.blocked.push_back(std::move(b));
+        }
+    }
+}
+
+void Kernel::shut_down_everything(bool time_limit) {
+    sched.set_time_limit(machine::TimerQueue::kNever);
+    for (auto& t : tasks_) {
+        if (!t->alive) continue;
+        TaskEnd why = t->daemon ? TaskEnd::ShutDown : time_limit ? TaskEnd::Stopped : TaskEnd::Deadlocked;
+        for (auto& th : t->threads) kill(th.get(), why);
+    }
+    sched.set_return_to_idle(false);
+    // Killed threads unwind; their calls no longer block, so this ends.
+    for (int round = 0; round < 1000 && sched.has_ready(); ++round) {
+        sched.run_ready();
+        sched.set_return_to_idle(false);
+    }
+}
+
+void Kernel::check_leaks(RunReport& report) {
+    auto holder = [this](uint32_t id) {
+        tasks::Task* t = task(id);
+        return t ? fmt::format("task {} ({})", id, t->name) : std::string("the kernel");
+    };
+    for (ipc::Port* p = env.ports.front(); p; p = env.ports.next(p)) {
+        report.leaks.push_back(fmt::format(
+            "port P{} ({}): made by {}, receive right last held by {}; {} queued, {} send and {} send-once rights",
+            p->id(), p->active ? "alive" : "dead", holder(p->created_by), holder(p->last_holder), p->queue.size(),
+            p->srights, p->sorights));
+    }
+    if (env.msgs.live() > 0) report.leaks.push_back(fmt::format("{} message(s) never freed", env.msgs.live()));
+    if (stacks.in_use() > 0) report.leaks.push_back(fmt::format("{} thread stack(s) still in use", stacks.in_use()));
+}
+
+}  // namespace machsim::gate

@@ -1,0 +1,75 @@
+// gate::Kernel: the machine, the IPC layer and the task table wired together,
+// the run loop, and the run report. The public machsim::Kernel (machsim.h) is
+// a thin facade over it that also starts the bootstrap server.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernel/machine/clock.h"
+#include "kernel/machine/scheduler.h"
+#include "kernel/machine/stack_pool.h"
+#include "kernel/machine/timer_queue.h"
+#include "kernel/machine/trace_bus.h"
+#include "machsim.h"
+#include "ports/env.h"
+#include "tasks/task.h"
+
+namespace machsim::gate {
+
+class Kernel {
+public:
+    explicit Kernel(const Config& cfg);
+    ~Kernel();
+    Kernel(const Kernel&) = delete;
+    Kernel& operator=(const Kernel&) = delete;
+
+    // The kernel whose run() is executing on this host thread, if any.
+    static Kernel* current();
+    // The thread running now; null on the idle context or outside run().
+    tasks::Thread* current_thread() {
+        return sched.on_idle() ? nullptr : static_cast<tasks::Thread*>(sched.current());
+    }
+
+    // Starts the bootstrap name server (a daemon task holding the bootstrap
+    // port's receive right); tasks spawned afterwards get a send right to it.
+    void boot(std::function<int()> bootstrap_server);
+    uint32_t spawn(std::string name, std::function<int()> body, SpawnOptions opts);
+    // Attaches a sink and introduces the tasks that already exist to it (events with seq 0).
+    void attach(TraceSink* sink);
+    void detach(TraceSink* sink) { trace.detach(sink); }
+    RunReport run();
+
+    tasks::Task* task(uint32_t id) { return id && id <= tasks_.size() ? tasks_[id - 1].get() : nullptr; }
+
+    // Called on a thread's own stack when its body has ended.
+    void thread_finished(tasks::Thread* t, TaskEnd how, int code, std::string detail);
+    // Makes t unwind at its next kernel exit (it is woken if it waits).
+    void kill(tasks::Thread* t, TaskEnd why);
+
+    const Config cfg;
+    machine::Clock clock;
+    machine::TraceBus trace{clock};
+    machine::TimerQueue timers;
+    machine::StackPool stacks{cfg.stack_size};
+    machine::Scheduler sched{stacks, clock, timers, trace, cfg.quantum};
+    ipc::Env env{sched, clock, trace};
+
+private:
+    void finish_task(tasks::Task& task);
+    void collect_deadlock(RunReport& report);
+    void shut_down_everything(bool time_limit);
+    void check_leaks(RunReport& report);
+    RunReport make_report(bool time_limit);
+
+    std::vector<std::unique_ptr<tasks::Task>> tasks_;
+    uint32_t next_thread_ = 0;
+    uint32_t live_ordinary_ = 0;  // tasks alive that are not daemons
+    ipc::Port* bootstrap_port_ = nullptr;  // a kernel reference, to make send rights for new tasks
+    bool ran_ = false;
+};
+
+}  // namespace machsim::gate

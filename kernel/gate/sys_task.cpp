@@ -1,0 +1,126 @@
+// Task special ports, thread_switch, the VM calls, compute, and the state a
+// real system keeps in user space.
+#include "kernel/gate/sys_common.h"
+#include "mach/task_special_ports.h"
+#include "mach/thread_switch.h"
+#include "ports/mqueue.h"
+#include "ports/rights.h"
+
+namespace machsim::gate {
+
+const char* sys_name(Sys call) {
+    static const char* const names[] = {
+#define SYSCALL(name) #name,
+#include "kernel/gate/syscalls.def"
+#undef SYSCALL
+    };
+    return names[static_cast<int>(call)];
+}
+
+kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_port_name_t* port) {
+    return task_call(Sys::task_get_special_port, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
+        if (!put_user(port, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
+        ipc::Carried c;
+        switch (which) {
+        case TASK_KERNEL_PORT:
+            if (!t.task_port) return KERN_FAILURE;
+            c = ipc::make_send(t.task_port);
+            break;
+        case TASK_BOOTSTRAP_PORT:
+            if (!MACH_PORT_VALID(t.bootstrap_name) ||
+                ipc::copyin_check(t.space, t.bootstrap_name, MACH_MSG_TYPE_COPY_SEND) != KERN_SUCCESS)
+                return KERN_SUCCESS;  // no bootstrap port: MACH_PORT_NULL
+            c = ipc::copyin(t.space, t.bootstrap_name, MACH_MSG_TYPE_COPY_SEND);
+            break;
+        default: return KERN_INVALID_ARGUMENT;
+        }
+        mach_port_name_t n = MACH_PORT_NULL;
+        if (ipc::copyout(self.task.space, c, &n) != KERN_SUCCESS) {
+            ipc::carried_release(k.env, c);
+            return KERN_RESOURCE_SHORTAGE;
+        }
+        (void)put_user(port, n);
+        return KERN_SUCCESS;
+    });
+}
+
+namespace {
+void on_sleep_over(machine::Context* c) {
+    Kernel* k = Kernel::current();
+    k->sched.wake(c, KERN_SUCCESS);
+}
+}  // namespace
+
+kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_timeout_t time) {
+    (void)thread;  // a hint for whom to run next; machsim's policies decide themselves
+    return call(Sys::thread_switch, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        switch (option) {
+        case SWITCH_OPTION_NONE:
+        case SWITCH_OPTION_DEPRESS: k.sched.yield(); return KERN_SUCCESS;
+        case SWITCH_OPTION_WAIT: {
+            if (self.kill_pending) return KERN_ABORTED;
+            k.sched.arm_timer(&self, k.clock.now() + uint64_t{time} * ipc::kTicksPerMs, on_sleep_over);
+            MS_TRACE(k.trace, Event{.kind = EventKind::Block, .text = "sleep"});
+            return k.sched.block();
+        }
+        default: return KERN_INVALID_ARGUMENT;
+        }
+    });
+}
+
+kern_return_t sys_vm_allocate(mach_port_name_t task, vm_address_t* address, vm_size_t size, int flags) {
+    return task_call(Sys::vm_allocate, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) -> kern_return_t {
+        if (flags & ~VM_FLAGS_ANYWHERE) return KERN_INVALID_ARGUMENT;
+        vm_address_t a = 0;
+        if (!get_user(a, address) || !put_user(address, a)) return KERN_INVALID_ADDRESS;
+        kern_return_t kr = t.vm.allocate(a, size, flags);
+        if (kr == KERN_SUCCESS) (void)put_user(address, a);
+        return kr;
+    });
+}
+
+kern_return_t sys_vm_deallocate(mach_port_name_t task, vm_address_t address, vm_size_t size) {
+    return task_call(Sys::vm_deallocate, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) {
+        return t.vm.deallocate(address, size);
+    });
+}
+
+void sys_compute(uint64_t ticks) {
+    (void)call(Sys::compute, [&](Kernel& k, tasks::Thread&) {
+        k.sched.kernel_entry(ticks);
+        return KERN_SUCCESS;
+    });
+}
+
+mach_port_name_t task_self_name() {
+    tasks::Thread* self = caller();
+    return self ? self->task.self_name : MACH_PORT_NULL;
+}
+
+mach_port_name_t bootstrap_name() {
+    tasks::Thread* self = caller();
+    return self ? self->task.bootstrap_name : MACH_PORT_NULL;
+}
+
+mach_port_name_t mig_reply_name() {
+    tasks::Thread* self = caller();
+    if (!self) return MACH_PORT_NULL;
+    ipc::Entry* e = self->task.space.lookup(self->mig_reply);
+    if (self->mig_reply == MACH_PORT_NULL || !e || !e->has(MACH_PORT_TYPE_RECEIVE))
+        self->mig_reply = sys_mach_reply_port();
+    return self->mig_reply;
+}
+
+void mig_reply_discard(mach_port_name_t name) {
+    tasks::Thread* self = caller();
+    if (!self || name != self->mig_reply) return;
+    self->mig_reply = MACH_PORT_NULL;
+    (void)sys_mach_port_mod_refs(self->task.self_name, name, MACH_PORT_RIGHT_RECEIVE, -1);
+}
+
+uint64_t clock_now() {
+    Kernel* k = Kernel::current();
+    return k ? k->clock.now() : 0;
+}
+
+}  // namespace machsim::gate

@@ -1,0 +1,61 @@
+// The door from userland into the kernel. userland/libmach calls these and
+// nothing else; each checks the caller's names once, here, and below the gate
+// code works on objects, never on names.
+#pragma once
+
+#include <cstdint>
+
+#include "mach/message.h"
+#include "mach/port.h"
+#include "mach/vm_types.h"
+
+namespace machsim::gate {
+
+enum class Sys : uint8_t {
+#define SYSCALL(name) name,
+#include "kernel/gate/syscalls.def"
+#undef SYSCALL
+    count_
+};
+const char* sys_name(Sys call);
+
+mach_msg_return_t sys_mach_msg(mach_msg_header_t* msg, mach_msg_option_t option, mach_msg_size_t send_size,
+                               mach_msg_size_t rcv_size, mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
+                               mach_port_name_t notify);
+kern_return_t sys_mach_port_allocate(mach_port_name_t task, mach_port_right_t right, mach_port_name_t* name);
+kern_return_t sys_mach_port_allocate_name(mach_port_name_t task, mach_port_right_t right, mach_port_name_t name);
+kern_return_t sys_mach_port_deallocate(mach_port_name_t task, mach_port_name_t name);
+kern_return_t sys_mach_port_destroy(mach_port_name_t task, mach_port_name_t name);
+kern_return_t sys_mach_port_mod_refs(mach_port_name_t task, mach_port_name_t name, mach_port_right_t right,
+                                     mach_port_delta_t delta);
+kern_return_t sys_mach_port_get_refs(mach_port_name_t task, mach_port_name_t name, mach_port_right_t right,
+                                     mach_port_urefs_t* refs);
+kern_return_t sys_mach_port_type(mach_port_name_t task, mach_port_name_t name, mach_port_type_t* type);
+kern_return_t sys_mach_port_names(mach_port_name_t task, mach_port_name_array_t* names,
+                                  mach_msg_type_number_t* names_count, mach_port_type_array_t* types,
+                                  mach_msg_type_number_t* types_count);
+kern_return_t sys_mach_port_insert_right(mach_port_name_t task, mach_port_name_t name, mach_port_name_t poly,
+                                         mach_msg_type_name_t poly_poly);
+kern_return_t sys_mach_port_extract_right(mach_port_name_t task, mach_port_name_t name,
+                                          mach_msg_type_name_t msgt_name, mach_port_name_t* poly,
+                                          mach_msg_type_name_t* poly_poly);
+kern_return_t sys_mach_port_get_attributes(mach_port_name_t task, mach_port_name_t name, mach_port_flavor_t flavor,
+                                           mach_port_info_t info, mach_msg_type_number_t* count);
+kern_return_t sys_mach_port_set_attributes(mach_port_name_t task, mach_port_name_t name, mach_port_flavor_t flavor,
+                                           mach_port_info_t info, mach_msg_type_number_t count);
+kern_return_t sys_mach_port_move_member(mach_port_name_t task, mach_port_name_t member, mach_port_name_t after);
+mach_port_name_t sys_mach_reply_port();
+kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_port_name_t* port);
+kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_timeout_t time);
+kern_return_t sys_vm_allocate(mach_port_name_t task, vm_address_t* address, vm_size_t size, int flags);
+kern_return_t sys_vm_deallocate(mach_port_name_t task, vm_address_t address, vm_size_t size);
+void sys_compute(uint64_t ticks);
+
+// State a real system keeps in user space (variables, caches): no kernel entry.
+mach_port_name_t task_self_name();
+mach_port_name_t bootstrap_name();
+mach_port_name_t mig_reply_name();      // the thread's MIG reply port, allocated on first use
+void mig_reply_discard(mach_port_name_t name);
+uint64_t clock_now();
+
+}  // namespace machsim::gate

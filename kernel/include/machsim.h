@@ -1,0 +1,158 @@
+// machsim: a Mach-style microkernel simulated in one process.
+// The host embedding API: configure a kernel, spawn tasks, run, read the report.
+//
+//   machsim::Kernel k;
+//   k.spawn("server", [] { /* task body: its first thread, using <mach/mach.h> */ });
+//   machsim::RunReport r = k.run();
+//
+// Task bodies call the Mach API (<mach/mach.h>). Everything runs on the host
+// thread that calls run(); time is virtual and the run is deterministic.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "mach/port.h"
+#include "machsim/trace.h"
+
+namespace machsim {
+
+namespace gate {
+class Kernel;
+}
+
+struct Config {
+    uint64_t seed = 1;             // recorded in reports and traces; seeds randomised policies
+    uint64_t quantum = 10'000;     // ticks a thread may run before the timer asks it to yield
+    uint64_t syscall_cost = 1;     // ticks each kernel entry costs (1 tick = 1 virtual microsecond)
+    std::size_t stack_size = 64 * 1024;  // bytes of stack per thread, plus a guard page
+    uint32_t qlimit_max = 16;      // largest qlimit mach_port_set_attributes accepts
+    uint32_t max_names = 1u << 16; // names one space may hold before KERN_NO_SPACE
+    uint32_t max_message = 1u << 20;  // largest inline message (bytes) before MACH_SEND_TOO_LARGE
+    uint64_t max_ticks = 0;        // stop the run at this virtual time (0 = no limit)
+};
+
+enum class TaskEnd : uint8_t {
+    Running,     // still alive (only in reports taken mid-run)
+    Exited,      // its body returned
+    Crashed,     // an exception escaped its body
+    ShutDown,    // a daemon stopped when the ordinary tasks were done
+    Deadlocked,  // blocked forever; stopped when the run ended in deadlock
+    Stopped,     // stopped because the run hit a limit (max_ticks)
+};
+const char* task_end_name(TaskEnd end);
+
+struct TaskReport {
+    uint32_t id = 0;
+    std::string name;
+    bool daemon = false;
+    TaskEnd end = TaskEnd::Running;
+    int exit_code = 0;
+    std::string detail;  // e.g. the what() of the exception that crashed it
+};
+
+struct BlockedThread {
+    uint32_t task = 0;
+    std::string task_name;
+    uint32_t thread = 0;
+    std::string waiting;       // "receive", "send" or "sleep"
+    uint32_t port = 0;         // port object number (0 = none)
+    mach_port_name_t name = 0; // the name it waits on, in its own space
+    uint32_t holder = 0;       // task holding the port's receive right (0 = none)
+    std::string holder_name;
+    std::string describe() const;
+};
+
+struct RunReport {
+    std::vector<TaskReport> tasks;
+    bool deadlock = false;
+    std::vector<BlockedThread> blocked;  // set when deadlock
+    bool time_limit = false;             // stopped at Config::max_ticks
+    std::vector<std::string> leaks;      // kernel objects that outlived every task
+    uint64_t ticks = 0;
+    uint64_t events = 0;
+    uint64_t seed = 0;
+
+    const TaskReport* task(std::string_view name) const;
+    // True when every non-daemon task exited normally, with no deadlock and no leak.
+    bool clean() const;
+    std::string summary() const;
+};
+
+struct SpawnOptions {
+    bool daemon = false;  // a server that waits for work: shut down when the ordinary tasks are done
+};
+
+class Kernel {
+public:
+    explicit Kernel(Config cfg = {});
+    ~Kernel();
+    Kernel(const Kernel&) = delete;
+    Kernel& operator=(const Kernel&) = delete;
+
+    // Creates a task whose first thread runs `body`; returns the task id.
+    // `body` may return void or int (the exit code). Spawning during run() from a
+    // task body is allowed.
+    template <class F>
+    uint32_t spawn(std::string name, F&& body, SpawnOptions opts = {}) {
+        using R = std::invoke_result_t<F&>;
+        static_assert(std::is_void_v<R> || std::is_convertible_v<R, int>,
+                      "a task body returns void or int");
+        if constexpr (std::is_void_v<R>) {
+            return spawn_task(std::move(name),
+                              [f = std::forward<F>(body)]() mutable { f(); return 0; }, opts);
+        } else {
+            return spawn_task(std::move(name),
+                              [f = std::forward<F>(body)]() mutable { return static_cast<int>(f()); },
+                              opts);
+        }
+    }
+
+    void attach(TraceSink& sink);
+    void detach(TraceSink& sink);
+
+    // Runs until every ordinary task has ended, the run deadlocks, or a limit is hit.
+    RunReport run();
+
+    const Config& config() const;
+    gate::Kernel& core() { return *core_; }
+
+private:
+    uint32_t spawn_task(std::string name, std::function<int()> body, SpawnOptions opts);
+    std::unique_ptr<gate::Kernel> core_;
+};
+
+// Task-side helpers, callable from task bodies.
+void compute(uint64_t ticks);  // model CPU work: advance this thread's virtual time
+uint64_t now();                // the virtual clock, in ticks
+
+// Programs: named setups the `machsim` command can run.
+struct Program {
+    std::string name;
+    std::string summary;
+    std::function<void(Kernel&)> setup;  // spawns the program's tasks
+};
+void register_program(Program program);
+const std::vector<Program>& programs();
+const Program* find_program(std::string_view name);
+
+// The `machsim` command line. Outside programs register their own programs and call this.
+int main(int argc, char** argv);
+
+}  // namespace machsim
+
+// Registers a program from a translation unit that is linked into the binary:
+//   MACHSIM_PROGRAM(pingpong, "two tasks bounce a message") { k.spawn(...); }
+#define MACHSIM_PROGRAM(ident, summary)                                                   \
+    static void machsim_program_##ident(::machsim::Kernel& k);                            \
+    [[maybe_unused]] static const bool machsim_program_registered_##ident = [] {                         \
+        ::machsim::register_program({#ident, summary, &machsim_program_##ident});          \
+        return true;                                                                      \
+    }();                                                                                  \
+    static void machsim_program_##ident(::machsim::Kernel& k)

@@ -1,0 +1,58 @@
+// The one table of Mach return-code names, used by the trace, the test
+// helpers and mach_error_string.
+#include <fmt/format.h>
+
+#include "mach/kern_return.h"
+#include "mach/message.h"
+#include "mach/mig_errors.h"
+#include "machsim/trace.h"
+
+namespace machsim {
+
+namespace {
+struct CodeName {
+    int code;
+    const char* name;
+};
+
+#define C(x) {x, #x}
+constexpr CodeName kCodes[] = {
+    C(KERN_SUCCESS), C(KERN_INVALID_ADDRESS), C(KERN_PROTECTION_FAILURE), C(KERN_NO_SPACE),
+    C(KERN_INVALID_ARGUMENT), C(KERN_FAILURE), C(KERN_RESOURCE_SHORTAGE), C(KERN_NOT_RECEIVER),
+    C(KERN_NO_ACCESS), C(KERN_MEMORY_FAILURE), C(KERN_MEMORY_ERROR), C(KERN_ALREADY_IN_SET),
+    C(KERN_NOT_IN_SET), C(KERN_NAME_EXISTS), C(KERN_ABORTED), C(KERN_INVALID_NAME), C(KERN_INVALID_TASK),
+    C(KERN_INVALID_RIGHT), C(KERN_INVALID_VALUE), C(KERN_UREFS_OVERFLOW), C(KERN_INVALID_CAPABILITY),
+    C(KERN_RIGHT_EXISTS), C(KERN_INVALID_HOST), C(KERN_MEMORY_PRESENT), C(KERN_MEMORY_DATA_MOVED),
+    C(KERN_TERMINATED), C(KERN_NOT_SUPPORTED), C(KERN_NOT_WAITING), C(KERN_OPERATION_TIMED_OUT),
+    C(KERN_DENIED), C(KERN_NOT_FOUND),
+    C(MACH_SEND_IN_PROGRESS), C(MACH_SEND_INVALID_DATA), C(MACH_SEND_INVALID_DEST), C(MACH_SEND_TIMED_OUT),
+    C(MACH_SEND_INVALID_VOUCHER), C(MACH_SEND_INTERRUPTED), C(MACH_SEND_MSG_TOO_SMALL),
+    C(MACH_SEND_INVALID_REPLY), C(MACH_SEND_INVALID_RIGHT), C(MACH_SEND_INVALID_NOTIFY),
+    C(MACH_SEND_INVALID_MEMORY), C(MACH_SEND_NO_BUFFER), C(MACH_SEND_TOO_LARGE), C(MACH_SEND_INVALID_TYPE),
+    C(MACH_SEND_INVALID_HEADER), C(MACH_SEND_INVALID_TRAILER), C(MACH_SEND_INVALID_OPTIONS),
+    C(MACH_RCV_IN_PROGRESS), C(MACH_RCV_INVALID_NAME), C(MACH_RCV_TIMED_OUT), C(MACH_RCV_TOO_LARGE),
+    C(MACH_RCV_INTERRUPTED), C(MACH_RCV_PORT_CHANGED), C(MACH_RCV_INVALID_NOTIFY), C(MACH_RCV_INVALID_DATA),
+    C(MACH_RCV_PORT_DIED), C(MACH_RCV_IN_SET), C(MACH_RCV_HEADER_ERROR), C(MACH_RCV_BODY_ERROR),
+    C(MACH_RCV_INVALID_TYPE), C(MACH_RCV_SCATTER_SMALL), C(MACH_RCV_INVALID_TRAILER),
+    C(MIG_TYPE_ERROR), C(MIG_REPLY_MISMATCH), C(MIG_REMOTE_ERROR), C(MIG_BAD_ID), C(MIG_BAD_ARGUMENTS),
+    C(MIG_NO_REPLY), C(MIG_EXCEPTION), C(MIG_ARRAY_TOO_LARGE), C(MIG_SERVER_DIED),
+    {1100, "BOOTSTRAP_NOT_PRIVILEGED"}, {1101, "BOOTSTRAP_NAME_IN_USE"}, {1102, "BOOTSTRAP_UNKNOWN_SERVICE"},
+    {1103, "BOOTSTRAP_SERVICE_ACTIVE"}, {1104, "BOOTSTRAP_BAD_COUNT"}, {1105, "BOOTSTRAP_NO_MEMORY"},
+    {1106, "BOOTSTRAP_NO_CHILDREN"},
+};
+#undef C
+}  // namespace
+
+std::string code_name(int code) {
+    for (const CodeName& c : kCodes)
+        if (c.code == code) return c.name;
+    // Receive errors may carry MACH_MSG_* detail bits.
+    int base = code & ~MACH_MSG_MASK;
+    if (base != code) {
+        for (const CodeName& c : kCodes)
+            if (c.code == base) return fmt::format("{}|{:#x}", c.name, code & MACH_MSG_MASK);
+    }
+    return fmt::format("{:#x}", static_cast<unsigned>(code));
+}
+
+}  // namespace machsim

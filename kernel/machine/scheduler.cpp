@@ -1,0 +1,178 @@
+#include "kernel/machine/scheduler.h"
+
+#include <algorithm>
+
+#include "kernel/machine/sanitizer.h"
+
+namespace machsim::machine {
+
+namespace fc = boost::context::detail;
+
+Scheduler::Scheduler(StackPool& stacks, Clock& clock, TimerQueue& timers, TraceBus& trace, uint64_t quantum)
+    : stacks_(stacks), clock_(clock), timers_(timers), trace_(trace), quantum_(quantum ? quantum : 1) {
+    idle_.state_ = RunState::Running;
+    idle_.sched_ = this;
+}
+
+bool Scheduler::start(Context* c, void (*entry)(Context*)) {
+    MS_ASSERT(c->state_ == RunState::New, "starting a context twice");
+    if (!stacks_.allocate(c->stack_)) return false;
+    c->entry_ = entry;
+    c->sched_ = this;
+    c->asan_bottom_ = c->stack_.lo;
+    c->asan_size_ = c->stack_.size;
+    c->fctx_ = fc::make_fcontext(c->stack_.top(), c->stack_.size, &Scheduler::trampoline);
+    make_ready(c);
+    return true;
+}
+
+void Scheduler::make_ready(Context* c) {
+    c->state_ = RunState::Ready;
+    runq_.push_back(c);
+}
+
+void Scheduler::wake(Context* c, int32_t result) {
+    MS_ASSERT(c->state_ == RunState::Blocked, "waking a context that is not blocked");
+    c->wait_result = result;
+    ++c->timer_gen;
+    MS_TRACE(trace_, Event{.kind = EventKind::Wake, .code = result, .extra = c->trace_thread});
+    make_ready(c);
+}
+
+Context* Scheduler::pick() {
+    if (return_to_idle_ || runq_.empty()) return &idle_;
+    return runq_.pop_front();
+}
+
+int32_t Scheduler::block(Context* prefer) {
+    Context* self = current_;
+    MS_ASSERT(self != &idle_, "the idle context cannot block");
+    self->state_ = RunState::Blocked;
+    Context* next;
+    if (prefer && prefer->state_ == RunState::Ready && !return_to_idle_) {
+        runq_.remove(prefer);
+        next = prefer;
+    } else {
+        next = pick();
+    }
+    switch_to(next);
+    return self->wait_result;
+}
+
+void Scheduler::arm_timer(Context* c, uint64_t deadline, void (*on_timeout)(Context*)) {
+    c->on_timeout = on_timeout;
+    timers_.arm(c, deadline);
+    next_event_ = std::min(next_event_, deadline);
+}
+
+void Scheduler::yield() {
+    Context* self = current_;
+    if (runq_.empty() && !return_to_idle_) {
+        quantum_end_ = clock_.now() + quantum_;
+        recompute_next_event();
+        return;
+    }
+    make_ready(self);
+    switch_to(pick());
+}
+
+void Scheduler::exit_current() {
+    Context* self = current_;
+    MS_ASSERT(self != &idle_, "the idle context cannot exit");
+    self->state_ = RunState::Dead;
+    timers_.forget(self);
+    zombie_ = self;
+    Context* next = pick();
+    next->state_ = RunState::Running;
+    current_ = next;
+    trace_.set_actor(next->trace_task, next->trace_thread);
+    quantum_end_ = clock_.now() + quantum_;
+    recompute_next_event();
+    asan_start_switch(nullptr, next->asan_bottom_, next->asan_size_);  // our fake stack dies with us
+    fc::jump_fcontext(next->fctx_, self);
+    __builtin_unreachable();
+}
+
+void Scheduler::switch_to(Context* next) {
+    Context* prev = current_;
+    if (next == prev) {
+        prev->state_ = RunState::Running;
+        return;
+    }
+    next->state_ = RunState::Running;
+    current_ = next;
+    trace_.set_actor(next->trace_task, next->trace_thread);
+    MS_TRACE(trace_, Event{.kind = EventKind::Switch, .extra = prev->trace_thread});
+    quantum_end_ = clock_.now() + quantum_;
+    recompute_next_event();
+    asan_start_switch(&prev->fake_stack_, next->asan_bottom_, next->asan_size_);
+    fc::transfer_t t = fc::jump_fcontext(next->fctx_, prev);
+    arrived(t);
+}
+
+// Runs first on every context that has just been switched to.
+void Scheduler::arrived(fc::transfer_t t) {
+    Context* from = static_cast<Context*>(t.data);
+    const void* from_bottom = nullptr;
+    std::size_t from_size = 0;
+    asan_finish_switch(current_->fake_stack_, &from_bottom, &from_size);
+    if (from == &idle_ && !idle_.asan_bottom_) {  // learn the host stack's extent once
+        idle_.asan_bottom_ = from_bottom;
+        idle_.asan_size_ = from_size;
+    }
+    from->fctx_ = t.fctx;
+    if (zombie_) {
+        stacks_.release(zombie_->stack_);
+        zombie_->stack_ = {};
+        zombie_->fctx_ = nullptr;
+        zombie_ = nullptr;
+    }
+}
+
+void Scheduler::trampoline(fc::transfer_t t) {
+    // Whoever switched to us belongs to the same scheduler.
+    Scheduler* self = static_cast<Context*>(t.data)->sched_;
+    self->arrived(t);
+    Context* c = self->current_;
+    c->entry_(c);
+    self->exit_current();
+}
+
+void Scheduler::run_ready() {
+    MS_ASSERT(current_ == &idle_, "run_ready must be called from the idle context");
+    while (!return_to_idle_ && !runq_.empty()) switch_to(runq_.pop_front());
+}
+
+void Scheduler::discard(Context* c) {
+    if (c->state_ == RunState::Dead || c == current_) return;
+    if (c->run_hook.linked()) runq_.remove(c);
+    timers_.forget(c);
+    stacks_.release(c->stack_);
+    c->stack_ = {};
+    c->fctx_ = nullptr;
+    c->state_ = RunState::Dead;
+}
+
+void Scheduler::tick_events() {
+    if (clock_.now() >= limit_ && current_ != &idle_) {
+        return_to_idle_ = true;  // time is up: hand the machine back to the run loop
+        make_ready(current_);
+        switch_to(&idle_);
+        return;
+    }
+    timers_.fire(clock_.now());
+    if (clock_.now() >= quantum_end_) {
+        if (!runq_.empty() && current_ != &idle_) {
+            yield();  // the timer interrupt: take our turn at the back of the queue
+        } else {
+            quantum_end_ = clock_.now() + quantum_;
+        }
+    }
+    recompute_next_event();
+}
+
+void Scheduler::recompute_next_event() {
+    next_event_ = std::min({quantum_end_, timers_.next_deadline(), limit_});
+}
+
+}  // namespace machsim::machine

@@ -1,0 +1,95 @@
+// The scheduler: a run queue, the switch, blocking and waking, the quantum.
+//
+// One host thread runs everything. The host's own stack is the idle context:
+// it runs the idle loop (advance the clock to the next timer, detect the end of
+// the run) and nothing else. Threads switch straight to one another: a thread
+// that blocks hands the CPU to a preferred thread (direct handoff) or the head of
+// the run queue, and only falls back to idle when nobody is ready.
+#pragma once
+
+#include <cstdint>
+
+#include "kernel/machine/clock.h"
+#include "kernel/machine/context.h"
+#include "kernel/machine/list.h"
+#include "kernel/machine/stack_pool.h"
+#include "kernel/machine/timer_queue.h"
+#include "kernel/machine/trace_bus.h"
+
+namespace machsim::machine {
+
+class Scheduler {
+public:
+    Scheduler(StackPool& stacks, Clock& clock, TimerQueue& timers, TraceBus& trace, uint64_t quantum);
+    Scheduler(const Scheduler&) = delete;
+    Scheduler& operator=(const Scheduler&) = delete;
+
+    Context* current() const { return current_; }
+    bool on_idle() const { return current_ == &idle_; }
+
+    // Gives c a stack and puts it on the run queue; it will begin in entry(c).
+    // False when the host has no stack to give.
+    [[nodiscard]] bool start(Context* c, void (*entry)(Context*));
+
+    // Ends c's wait with `result` and makes it ready. c must be blocked.
+    void wake(Context* c, int32_t result);
+
+    // The current context waits until someone wakes it; returns the wait result.
+    // `prefer` (if ready) runs next without a trip through the run queue.
+    int32_t block(Context* prefer = nullptr);
+
+    // Arms a timer for the wait the current context is about to begin.
+    void arm_timer(Context* c, uint64_t deadline, void (*on_timeout)(Context*));
+
+    // Moves the current context to the tail of the run queue if anyone else is ready.
+    void yield();
+
+    // Ends the current context for good. Its stack is released once we are off it.
+    [[noreturn]] void exit_current();
+
+    // Kernel entry: time passes, timers fire, and an expired quantum yields.
+    void kernel_entry(uint64_t cost) {
+        clock_.advance(cost);
+        if (__builtin_expect(clock_.now() >= next_event_, 0)) tick_events();
+    }
+
+    // Idle side: run ready contexts until none is left. Returns to the caller
+    // (the host) when every context is blocked, dead, or asked to come back.
+    void run_ready();
+    // While set, every switch goes back to idle instead of to the next thread.
+    void set_return_to_idle(bool on) { return_to_idle_ = on; }
+    // At this virtual time the running thread is sent back to idle (Config::max_ticks).
+    void set_time_limit(uint64_t tick) {
+        limit_ = tick;
+        recompute_next_event();
+    }
+    // Takes c out of scheduling for good without running it again (kernel teardown).
+    void discard(Context* c);
+    bool has_ready() const { return !runq_.empty(); }
+
+private:
+    Context* pick();  // next context to run: the run queue's head, else idle
+    void make_ready(Context* c);
+    void switch_to(Context* next);
+    void arrived(boost::context::detail::transfer_t t);
+    void tick_events();
+    void recompute_next_event();
+    static void trampoline(boost::context::detail::transfer_t t);
+
+    StackPool& stacks_;
+    Clock& clock_;
+    TimerQueue& timers_;
+    TraceBus& trace_;
+    const uint64_t quantum_;
+
+    Context idle_;
+    Context* current_ = &idle_;
+    Context* zombie_ = nullptr;  // exited; its stack is released on the next arrival
+    List<Context, &Context::run_hook> runq_;
+    uint64_t quantum_end_ = 0;
+    uint64_t next_event_ = 0;
+    uint64_t limit_ = TimerQueue::kNever;
+    bool return_to_idle_ = false;
+};
+
+}  // namespace machsim::machine

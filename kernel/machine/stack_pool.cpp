@@ -1,0 +1,58 @@
+#include "kernel/machine/stack_pool.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernel/machine/sanitizer.h"
+
+namespace machsim::machine {
+
+StackPool::StackPool(std::size_t usable_bytes) : page_(static_cast<std::size_t>(sysconf(_SC_PAGESIZE))) {
+    usable_ = (std::max<std::size_t>(usable_bytes, 4 * page_) + page_ - 1) / page_ * page_;
+}
+
+StackPool::~StackPool() {
+    for (void* lo : all_) munmap(static_cast<char*>(lo) - page_, usable_ + page_);
+}
+
+bool StackPool::allocate(Stack& out) {
+    if (!free_.empty()) {
+        out = {free_.back(), usable_};
+        free_.pop_back();
+        asan_unpoison(out.lo, out.size);  // frames of the previous owner may still be poisoned
+        ++in_use_;
+        return true;
+    }
+    void* base = mmap(nullptr, usable_ + page_, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (base == MAP_FAILED) return false;
+    if (mprotect(base, page_, PROT_NONE) != 0) {  // no guard, no stack
+        munmap(base, usable_ + page_);
+        return false;
+    }
+    void* lo = static_cast<char*>(base) + page_;
+    all_.push_back(lo);
+    out = {lo, usable_};
+    ++in_use_;
+    return true;
+}
+
+void StackPool::release(Stack s) {
+    if (!s.lo) return;
+    free_.push_back(s.lo);
+    --in_use_;
+}
+
+bool StackPool::in_guard(const void* addr) const {
+    auto a = reinterpret_cast<uintptr_t>(addr);
+    for (void* lo : all_) {
+        auto l = reinterpret_cast<uintptr_t>(lo);
+        if (a >= l - page_ && a < l) return true;
+    }
+    return false;
+}
+
+}  // namespace machsim::machine

@@ -1,0 +1,162 @@
+// The built-in sinks: aligned human-readable text, and an in-memory log.
+#include <fmt/format.h>
+
+#include <ostream>
+
+#include "mach/message.h"
+#include "machsim/trace.h"
+
+namespace machsim {
+
+const char* event_kind_name(EventKind kind) {
+    switch (kind) {
+    case EventKind::TaskCreate: return "task+";
+    case EventKind::TaskExit: return "task-";
+    case EventKind::ThreadCreate: return "thread+";
+    case EventKind::ThreadExit: return "thread-";
+    case EventKind::Switch: return "switch";
+    case EventKind::SyscallEnter: return "call";
+    case EventKind::SyscallLeave: return "return";
+    case EventKind::Fail: return "error";
+    case EventKind::PortCreate: return "port+";
+    case EventKind::PortDestroy: return "port-";
+    case EventKind::PortSetCreate: return "pset+";
+    case EventKind::Send: return "send";
+    case EventKind::Enqueue: return "enqueue";
+    case EventKind::Handoff: return "handoff";
+    case EventKind::Dequeue: return "dequeue";
+    case EventKind::Receive: return "receive";
+    case EventKind::MsgDestroy: return "msg-";
+    case EventKind::Block: return "block";
+    case EventKind::Wake: return "wake";
+    case EventKind::RightCopyIn: return "copyin";
+    case EventKind::RightCopyOut: return "copyout";
+    case EventKind::RightChange: return "right";
+    case EventKind::DeadName: return "deadname";
+    case EventKind::Timer: return "timeout";
+    case EventKind::Deadlock: return "deadlock";
+    }
+    return "?";
+}
+
+namespace {
+
+const char* disposition_name(uint32_t d) {
+    switch (d) {
+    case MACH_MSG_TYPE_MOVE_RECEIVE: return "MOVE_RECEIVE";
+    case MACH_MSG_TYPE_MOVE_SEND: return "MOVE_SEND";
+    case MACH_MSG_TYPE_MOVE_SEND_ONCE: return "MOVE_SEND_ONCE";
+    case MACH_MSG_TYPE_COPY_SEND: return "COPY_SEND";
+    case MACH_MSG_TYPE_MAKE_SEND: return "MAKE_SEND";
+    case MACH_MSG_TYPE_MAKE_SEND_ONCE: return "MAKE_SEND_ONCE";
+    default: return "?";
+    }
+}
+
+const char* received_name(uint32_t d) {
+    switch (d) {
+    case MACH_MSG_TYPE_PORT_RECEIVE: return "receive";
+    case MACH_MSG_TYPE_PORT_SEND: return "send";
+    case MACH_MSG_TYPE_PORT_SEND_ONCE: return "send-once";
+    default: return "?";
+    }
+}
+
+std::string port(uint32_t p) { return p ? fmt::format("P{}", p) : std::string("-"); }
+
+}  // namespace
+
+TextSink::TextSink(std::ostream& out, bool syscalls) : out_(out), syscalls_(syscalls) {}
+
+std::string TextSink::name_of(uint32_t task) const {
+    if (task == 0) return "kernel";
+    auto it = task_names_.find(task);
+    return it == task_names_.end() ? fmt::format("task{}", task) : it->second;
+}
+
+std::string TextSink::who(uint32_t task, uint32_t thread) const {
+    if (task == 0) return "kernel";
+    if (thread == 0) return name_of(task);
+    return fmt::format("{}[{}]", name_of(task), thread);
+}
+
+void TextSink::on_event(const Event& e) {
+    if (!syscalls_ && (e.kind == EventKind::SyscallEnter || e.kind == EventKind::SyscallLeave)) return;
+    if (e.kind == EventKind::TaskCreate) task_names_[e.task] = e.text ? e.text : "";
+    if (!header_done_) {
+        out_ << fmt::format("{:>6} {:>9}  {:<18} {:<9} {}\n", "seq", "tick", "who", "event", "details");
+        header_done_ = true;
+    }
+    const char* text = e.text ? e.text : "";
+    std::string in_space = fmt::format("{:#x} in {}", e.name, name_of(e.space));
+    std::string d;
+    switch (e.kind) {
+    case EventKind::TaskCreate:
+        d = fmt::format("task {} \"{}\"{}", e.task, text, e.extra ? " (daemon)" : "");
+        break;
+    case EventKind::TaskExit: d = fmt::format("task {} {} (exit code {})", e.task, text, e.code); break;
+    case EventKind::ThreadCreate: d = fmt::format("thread {}", e.thread); break;
+    case EventKind::ThreadExit: d = fmt::format("thread {}", e.thread); break;
+    case EventKind::Switch: d = e.extra ? fmt::format("from thread {}", e.extra) : "from idle"; break;
+    case EventKind::SyscallEnter: d = text; break;
+    case EventKind::SyscallLeave: d = fmt::format("{} = {}", text, code_name(e.code)); break;
+    case EventKind::Fail: d = fmt::format("{}: {}", code_name(e.code), text); break;
+    case EventKind::PortCreate: d = fmt::format("{}, receive right {}", port(e.port), in_space); break;
+    case EventKind::PortDestroy:
+        d = fmt::format("{} dies, {} queued message(s) destroyed", port(e.port), e.before);
+        break;
+    case EventKind::PortSetCreate: d = fmt::format("set {} named {}", port(e.port), in_space); break;
+    case EventKind::Send:
+        d = fmt::format("msg {} id={} size={} to {} via {:#x}", e.msg, e.code, e.before, port(e.port), e.name);
+        break;
+    case EventKind::Enqueue: d = fmt::format("msg {} queued on {} (qlen {})", e.msg, port(e.port), e.after); break;
+    case EventKind::Handoff:
+        d = fmt::format("msg {} handed to waiting thread {} on {}", e.msg, e.extra, port(e.port));
+        break;
+    case EventKind::Dequeue:
+        d = fmt::format("msg {} leaves {} seqno {} (qlen {})", e.msg, port(e.port), e.extra, e.after);
+        break;
+    case EventKind::Receive:
+        d = fmt::format("msg {} id={} size={} on {} ({})", e.msg, e.code, e.before, in_space, port(e.port));
+        break;
+    case EventKind::MsgDestroy: d = fmt::format("msg {} to {} destroyed: {}", e.msg, port(e.port), text); break;
+    case EventKind::Block:
+        d = e.port ? fmt::format("{} on {} ({})", text, in_space, port(e.port)) : std::string(text);
+        break;
+    case EventKind::Wake: d = fmt::format("thread {} woken: {}", e.extra, code_name(e.code)); break;
+    case EventKind::RightCopyIn:
+        d = fmt::format("{}: {} {}, urefs {}->{}", in_space, port(e.port), disposition_name(e.extra), e.before,
+                        e.after);
+        break;
+    case EventKind::RightCopyOut:
+        d = fmt::format("{}: {} as {}, urefs {}->{}", in_space, port(e.port), received_name(e.extra), e.before,
+                        e.after);
+        break;
+    case EventKind::RightChange:
+        d = fmt::format("{}: {} urefs {}->{} ({})", in_space, port(e.port), e.before, e.after, text);
+        break;
+    case EventKind::DeadName: d = fmt::format("{} is now a dead name ({} died)", in_space, port(e.port)); break;
+    case EventKind::Timer: d = fmt::format("{} of thread {}", text, e.extra); break;
+    case EventKind::Deadlock:
+        d = fmt::format("blocked forever in {} on {} ({}); its receive right is held by {}", text, in_space,
+                        port(e.port), e.extra ? name_of(e.extra) : std::string("nobody"));
+        break;
+    }
+    out_ << fmt::format("{:>6} {:>9}  {:<18} {:<9} {}\n", e.seq, e.tick, who(e.task, e.thread),
+                        event_kind_name(e.kind), d);
+}
+
+void TraceLog::on_event(const Event& e) {
+    Entry entry{e, e.text ? e.text : ""};
+    entry.event.text = nullptr;
+    entries_.push_back(std::move(entry));
+}
+
+std::vector<TraceLog::Entry> TraceLog::of_kind(EventKind kind) const {
+    std::vector<Entry> out;
+    for (const Entry& en : entries_)
+        if (en.event.kind == kind) out.push_back(en);
+    return out;
+}
+
+}  // namespace machsim

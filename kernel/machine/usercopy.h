@@ -1,0 +1,16 @@
+// Copy-in and copy-out of task memory. A task may hand the kernel any pointer;
+// these copies never crash the host: a fault inside them is caught by the fault
+// handler and reported as `false`.
+#pragma once
+
+#include <cstddef>
+
+namespace machsim::machine {
+
+// Copies n bytes from src to dst. False if either range is not accessible.
+[[nodiscard]] bool copy_user(void* dst, const void* src, std::size_t n);
+
+// Installs the process-wide SIGSEGV/SIGBUS handler (once; idempotent).
+void install_fault_handler();
+
+}  // namespace machsim::machine

@@ -1,0 +1,55 @@
+// Env: what the IPC layer needs from the machine, plus the IPC layer's own
+// kernel-wide state (object numbering, the message pool, limits).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "kernel/machine/clock.h"
+#include "kernel/machine/scheduler.h"
+#include "kernel/machine/trace_bus.h"
+#include "ports/message.h"
+#include "ports/port.h"
+
+namespace machsim::ipc {
+
+struct Env;
+
+// Called for a message sent to a kernel-object port; it takes ownership of the message.
+using KobjectServer = void (*)(Env& env, KMsg* msg, void* ctx);
+
+struct Env {
+    Env(machine::Scheduler& s, machine::Clock& c, machine::TraceBus& t) : sched(s), clock(c), trace(t) {}
+    Env(const Env&) = delete;
+    Env& operator=(const Env&) = delete;
+
+    machine::Scheduler& sched;
+    machine::Clock& clock;
+    machine::TraceBus& trace;
+    MsgPool msgs;
+
+    uint32_t qlimit_max = 16;
+    uint32_t max_message = 1u << 20;
+    uint32_t max_names = 1u << 16;
+
+    uint32_t next_object = 0;  // port and set numbers
+    uint32_t next_msg = 0;     // message numbers
+    machine::List<Port, &Port::all_hook> ports;  // every port object still allocated
+
+    KobjectServer kobject_server = nullptr;
+    void* kobject_ctx = nullptr;
+};
+
+// Returns `code`; when a trace sink listens, first records why (seL4's userError).
+template <class... Args>
+[[nodiscard]] inline int fail(Env& env, int code, fmt::format_string<Args...> why, Args&&... args) {
+    if (env.trace.active()) {
+        std::string text = fmt::format(why, std::forward<Args>(args)...);
+        env.trace.emit(Event{.kind = EventKind::Fail, .code = code, .text = text.c_str()});
+    }
+    return code;
+}
+
+}  // namespace machsim::ipc

@@ -1,0 +1,90 @@
+// KMsg: a message inside the kernel, from copy-in at send to copy-out at
+// receive. Small messages live in the KMsg itself; KMsgs are recycled through
+// a pool so the send/receive path does not allocate in steady state.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "kernel/machine/list.h"
+#include "mach/message.h"
+
+namespace machsim::ipc {
+
+class Port;
+
+// A right travelling in a message.
+struct Carried {
+    Port* port = nullptr;   // null for MACH_PORT_NULL and MACH_PORT_DEAD
+    uint8_t type = 0;       // MACH_MSG_TYPE_PORT_{RECEIVE,SEND,SEND_ONCE}; 0 = no right
+    bool dead = false;      // the name was MACH_PORT_DEAD (or a dead name)
+};
+
+// The right a disposition delivers: MOVE_RECEIVE -> PORT_RECEIVE, the send
+// dispositions -> PORT_SEND, the send-once ones -> PORT_SEND_ONCE.
+inline uint8_t received_type(mach_msg_type_name_t disp) {
+    switch (disp) {
+    case MACH_MSG_TYPE_MOVE_RECEIVE: return MACH_MSG_TYPE_PORT_RECEIVE;
+    case MACH_MSG_TYPE_MOVE_SEND:
+    case MACH_MSG_TYPE_COPY_SEND:
+    case MACH_MSG_TYPE_MAKE_SEND: return MACH_MSG_TYPE_PORT_SEND;
+    case MACH_MSG_TYPE_MOVE_SEND_ONCE:
+    case MACH_MSG_TYPE_MAKE_SEND_ONCE: return MACH_MSG_TYPE_PORT_SEND_ONCE;
+    default: return 0;
+    }
+}
+
+// One descriptor of a complex message, in kernel form.
+struct BodyItem {
+    mach_msg_descriptor_type_t kind = MACH_MSG_PORT_DESCRIPTOR;
+    uint32_t offset = 0;              // where the descriptor sits in the message
+    Carried right;                    // PORT_DESCRIPTOR
+    std::vector<uint8_t> data;        // OOL_DESCRIPTOR: the copied bytes
+    std::vector<Carried> rights;      // OOL_PORTS_DESCRIPTOR
+};
+
+struct KMsg {
+    static constexpr uint32_t kInline = 256;
+
+    machine::ListHook hook;  // in its destination's queue
+    uint32_t number = 0;     // kernel-wide message number, for the trace
+    uint32_t size = 0;       // bytes of header + body as sent (no trailer)
+    uint32_t sender_task = 0;
+    uint32_t seqno = 0;      // stamped when it leaves the queue
+    Port* dest = nullptr;
+    uint8_t dest_type = 0;   // the right consumed at the destination: PORT_SEND or PORT_SEND_ONCE
+    Carried reply;
+    bool complex = false;
+    bool circular = false;   // carries a receive right into its own queue: destroyed at send (R12)
+    std::vector<BodyItem> items;  // complex messages only
+
+    uint8_t* data() { return big_ ? big_.get() : inline_; }
+    mach_msg_header_t* header() { return reinterpret_cast<mach_msg_header_t*>(data()); }
+    uint32_t capacity() const { return big_ ? big_capacity_ : kInline; }
+
+private:
+    friend class MsgPool;
+    std::unique_ptr<uint8_t[]> big_;
+    uint32_t big_capacity_ = 0;
+    alignas(8) uint8_t inline_[kInline];
+};
+
+class MsgPool {
+public:
+    MsgPool() = default;
+    ~MsgPool();
+    MsgPool(const MsgPool&) = delete;
+    MsgPool& operator=(const MsgPool&) = delete;
+
+    // A clean KMsg able to hold `bytes` (message plus room for the largest trailer).
+    KMsg* get(uint32_t bytes);
+    void put(KMsg* m);
+    std::size_t live() const { return live_; }
+
+private:
+    std::vector<KMsg*> free_;
+    std::size_t live_ = 0;
+};
+
+}  // namespace machsim::ipc

@@ -1,0 +1,245 @@
+#include "ports/mqueue.h"
+
+#include <cstddef>
+#include <cstring>
+
+#include "kernel/machine/usercopy.h"
+#include "ports/env.h"
+#include "ports/msg_copy.h"
+#include "ports/rights.h"
+
+namespace machsim::ipc {
+
+namespace {
+
+WaitList& receivers_of(Port* p) { return p->set ? p->set->receivers : p->receivers; }
+
+void enqueue(Env& env, Port* p, KMsg* m) {
+    p->queue.push_back(m);
+    if (p->set && !p->ready_hook.linked()) p->set->ready.push_back(p);
+    MS_TRACE(env.trace, Event{.kind = EventKind::Enqueue,
+                              .port = p->id(),
+                              .msg = m->number,
+                              .after = static_cast<uint32_t>(p->queue.size())});
+}
+
+// Takes the head message off p: stamps its seqno, keeps the set's round robin,
+// and lets a blocked sender in.
+KMsg* dequeue(Env& env, Port* p) {
+    KMsg* m = p->queue.pop_front();
+    m->seqno = p->seqno++;
+    if (PortSet* s = p->set) {
+        s->ready.remove(p);
+        if (!p->queue.empty()) s->ready.push_back(p);  // no member starves
+    }
+    MS_TRACE(env.trace, Event{.kind = EventKind::Dequeue,
+                              .port = p->id(),
+                              .msg = m->number,
+                              .after = static_cast<uint32_t>(p->queue.size()),
+                              .extra = m->seqno});
+    admit_senders(env, p);
+    return m;
+}
+
+// Gives m to waiter w, which was taken off its wait list.
+void hand_over(Env& env, Port* p, KMsg* m, Waiter* w) {
+    w->msg = m;
+    MS_TRACE(env.trace, Event{.kind = EventKind::Handoff,
+                              .port = p->id(),
+                              .msg = m->number,
+                              .extra = w->ctx->trace_thread});
+    env.sched.wake(w->ctx, MACH_MSG_SUCCESS);
+}
+
+bool too_large_for(const Waiter* w, const KMsg* m) {
+    return (w->option & MACH_RCV_LARGE) && m->size + w->trailer_size > w->rcv_limit;
+}
+
+void on_timeout(machine::Context* c) {
+    Waiter* w = static_cast<Waiter*>(c->wait_object);
+    w->queue->remove(w);
+    w->queue = nullptr;
+    MS_TRACE(w->env->trace, Event{.kind = EventKind::Timer,
+                                  .extra = c->trace_thread,
+                                  .text = w->sending ? "send timeout" : "receive timeout"});
+    w->env->sched.wake(c, w->sending ? MACH_SEND_TIMED_OUT : MACH_RCV_TIMED_OUT);
+}
+
+// Waits in q until someone ends the wait; returns the result they gave.
+mach_msg_return_t wait_on(Env& env, Waiter& self, WaitList& q, IpcObject* on, bool sending,
+                          mach_msg_option_t option, mach_msg_timeout_t timeout, mach_port_name_t name,
+                          uint32_t space) {
+    self.queue = &q;
+    self.on = on;
+    self.sending = sending;
+    q.push_back(&self);
+    if (option & (sending ? MACH_SEND_TIMEOUT : MACH_RCV_TIMEOUT))
+        env.sched.arm_timer(self.ctx, env.clock.now() + uint64_t{timeout} * kTicksPerMs, on_timeout);
+    MS_TRACE(env.trace, Event{.kind = EventKind::Block,
+                              .port = on->id(),
+                              .space = space,
+                              .name = name,
+                              .text = sending ? "send" : "receive"});
+    machine::Context* prefer = self.handoff;
+    self.handoff = nullptr;
+    return env.sched.block(prefer);
+}
+
+mach_msg_return_t too_large_kept(Env& env, mach_msg_header_t* umsg, mach_msg_size_t size) {
+    if (!machine::copy_user(reinterpret_cast<char*>(umsg) + offsetof(mach_msg_header_t, msgh_size), &size,
+                            sizeof size))
+        return fail(env, MACH_RCV_INVALID_DATA, "receive buffer is not writable");
+    return fail(env, MACH_RCV_TOO_LARGE, "the next message needs {} bytes plus the trailer; it stays queued",
+                size);
+}
+
+}  // namespace
+
+void post(Env& env, Port* p, KMsg* m, Waiter* sender) {
+    WaitList& rl = receivers_of(p);
+    if (!rl.empty() && p->queue.empty()) {
+        Waiter* w = rl.pop_front();
+        w->queue = nullptr;
+        if (too_large_for(w, m)) {
+            enqueue(env, p, m);
+            w->needed = m->size;
+            env.sched.wake(w->ctx, MACH_RCV_TOO_LARGE);
+            return;
+        }
+        m->seqno = p->seqno++;  // it leaves the port now
+        if (sender) sender->handoff = w->ctx;
+        hand_over(env, p, m, w);
+        return;
+    }
+    enqueue(env, p, m);
+}
+
+void admit_senders(Env& env, Port* p) {
+    while (!p->senders.empty() && !p->full()) {
+        Waiter* w = p->senders.pop_front();
+        w->queue = nullptr;
+        KMsg* m = w->msg;
+        w->msg = nullptr;
+        post(env, p, m, nullptr);
+        env.sched.wake(w->ctx, MACH_MSG_SUCCESS);
+    }
+}
+
+void serve_waiting_receivers(Env& env, Port* p) {
+    PortSet* s = p->set;
+    while (s && !s->receivers.empty() && !p->queue.empty()) {
+        Waiter* w = s->receivers.pop_front();
+        w->queue = nullptr;
+        if (too_large_for(w, p->queue.front())) {
+            w->needed = p->queue.front()->size;
+            env.sched.wake(w->ctx, MACH_RCV_TOO_LARGE);
+            continue;
+        }
+        hand_over(env, p, dequeue(env, p), w);
+    }
+}
+
+mach_msg_return_t send_message(Env& env, KMsg* m, Waiter& self, mach_msg_option_t option,
+                               mach_msg_timeout_t timeout) {
+    Port* p = m->dest;
+    self.handoff = nullptr;
+    if (__builtin_expect(m->circular, 0)) {
+        msg_destroy(env, m, "it carried a receive right into its own queue");
+        return MACH_MSG_SUCCESS;
+    }
+    if (__builtin_expect(p->kobject_kind != KobjectKind::None, 0)) {
+        env.kobject_server(env, m, env.kobject_ctx);
+        return MACH_MSG_SUCCESS;
+    }
+    if (p->full() && m->dest_type != MACH_MSG_TYPE_PORT_SEND_ONCE) {
+        if ((option & MACH_SEND_TIMEOUT) && timeout == 0)
+            return fail(env, MACH_SEND_TIMED_OUT, "queue of P{} is full ({} of {})", p->id(), p->queue.size(),
+                        p->qlimit);
+        self.msg = m;
+        mach_msg_return_t mr = wait_on(env, self, p->senders, p, true, option, timeout, 0, 0);
+        self.msg = nullptr;
+        return mr;  // SUCCESS: admitted, or destroyed with its port; else still ours
+    }
+    post(env, p, m, &self);
+    return MACH_MSG_SUCCESS;
+}
+
+mach_msg_return_t receive_message(IpcSpace& space, Waiter& self, mach_msg_header_t* umsg,
+                                  mach_msg_size_t rcv_size, mach_port_name_t rcv_name,
+                                  mach_msg_option_t option, mach_msg_timeout_t timeout) {
+    Env& env = space.env();
+    Entry* e = space.lookup(rcv_name);
+    if (!e) return fail(env, MACH_RCV_INVALID_NAME, "{:#x} names nothing in this task", rcv_name);
+    Port* direct = nullptr;
+    PortSet* set = nullptr;
+    if (e->has(MACH_PORT_TYPE_RECEIVE)) {
+        direct = e->port();
+        if (direct->set)
+            return fail(env, MACH_RCV_IN_SET, "{:#x} is in port set {:#x}; receive from the set", rcv_name,
+                        direct->set->name);
+    } else if (e->has(MACH_PORT_TYPE_PORT_SET)) {
+        set = e->set();
+    } else {
+        return fail(env, MACH_RCV_INVALID_NAME, "{:#x} is not a receive right or a port set", rcv_name);
+    }
+    mach_msg_size_t trailer = REQUESTED_TRAILER_SIZE(option);
+    KMsg* m;
+    Port* p = direct ? direct : set->ready.front();
+    if (p && !p->queue.empty()) {
+        KMsg* head = p->queue.front();
+        if ((option & MACH_RCV_LARGE) && head->size + trailer > rcv_size) return too_large_kept(env, umsg, head->size);
+        m = dequeue(env, p);
+    } else {
+        if ((option & MACH_RCV_TIMEOUT) && timeout == 0) return MACH_RCV_TIMED_OUT;
+        self.option = option;
+        self.rcv_limit = rcv_size;
+        self.trailer_size = trailer;
+        self.msg = nullptr;
+        IpcObject* on = direct ? static_cast<IpcObject*>(direct) : set;
+        mach_msg_return_t mr = wait_on(env, self, direct ? direct->receivers : set->receivers, on, false, option,
+                                       timeout, rcv_name, space.task_id());
+        m = self.msg;
+        self.msg = nullptr;
+        if (mr == MACH_RCV_TOO_LARGE) return too_large_kept(env, umsg, self.needed);
+        if (mr != MACH_MSG_SUCCESS) return mr;
+    }
+    if (m->size + trailer > rcv_size) return return_header_only(space, m, umsg, rcv_size);
+    return copyout_message(space, m, umsg, option);
+}
+
+void kernel_send(Env& env, Carried& dest, mach_msg_id_t id, const void* body, uint32_t body_size) {
+    if (!dest.port || !dest.port->active || dest.port->kobject_kind != KobjectKind::None) {
+        carried_release(env, dest);
+        return;
+    }
+    uint32_t size = static_cast<uint32_t>(sizeof(mach_msg_header_t)) + body_size;
+    KMsg* m = env.msgs.get(size + MAX_TRAILER_SIZE);
+    mach_msg_header_t* h = m->header();
+    *h = mach_msg_header_t{};
+    h->msgh_bits = MACH_MSGH_BITS(dest.type, 0);
+    h->msgh_size = size;
+    h->msgh_id = id;
+    if (body_size) std::memcpy(m->data() + sizeof(mach_msg_header_t), body, body_size);
+    m->size = size;
+    m->number = ++env.next_msg;
+    m->dest = dest.port;
+    m->dest_type = dest.type;
+    dest = {};
+    MS_TRACE(env.trace, Event{.kind = EventKind::Send,
+                              .task = 0,
+                              .thread = 0,
+                              .port = m->dest->id(),
+                              .msg = m->number,
+                              .code = id,
+                              .before = size});
+    post(env, m->dest, m, nullptr);
+}
+
+void abort_wait(Waiter& w, mach_msg_return_t result) {
+    if (!w.queue) return;
+    w.queue->remove(&w);
+    w.queue = nullptr;
+    w.env->sched.wake(w.ctx, result);
+}
+
+}  // namespace machsim::ipc

@@ -1,0 +1,70 @@
+// Rights: creating and destroying ports, moving rights into and out of
+// spaces, and the mach_port_* operations on names. One place for each rule of
+// MACH-REFERENCE §3 R1–R16.
+//
+// Accounting kept exact at every step (checked by ipc::check_invariants):
+//   - an entry holding any port right holds one reference on the port;
+//   - a right in transit (Carried) holds one reference;
+//   - port->srights = entries holding send + send rights in transit;
+//   - port->sorights = entries holding send-once + send-once rights in transit.
+#pragma once
+
+#include "mach/message.h"
+#include "mach/port.h"
+#include "ports/message.h"
+#include "ports/port.h"
+#include "ports/space.h"
+
+namespace machsim::ipc {
+
+// --- objects ---------------------------------------------------------------
+Port* port_create(Env& env, uint32_t creator);  // an active port; the caller holds its one reference
+PortSet* set_create(Env& env);
+// p's receive right is gone: p dies (R7). Consumes the caller's reference.
+void port_destroy(Env& env, Port* p);
+void set_destroy(Env& env, PortSet* s);  // consumes the caller's reference
+void join_set(Env& env, Port* p, PortSet* s);
+void leave_set(Port* p);
+
+// --- rights in transit -----------------------------------------------------
+Carried make_send(Port* p);       // a new send right (MAKE_SEND): counts toward mscount
+Carried make_send_once(Port* p);  // a new send-once right
+void release_send(Env& env, Port* p);       // a send right is gone; consumes a reference
+void release_send_once(Env& env, Port* p);  // a send-once right is gone unused; consumes a reference
+void carried_release(Env& env, Carried& c); // destroys whatever right c holds
+void msg_destroy(Env& env, KMsg* m, const char* why);  // the message and every right and byte in it
+
+// --- names -> rights (checked once, here) ----------------------------------
+// Can `name` be copied in with disposition `disp`? Changes nothing. Returns
+// KERN_SUCCESS, KERN_INVALID_NAME, KERN_INVALID_RIGHT or KERN_INVALID_VALUE.
+kern_return_t copyin_check(IpcSpace& space, mach_port_name_t name, mach_msg_type_name_t disp);
+// Takes the right out of the space; copyin_check must have said yes.
+Carried copyin(IpcSpace& space, mach_port_name_t name, mach_msg_type_name_t disp);
+// Puts c into the space under a fresh or the existing name (R1). On success c
+// is consumed. KERN_NO_SPACE when the space is full (c untouched).
+kern_return_t copyout(IpcSpace& space, Carried& c, mach_port_name_t* name);
+
+// Called by IpcSpace::lookup when the port of a send or send-once right has died (R8).
+void right_became_dead(IpcSpace& space, mach_port_name_t name, Entry& e);
+// Removes every right of a dying space, in ascending name order.
+void space_destroy(IpcSpace& space);
+
+// --- mach_port_* on a space --------------------------------------------------
+kern_return_t port_allocate(IpcSpace& space, mach_port_right_t right, mach_port_name_t* name);
+kern_return_t port_allocate_name(IpcSpace& space, mach_port_right_t right, mach_port_name_t name);
+kern_return_t right_deallocate(IpcSpace& space, mach_port_name_t name);
+kern_return_t right_destroy(IpcSpace& space, mach_port_name_t name);
+kern_return_t right_mod_refs(IpcSpace& space, mach_port_name_t name, mach_port_right_t right,
+                             mach_port_delta_t delta);
+kern_return_t right_get_refs(IpcSpace& space, mach_port_name_t name, mach_port_right_t right,
+                             mach_port_urefs_t* refs);
+kern_return_t right_type(IpcSpace& space, mach_port_name_t name, mach_port_type_t* type);
+// Puts c into the space under exactly `name` (mach_port_insert_right). On success c is consumed.
+kern_return_t insert_right(IpcSpace& space, mach_port_name_t name, Carried& c);
+kern_return_t move_member(IpcSpace& space, mach_port_name_t member, mach_port_name_t after);
+kern_return_t get_attributes(IpcSpace& space, mach_port_name_t name, mach_port_flavor_t flavor,
+                             integer_t* info, mach_msg_type_number_t* count);
+kern_return_t set_attributes(IpcSpace& space, mach_port_name_t name, mach_port_flavor_t flavor,
+                             const integer_t* info, mach_msg_type_number_t count);
+
+}  // namespace machsim::ipc

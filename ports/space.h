@@ -1,0 +1,96 @@
+// IpcSpace: one task's port names. A name is (index << 8 | generation), so a
+// freed and reused slot gets a different name (0x103, then 0x107). Names a task
+// chooses itself (mach_port_allocate_name) that do not fit the table go to a
+// small side map.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+#include "mach/port.h"
+#include "ports/port.h"
+
+namespace machsim::machine {
+class AddressSpace;
+}
+
+namespace machsim::ipc {
+
+struct Env;
+
+struct Entry {
+    IpcObject* object = nullptr;  // the port or set; null for a dead name
+    mach_port_type_t type = 0;    // MACH_PORT_TYPE_* bits; 0 = unused
+    uint16_t urefs = 0;           // user references of send and dead-name rights
+    uint8_t gen = 3;              // generation of the name using this slot
+    bool used = false;            // the slot belongs to a name (rights may still be on their way in)
+
+    Port* port() const { return as_port(object); }
+    PortSet* set() const { return as_set(object); }
+    bool has(mach_port_type_t t) const { return (type & t) != 0; }
+};
+
+class IpcSpace {
+public:
+    IpcSpace(Env& env, uint32_t task_id, machine::AddressSpace* vm);
+    ~IpcSpace();
+    IpcSpace(const IpcSpace&) = delete;
+    IpcSpace& operator=(const IpcSpace&) = delete;
+
+    uint32_t task_id() const { return task_id_; }
+    machine::AddressSpace* vm() const { return vm_; }
+    Env& env() const { return env_; }
+    bool active() const { return active_; }
+
+    // The entry `name` denotes, or null. A send or send-once right whose port
+    // has died becomes a dead name here, the first time it is looked at.
+    Entry* lookup(mach_port_name_t name) {
+        uint32_t idx = name >> 8;
+        Entry* e = nullptr;
+        if (idx < table_.size()) {
+            e = &table_[idx];
+            if (e->type == 0 || e->gen != (name & 0xff)) e = nullptr;
+        }
+        if (!e && !sparse_.empty()) e = lookup_sparse(name);
+        if (e && (e->type & MACH_PORT_TYPE_SEND_RIGHTS) && !e->port()->active) make_dead(name, *e);
+        return e;
+    }
+
+    // A fresh name with an empty entry, or null when the space is full.
+    Entry* allocate(mach_port_name_t& name);
+    // The entry for a name the task chose: KERN_SUCCESS, KERN_INVALID_VALUE,
+    // KERN_NAME_EXISTS or KERN_NO_SPACE.
+    kern_return_t allocate_named(mach_port_name_t name, Entry*& out);
+    // Returns a name whose entry holds nothing any more to the free pool.
+    void release_name(mach_port_name_t name);
+
+    // The name under which this space holds send or receive rights for p.
+    mach_port_name_t name_for(const Port* p) const {
+        auto it = reverse_.find(p);
+        return it == reverse_.end() ? MACH_PORT_NULL : it->second;
+    }
+    void remember(const Port* p, mach_port_name_t name) { reverse_[p] = name; }
+    void forget(const Port* p) { reverse_.erase(p); }
+
+    std::vector<mach_port_name_t> names() const;  // in ascending order
+    std::size_t size() const { return count_; }
+    void deactivate() { active_ = false; }
+
+private:
+    Entry* lookup_sparse(mach_port_name_t name);
+    void make_dead(mach_port_name_t name, Entry& e);
+
+    Env& env_;
+    uint32_t task_id_;
+    machine::AddressSpace* vm_;
+    bool active_ = true;
+    std::vector<Entry> table_;            // index 0 is never used
+    std::vector<uint32_t> free_;          // free table indices, reused last-in first-out
+    std::map<mach_port_name_t, Entry> sparse_;
+    std::unordered_map<const Port*, mach_port_name_t> reverse_;
+    std::size_t count_ = 0;
+};
+
+}  // namespace machsim::ipc

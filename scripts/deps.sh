@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Checks for, and installs, the Debian packages machsim builds with.
+#   deps.sh check | install | check-bench | install-bench
+set -u
+
+build_pkgs=(libboost-context-dev libfmt-dev doctest-dev libcli11-dev pkgconf)
+build_files=(/usr/include/boost/context/detail/fcontext.hpp /usr/include/fmt/format.h
+             /usr/include/doctest/doctest.h /usr/include/CLI/CLI.hpp /usr/bin/pkg-config)
+bench_pkgs=(libboost-fiber-dev)
+bench_files=(/usr/include/boost/fiber/all.hpp)
+
+missing() {  # prints the packages whose marker file is absent
+    local -n pkgs=$1 files=$2
+    for i in "${!pkgs[@]}"; do [ -e "${files[$i]}" ] || printf '%s ' "${pkgs[$i]}"; done
+}
+
+install() {
+    local want
+    want=$(missing "$1" "$2")
+    [ -z "$want" ] && return 0
+    echo "machsim: installing missing Debian packages: $want"
+    local run=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+            run=(sudo -n)
+        else
+            echo "machsim: cannot install them without root. Run:" >&2
+            echo "  sudo apt-get install -y $want" >&2
+            exit 1
+        fi
+    fi
+    # shellcheck disable=SC2086
+    if ! DEBIAN_FRONTEND=noninteractive "${run[@]}" apt-get install -y --no-install-recommends $want; then
+        "${run[@]}" apt-get update -q && DEBIAN_FRONTEND=noninteractive "${run[@]}" apt-get install -y --no-install-recommends $want || {
+            echo "machsim: apt-get could not install: $want" >&2
+            echo "  install them by hand (Debian 12: apt-get install $want) and run make again" >&2
+            exit 1
+        }
+    fi
+    want=$(missing "$1" "$2")
+    if [ -n "$want" ]; then
+        echo "machsim: still missing after apt-get: $want" >&2
+        exit 1
+    fi
+}
+
+case "${1:-check}" in
+    check) [ -z "$(missing build_pkgs build_files)" ] ;;
+    install) install build_pkgs build_files ;;
+    check-bench) [ -z "$(missing bench_pkgs bench_files)" ] ;;
+    install-bench) install bench_pkgs bench_files ;;
+    *) echo "usage: $0 check|install|check-bench|install-bench" >&2; exit 2 ;;
+esac

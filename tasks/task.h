@@ -1,0 +1,72 @@
+// A task: an IPC space (its names), an address space (its memory), and its
+// threads. The kernel's task table owns tasks; a task owns its threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernel/machine/address_space.h"
+#include "kernel/machine/context.h"
+#include "machsim.h"
+#include "ports/port.h"
+#include "ports/space.h"
+#include "ports/waiter.h"
+
+namespace machsim::tasks {
+
+class Task;
+
+// Thrown at a thread's next kernel exit when it is being terminated; it unwinds
+// the task body (running its destructors) up to the thread's entry. It is not a
+// std::exception, so `catch (const std::exception&)` in task code lets it pass.
+struct ThreadKilled {};
+
+class Thread final : public machine::Context {
+public:
+    Thread(Task& task, uint32_t id, ipc::Env& env, std::function<int()> body);
+
+    Task& task;
+    const uint32_t id;
+    ipc::Waiter waiter;               // its IPC wait state
+    std::function<int()> body;        // run once, on its own stack
+    mach_port_name_t mig_reply = MACH_PORT_NULL;  // mig_get_reply_port, allocated on first use
+
+    // Termination: set by the kernel; the thread unwinds at its next kernel exit.
+    bool kill_pending = false;
+    TaskEnd kill_reason = TaskEnd::ShutDown;
+};
+
+class Task {
+public:
+    Task(ipc::Env& env, uint32_t id, std::string name, bool daemon);
+    ~Task();
+    Task(const Task&) = delete;
+    Task& operator=(const Task&) = delete;
+
+    const uint32_t id;
+    const std::string name;
+    const bool daemon;
+
+    machine::AddressSpace vm;  // declared before `space`, which points at it
+    ipc::IpcSpace space;
+    std::vector<std::unique_ptr<Thread>> threads;
+    uint32_t live_threads = 0;
+
+    ipc::Port* task_port = nullptr;  // its kernel object port; the kernel holds the receive right
+    mach_port_name_t self_name = MACH_PORT_NULL;       // mach_task_self()
+    mach_port_name_t bootstrap_name = MACH_PORT_NULL;  // bootstrap_port
+
+    bool alive = true;
+    TaskEnd end = TaskEnd::Running;
+    int exit_code = 0;
+    std::string detail;
+};
+
+// Releases everything a task holds: every right in its space (firing whatever
+// depends on them), its task port, its memory. The threads must be gone.
+void teardown(ipc::Env& env, Task& task);
+
+}  // namespace machsim::tasks

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test of one build and ends with the line "N passed, N failed".
+#   tests/run.sh BUILD_DIR     (SANFLAGS in the environment: extra flags for the contract build)
+set -u
+build=${1:-build}
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); printf 'FAILED: %s\n' "$1"; }
+expect() {  # expect "what" command...: the command must succeed
+    local what=$1; shift
+    if "$@"; then pass; else fail "$what"; fi
+}
+
+# 1. The doctest suite: task programs against the real API.
+log=$(mktemp)
+trap 'rm -f "$log" "$log.a" "$log.b"' EXIT
+"$build/machsim-tests" 2>&1 | tee "$log"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+if [ -n "$line" ]; then
+    passed=$((passed + ${line%% passed*}))
+    f=${line#*, }
+    failed=$((failed + ${f%% failed}))
+else
+    fail "the doctest suite did not finish (crashed?)"
+fi
+
+# 2. The command line, as a user types it.
+bin="$build/machsim"
+status() { "$@" >/dev/null 2>&1; echo $?; }
+expect "machsim --help exits 0" test "$(status "$bin" --help)" -eq 0
+expect "machsim list names the demos" grep -q '^echo ' <("$bin" list)
+expect "machsim with no command exits 2" test "$(status "$bin")" -eq 2
+expect "an unknown command exits 2" test "$(status "$bin" frobnicate)" -eq 2
+expect "run without a program exits 2" test "$(status "$bin" run)" -eq 2
+expect "run of an unknown program exits 2" test "$(status "$bin" run no-such-program)" -eq 2
+expect "a bad --seed exits 2" test "$(status "$bin" run echo --seed banana)" -eq 2
+expect "an unknown program's error names the programs" grep -q 'Programs: echo' <("$bin" run nope 2>&1)
+expect "machsim run echo exits 0" test "$(status "$bin" run echo)" -eq 0
+expect "echo's client gets its replies" grep -q 'got back "hello 3"' <("$bin" run echo)
+"$bin" run echo --trace --seed 7 >"$log.a" 2>&1
+"$bin" run echo --trace --seed 7 >"$log.b" 2>&1
+expect "two runs with one seed print byte-identical traces" cmp -s "$log.a" "$log.b"
+expect "the trace has the send and the handoff" grep -q 'handoff' "$log.a"
+
+# 3. The contract: an outside program built against build/machsim.pc, as a grader would.
+cxx=${CXX:-g++}
+if flags=$(pkg-config --cflags --libs "$build/machsim.pc" 2>&1) &&
+    $cxx tests/contract/outside.cpp $flags ${SANFLAGS:-} -o "$build/outside" 2>"$log"; then
+    pass
+    expect "an outside program runs its own program through machsim::main" \
+        grep -q 'pong 3' <("$build/outside" run pingpong)
+    expect "an outside program's run exits 0" test "$(status "$build/outside" run pingpong)" -eq 0
+else
+    cat "$log"
+    fail "an outside program compiles and links with pkg-config --cflags --libs $build/machsim.pc"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,128 @@
+// Helpers for tests written as task programs: run tasks in a fresh kernel,
+// send and receive simple messages, and compare Mach codes by name.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <sstream>
+#include <string>
+
+#include "mach/mach.h"
+#include "machsim.h"
+#include "servers/bootstrap.h"
+
+namespace mt {
+
+// A Mach return code that prints as its name in failure messages.
+struct Code {
+    int value;
+    bool operator==(const Code& o) const { return value == o.value; }
+};
+
+// Runs one task with `body` in a fresh kernel; returns the report.
+inline machsim::RunReport run_task(std::function<void()> body, machsim::Config cfg = {}) {
+    machsim::Kernel k(cfg);
+    k.spawn("test", std::move(body));
+    return k.run();
+}
+
+// Runs the tasks `setup` spawns, with a trace recorded into `log` if given.
+inline machsim::RunReport run_kernel(const std::function<void(machsim::Kernel&)>& setup, machsim::Config cfg = {},
+                                     machsim::TraceSink* sink = nullptr) {
+    machsim::Kernel k(cfg);
+    if (sink) k.attach(*sink);
+    setup(k);
+    return k.run();
+}
+
+// The same run, as the text trace it prints.
+inline std::string trace_text(const std::function<void(machsim::Kernel&)>& setup, machsim::Config cfg = {}) {
+    std::ostringstream out;
+    machsim::TextSink sink(out, true);
+    machsim::RunReport r = run_kernel(setup, cfg, &sink);
+    out << r.summary();
+    return out.str();
+}
+
+struct SimpleMsg {
+    mach_msg_header_t head;
+    int payload;
+};
+
+struct SimpleReceived {
+    SimpleMsg msg;
+    mach_msg_audit_trailer_t trailer;
+};
+
+inline mach_msg_return_t send_simple(mach_port_t dest, mach_msg_type_name_t disposition, int payload,
+                                     mach_msg_option_t extra = 0, mach_msg_timeout_t timeout = 0,
+                                     mach_port_t reply = MACH_PORT_NULL, mach_msg_type_name_t reply_disp = 0,
+                                     mach_msg_id_t id = 100) {
+    SimpleMsg m{};
+    m.head.msgh_bits = MACH_MSGH_BITS(disposition, reply_disp);
+    m.head.msgh_size = sizeof m;
+    m.head.msgh_remote_port = dest;
+    m.head.msgh_local_port = reply;
+    m.head.msgh_id = id;
+    m.payload = payload;
+    return mach_msg(&m.head, MACH_SEND_MSG | extra, sizeof m, 0, MACH_PORT_NULL, timeout, MACH_PORT_NULL);
+}
+
+inline mach_msg_return_t receive_simple(mach_port_t port, SimpleReceived& out, mach_msg_option_t extra = 0,
+                                        mach_msg_timeout_t timeout = 0) {
+    out = SimpleReceived{};
+    return mach_msg(&out.msg.head, MACH_RCV_MSG | extra, 0, sizeof out, port, timeout, MACH_PORT_NULL);
+}
+
+inline mach_port_t new_receive_right() {
+    mach_port_t p = MACH_PORT_NULL;
+    if (mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &p) != KERN_SUCCESS) return MACH_PORT_NULL;
+    return p;
+}
+
+// A receive right with a send right under the same name.
+inline mach_port_t new_port_with_send() {
+    mach_port_t p = new_receive_right();
+    if (mach_port_insert_right(mach_task_self(), p, p, MACH_MSG_TYPE_MAKE_SEND) != KERN_SUCCESS) return MACH_PORT_NULL;
+    return p;
+}
+
+inline mach_port_urefs_t refs(mach_port_name_t name, mach_port_right_t right) {
+    mach_port_urefs_t n = 0xdead;
+    if (mach_port_get_refs(mach_task_self(), name, right, &n) != KERN_SUCCESS) return 0xdead;
+    return n;
+}
+
+inline mach_port_type_t type_of(mach_port_name_t name) {
+    mach_port_type_t t = 0;
+    if (mach_port_type(mach_task_self(), name, &t) != KERN_SUCCESS) return 0xdead;
+    return t;
+}
+
+inline mach_port_status_t status_of(mach_port_name_t name) {
+    mach_port_status_t st{};
+    mach_msg_type_number_t count = MACH_PORT_RECEIVE_STATUS_COUNT;
+    (void)mach_port_get_attributes(mach_task_self(), name, MACH_PORT_RECEIVE_STATUS,
+                                   reinterpret_cast<mach_port_info_t>(&st), &count);
+    return st;
+}
+
+inline kern_return_t set_qlimit(mach_port_name_t name, mach_port_msgcount_t limit) {
+    mach_port_limits_t l{limit};
+    return mach_port_set_attributes(mach_task_self(), name, MACH_PORT_LIMITS_INFO,
+                                    reinterpret_cast<mach_port_info_t>(&l), MACH_PORT_LIMITS_INFO_COUNT);
+}
+
+}  // namespace mt
+
+namespace doctest {
+template <>
+struct StringMaker<mt::Code> {
+    static String convert(const mt::Code& c) { return machsim::code_name(c.value).c_str(); }
+};
+}  // namespace doctest
+
+// CHECK_KR(call, KERN_SUCCESS): compares Mach codes and prints their names.
+#define CHECK_KR(expr, expected) CHECK(::mt::Code{static_cast<int>(expr)} == ::mt::Code{static_cast<int>(expected)})
+#define REQUIRE_KR(expr, expected) REQUIRE(::mt::Code{static_cast<int>(expr)} == ::mt::Code{static_cast<int>(expected)})

@@ -1,0 +1,79 @@
+// machsim::Kernel, the public facade: the gate's kernel plus the standard
+// userland (the bootstrap name server, started as the first task).
+#include <fmt/format.h>
+
+#include "kernel/gate/kernel.h"
+#include "kernel/gate/syscalls.h"
+#include "machsim.h"
+#include "userland/servers/bootstrap_protocol.h"
+
+namespace machsim {
+
+Kernel::Kernel(Config cfg) : core_(std::make_unique<gate::Kernel>(cfg)) {
+    core_->boot(&servers::bootstrap_server_main);
+}
+
+Kernel::~Kernel() = default;
+
+uint32_t Kernel::spawn_task(std::string name, std::function<int()> body, SpawnOptions opts) {
+    return core_->spawn(std::move(name), std::move(body), opts);
+}
+
+void Kernel::attach(TraceSink& sink) { core_->attach(&sink); }
+void Kernel::detach(TraceSink& sink) { core_->detach(&sink); }
+RunReport Kernel::run() { return core_->run(); }
+const Config& Kernel::config() const { return core_->cfg; }
+
+void compute(uint64_t ticks) { gate::sys_compute(ticks); }
+uint64_t now() { return gate::clock_now(); }
+
+const char* task_end_name(TaskEnd end) {
+    switch (end) {
+    case TaskEnd::Running: return "running";
+    case TaskEnd::Exited: return "exited";
+    case TaskEnd::Crashed: return "crashed";
+    case TaskEnd::ShutDown: return "shut down";
+    case TaskEnd::Deadlocked: return "deadlocked";
+    case TaskEnd::Stopped: return "stopped";
+    }
+    return "?";
+}
+
+std::string BlockedThread::describe() const {
+    std::string where = port ? fmt::format("{:#x} (P{})", name, port) : std::string("nothing");
+    std::string holder_text = holder ? fmt::format("task {} ({})", holder, holder_name) : std::string("no task");
+    if (waiting == "sleep") return fmt::format("task {} ({}) thread {} sleeps", task, task_name, thread);
+    return fmt::format("task {} ({}) thread {} waits to {} on {}; its receive right is held by {}", task, task_name,
+                       thread, waiting, where, holder_text);
+}
+
+const TaskReport* RunReport::task(std::string_view name) const {
+    for (const TaskReport& t : tasks)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+bool RunReport::clean() const {
+    if (deadlock || time_limit || !leaks.empty()) return false;
+    for (const TaskReport& t : tasks)
+        if (!t.daemon && t.end != TaskEnd::Exited) return false;
+    return true;
+}
+
+std::string RunReport::summary() const {
+    std::string out;
+    const char* how = deadlock ? "deadlock" : time_limit ? "time limit reached" : "all tasks finished";
+    out += fmt::format("run ended: {} at tick {}{}, seed {}\n", how, ticks,
+                       events ? fmt::format(" after {} trace events", events) : std::string(), seed);
+    for (const TaskReport& t : tasks) {
+        std::string end = task_end_name(t.end);
+        if (t.end == TaskEnd::Exited) end += fmt::format(" with code {}", t.exit_code);
+        if (!t.detail.empty()) end += ": " + t.detail;
+        out += fmt::format("  task {:>3} {:<16} {:<7} {}\n", t.id, t.name, t.daemon ? "daemon" : "", end);
+    }
+    for (const BlockedThread& b : blocked) out += "  blocked: " + b.describe() + "\n";
+    for (const std::string& l : leaks) out += "  leak: " + l + "\n";
+    return out;
+}
+
+}  // namespace machsim

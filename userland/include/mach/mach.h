@@ -1,0 +1,88 @@
+/* The Mach task API, as task programs include it: <mach/mach.h>.
+ * Names, types, constants and signatures are Mach's (XNU spellings and values).
+ * docs/api.md lists what machsim implements and where it differs. */
+#ifndef MACHSIM_MACH_MACH_H
+#define MACHSIM_MACH_MACH_H
+
+#include "mach/kern_return.h"
+#include "mach/machine_types.h"
+#include "mach/message.h"
+#include "mach/mig_errors.h"
+#include "mach/port.h"
+#include "mach/task_special_ports.h"
+#include "mach/thread_switch.h"
+#include "mach/vm_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef mach_port_t task_t;
+typedef mach_port_t ipc_space_t;
+typedef mach_port_t thread_t;
+typedef mach_port_t thread_act_t;
+typedef kern_return_t mach_error_t;
+
+/* The calling task's own task port (a send right). */
+mach_port_t mach_task_self(void);
+/* Every task starts with a send right to the bootstrap name server. On a real
+ * system this is a variable; here each task has its own, so it is a call. */
+mach_port_t machsim_bootstrap_port(void);
+#define bootstrap_port (machsim_bootstrap_port())
+/* The host's page size (vm_allocate rounds to it). */
+extern vm_size_t vm_page_size;
+
+mach_msg_return_t mach_msg(mach_msg_header_t *msg, mach_msg_option_t option, mach_msg_size_t send_size,
+                           mach_msg_size_t rcv_size, mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
+                           mach_port_name_t notify);
+mach_msg_return_t mach_msg_send(mach_msg_header_t *msg);
+mach_msg_return_t mach_msg_receive(mach_msg_header_t *msg);
+/* Releases every right and out-of-line region a received message carries. */
+void mach_msg_destroy(mach_msg_header_t *msg);
+
+kern_return_t mach_port_allocate(ipc_space_t task, mach_port_right_t right, mach_port_name_t *name);
+kern_return_t mach_port_allocate_name(ipc_space_t task, mach_port_right_t right, mach_port_name_t name);
+kern_return_t mach_port_deallocate(ipc_space_t task, mach_port_name_t name);
+kern_return_t mach_port_destroy(ipc_space_t task, mach_port_name_t name);
+kern_return_t mach_port_mod_refs(ipc_space_t task, mach_port_name_t name, mach_port_right_t right,
+                                 mach_port_delta_t delta);
+kern_return_t mach_port_get_refs(ipc_space_t task, mach_port_name_t name, mach_port_right_t right,
+                                 mach_port_urefs_t *refs);
+kern_return_t mach_port_type(ipc_space_t task, mach_port_name_t name, mach_port_type_t *ptype);
+kern_return_t mach_port_names(ipc_space_t task, mach_port_name_array_t *names, mach_msg_type_number_t *namesCnt,
+                              mach_port_type_array_t *types, mach_msg_type_number_t *typesCnt);
+kern_return_t mach_port_insert_right(ipc_space_t task, mach_port_name_t name, mach_port_t poly,
+                                     mach_msg_type_name_t polyPoly);
+kern_return_t mach_port_extract_right(ipc_space_t task, mach_port_name_t name, mach_msg_type_name_t msgt_name,
+                                      mach_port_t *poly, mach_msg_type_name_t *polyPoly);
+kern_return_t mach_port_get_attributes(ipc_space_t task, mach_port_name_t name, mach_port_flavor_t flavor,
+                                       mach_port_info_t port_info_out, mach_msg_type_number_t *port_info_outCnt);
+kern_return_t mach_port_set_attributes(ipc_space_t task, mach_port_name_t name, mach_port_flavor_t flavor,
+                                       mach_port_info_t port_info, mach_msg_type_number_t port_infoCnt);
+kern_return_t mach_port_move_member(ipc_space_t task, mach_port_name_t member, mach_port_name_t after);
+
+/* A fresh receive right in the caller's space (MACH_PORT_NULL if none can be made). */
+mach_port_t mach_reply_port(void);
+/* The calling thread's MIG reply port, made on first use and kept. */
+mach_port_t mig_get_reply_port(void);
+void mig_dealloc_reply_port(mach_port_t reply_port);
+
+kern_return_t task_get_special_port(task_t task, int which_port, mach_port_t *special_port);
+#define task_get_bootstrap_port(task, port) (task_get_special_port((task), TASK_BOOTSTRAP_PORT, (port)))
+#define task_get_kernel_port(task, port) (task_get_special_port((task), TASK_KERNEL_PORT, (port)))
+
+kern_return_t thread_switch(mach_port_name_t thread_name, int option, mach_msg_timeout_t option_time);
+
+kern_return_t vm_allocate(vm_map_t target_task, vm_address_t *address, vm_size_t size, int flags);
+kern_return_t vm_deallocate(vm_map_t target_task, vm_address_t address, vm_size_t size);
+
+/* The symbolic name of a return code, e.g. "MACH_SEND_INVALID_DEST". */
+char *mach_error_string(mach_error_t error_value);
+/* Prints "str: <name> (0x...)" on standard error. */
+void mach_error(const char *str, mach_error_t error_value);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
