@@ -41,7 +41,7 @@ GATE_SRC := $(wildcard kernel/gate/*.cpp)
 USERLAND_SRC := $(wildcard userland/libmach/*.cpp userland/servers/*.cpp userland/embed/*.cpp userland/programs/*.cpp)
 TOOLS_SRC := tools/cli.cpp
 LIB_SRC := $(MACHINE_SRC) $(PORTS_SRC) $(TASKS_SRC) $(GATE_SRC) $(USERLAND_SRC) $(TOOLS_SRC)
-TEST_SRC := $(wildcard tests/*.cpp)
+TEST_SRC := $(wildcard tests/*.cpp) $(EXTRA_TESTS)  # EXTRA_TESTS: work in progress, outside tests/
 BENCH_SRC := $(wildcard bench/*.cpp)
 
 obj = $(patsubst %,$(BUILD)/obj/%.o,$(1))
@@ -101,7 +101,6 @@ asan:
 	@$(MAKE) --no-print-directory SANITIZE=1 test
 
 bench: $(BENCH)
-	@scripts/deps.sh check-bench || scripts/deps.sh install-bench
 	$(BENCH) $(BUILD)/bench.json
 
 $(call obj,$(BENCH_SRC)): | bench-deps
