@@ -75,6 +75,14 @@ public:
     void forget(const Port* p) { reverse_.erase(p); }
 
     std::vector<mach_port_name_t> names() const;  // in ascending order
+    // Visits every entry in use without the lazy dead-name conversion of lookup.
+    template <class F>
+    void for_each_entry(F&& f) const {
+        for (uint32_t i = 1; i < table_.size(); ++i)
+            if (table_[i].type != 0) f((i << 8) | table_[i].gen, table_[i]);
+        for (const auto& [n, e] : sparse_)
+            if (e.type != 0) f(n, e);
+    }
     std::size_t size() const { return count_; }
     void deactivate() { active_ = false; }
 

@@ -4,6 +4,7 @@
 
 #include "kernel/machine/usercopy.h"
 #include "mach/mig_errors.h"
+#include "ports/census.h"
 #include "ports/mqueue.h"
 #include "ports/rights.h"
 
@@ -202,8 +203,20 @@ RunReport Kernel::run() {
     return report;
 }
 
+std::vector<std::string> Kernel::check_invariants() {
+    ipc::Census census;
+    for (auto& t : tasks_) {
+        census.add_space(t->space);
+        census.add_kernel_ref(t->task_port);
+        for (auto& th : t->threads) census.add_waiter(th->waiter);
+    }
+    census.add_kernel_ref(bootstrap_port_);
+    return census.check(env);
+}
+
 RunReport Kernel::make_report(bool time_limit) {
     RunReport report;
+    report.accounting = check_invariants();
     report.seed = cfg.seed;
     report.time_limit = time_limit;
     report.deadlock = !time_limit && live_ordinary_ > 0;

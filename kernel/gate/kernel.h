@@ -43,6 +43,9 @@ public:
     void detach(TraceSink* sink) { trace.detach(sink); }
     RunReport run();
 
+    // The census of every right (ipc::Census): one line per disagreement, none when all is well.
+    std::vector<std::string> check_invariants();
+
     tasks::Task* task(uint32_t id) { return id && id <= tasks_.size() ? tasks_[id - 1].get() : nullptr; }
 
     // Called on a thread's own stack when its body has ended.

@@ -118,6 +118,11 @@ void mig_reply_discard(mach_port_name_t name) {
     (void)sys_mach_port_mod_refs(self->task.self_name, name, MACH_PORT_RIGHT_RECEIVE, -1);
 }
 
+std::vector<std::string> check_invariants() {
+    Kernel* k = Kernel::current();
+    return k ? k->check_invariants() : std::vector<std::string>{};
+}
+
 uint64_t clock_now() {
     Kernel* k = Kernel::current();
     return k ? k->clock.now() : 0;

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "mach/message.h"
 #include "mach/port.h"
@@ -57,5 +59,6 @@ mach_port_name_t bootstrap_name();
 mach_port_name_t mig_reply_name();      // the thread's MIG reply port, allocated on first use
 void mig_reply_discard(mach_port_name_t name);
 uint64_t clock_now();
+std::vector<std::string> check_invariants();  // of the kernel running now; empty outside run()
 
 }  // namespace machsim::gate

@@ -75,12 +75,13 @@ struct RunReport {
     std::vector<BlockedThread> blocked;  // set when deadlock
     bool time_limit = false;             // stopped at Config::max_ticks
     std::vector<std::string> leaks;      // kernel objects that outlived every task
+    std::vector<std::string> accounting; // disagreements the kernel's census of rights found (kernel bugs)
     uint64_t ticks = 0;
     uint64_t events = 0;
     uint64_t seed = 0;
 
     const TaskReport* task(std::string_view name) const;
-    // True when every non-daemon task exited normally, with no deadlock and no leak.
+    // True when every non-daemon task exited normally, with no deadlock, no leak and sound accounting.
     bool clean() const;
     std::string summary() const;
 };
@@ -131,6 +132,10 @@ private:
 // Task-side helpers, callable from task bodies.
 void compute(uint64_t ticks);  // model CPU work: advance this thread's virtual time
 uint64_t now();                // the virtual clock, in ticks
+// The kernel's census of every right and reference: one line per disagreement
+// between what ports count and what spaces, messages and threads hold. Empty
+// when the books balance. Callable from task bodies at any point.
+std::vector<std::string> check_invariants();
 
 // Programs: named setups the `machsim` command can run.
 struct Program {

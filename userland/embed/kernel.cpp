@@ -26,6 +26,7 @@ const Config& Kernel::config() const { return core_->cfg; }
 
 void compute(uint64_t ticks) { gate::sys_compute(ticks); }
 uint64_t now() { return gate::clock_now(); }
+std::vector<std::string> check_invariants() { return gate::check_invariants(); }
 
 const char* task_end_name(TaskEnd end) {
     switch (end) {
@@ -54,7 +55,7 @@ const TaskReport* RunReport::task(std::string_view name) const {
 }
 
 bool RunReport::clean() const {
-    if (deadlock || time_limit || !leaks.empty()) return false;
+    if (deadlock || time_limit || !leaks.empty() || !accounting.empty()) return false;
     for (const TaskReport& t : tasks)
         if (!t.daemon && t.end != TaskEnd::Exited) return false;
     return true;
@@ -73,6 +74,7 @@ std::string RunReport::summary() const {
     }
     for (const BlockedThread& b : blocked) out += "  blocked: " + b.describe() + "\n";
     for (const std::string& l : leaks) out += "  leak: " + l + "\n";
+    for (const std::string& a : accounting) out += "  accounting: " + a + "\n";
     return out;
 }
 

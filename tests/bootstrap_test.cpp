@@ -1,0 +1,118 @@
+// The bootstrap name server: a task serving check_in, register and look_up.
+#include <cstring>
+
+#include "tests/support.h"
+
+TEST_SUITE("bootstrap") {
+
+TEST_CASE("every task starts with a send right to the bootstrap server in bootstrap_port") {
+    machsim::RunReport r = mt::run_task([] {
+        CHECK(MACH_PORT_VALID(bootstrap_port));
+        CHECK(mt::type_of(bootstrap_port) == MACH_PORT_TYPE_SEND);
+        CHECK(mt::refs(bootstrap_port, MACH_PORT_RIGHT_SEND) == 1);
+        mach_port_t bp = MACH_PORT_NULL;
+        CHECK_KR(task_get_bootstrap_port(mach_task_self(), &bp), KERN_SUCCESS);
+        CHECK(bp == bootstrap_port);  // the same port joins the same name
+        CHECK(mt::refs(bootstrap_port, MACH_PORT_RIGHT_SEND) == 2);
+    });
+    CHECK(r.clean());
+}
+
+TEST_CASE("check_in gives the caller the receive right; look_up gives others a send right to it") {
+    machsim::Kernel k;
+    k.spawn("server", [] {
+        mach_port_t p = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_check_in(bootstrap_port, "svc", &p), BOOTSTRAP_SUCCESS);
+        CHECK(mt::type_of(p) == MACH_PORT_TYPE_RECEIVE);
+        mt::SimpleReceived in;
+        CHECK_KR(mt::receive_simple(p, in), MACH_MSG_SUCCESS);
+        CHECK(in.msg.payload == 99);
+    });
+    k.spawn("client", [] {
+        mach_port_t p = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_look_up(bootstrap_port, "svc", &p), BOOTSTRAP_SUCCESS);
+        CHECK(mt::type_of(p) == MACH_PORT_TYPE_SEND);
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 99), MACH_MSG_SUCCESS);
+    });
+    machsim::RunReport r = k.run();
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("looking up a name nobody registered returns BOOTSTRAP_UNKNOWN_SERVICE") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = 77;
+        CHECK_KR(bootstrap_look_up(bootstrap_port, "nobody", &p), BOOTSTRAP_UNKNOWN_SERVICE);
+        CHECK(p == MACH_PORT_NULL);
+    });
+    CHECK(r.clean());
+}
+
+TEST_CASE("checking in a name a live server holds returns BOOTSTRAP_SERVICE_ACTIVE") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t a = MACH_PORT_NULL, b = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_check_in(bootstrap_port, "once", &a), BOOTSTRAP_SUCCESS);
+        CHECK_KR(bootstrap_check_in(bootstrap_port, "once", &b), BOOTSTRAP_SERVICE_ACTIVE);
+    });
+    CHECK(r.clean());
+}
+
+TEST_CASE("register publishes a send right; registering the name again returns BOOTSTRAP_NAME_IN_USE") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        CHECK_KR(bootstrap_register(bootstrap_port, "mine", p), BOOTSTRAP_SUCCESS);
+        CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 1);  // the server got a copy
+        CHECK_KR(bootstrap_register(bootstrap_port, "mine", p), BOOTSTRAP_NAME_IN_USE);
+        mach_port_t q = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_look_up(bootstrap_port, "mine", &q), BOOTSTRAP_SUCCESS);
+        CHECK(q == p);  // our own port comes back under its name
+        CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 2);
+    });
+    CHECK(r.clean());
+}
+
+TEST_CASE("a service whose server died can be checked in again (failover)") {
+    machsim::Kernel k;
+    k.spawn("first", [] {
+        mach_port_t p = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_check_in(bootstrap_port, "svc", &p), BOOTSTRAP_SUCCESS);
+    });  // exits: its receive right dies
+    k.spawn("second", [] {
+        mach_port_t p = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_look_up(bootstrap_port, "svc", &p), BOOTSTRAP_UNKNOWN_SERVICE);
+        CHECK_KR(bootstrap_check_in(bootstrap_port, "svc", &p), BOOTSTRAP_SUCCESS);
+    });
+    machsim::RunReport r = k.run();
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("names must be shorter than BOOTSTRAP_MAX_NAME_LEN") {
+    machsim::RunReport r = mt::run_task([] {
+        char longname[200];
+        std::memset(longname, 'x', sizeof longname - 1);
+        longname[sizeof longname - 1] = 0;
+        mach_port_t p = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_look_up(bootstrap_port, longname, &p), BOOTSTRAP_BAD_COUNT);
+        CHECK_KR(bootstrap_check_in(bootstrap_port, nullptr, &p), BOOTSTRAP_BAD_COUNT);
+    });
+    CHECK(r.clean());
+}
+
+TEST_CASE("a malformed request gets MIG_BAD_ID or MIG_BAD_ARGUMENTS and the server runs on") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t reply = mach_reply_port();
+        CHECK_KR(mt::send_simple(bootstrap_port, MACH_MSG_TYPE_COPY_SEND, 0, 0, 0, reply,
+                                 MACH_MSG_TYPE_MAKE_SEND_ONCE, 999),
+                 MACH_MSG_SUCCESS);
+        mig_reply_error_t err{};
+        CHECK_KR(mach_msg(&err.Head, MACH_RCV_MSG, 0, sizeof err + 8, reply, 0, MACH_PORT_NULL), MACH_MSG_SUCCESS);
+        CHECK(err.RetCode == MIG_BAD_ARGUMENTS);  // too short to be any bootstrap request
+        mach_port_t p = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_look_up(bootstrap_port, "still-serving", &p), BOOTSTRAP_UNKNOWN_SERVICE);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+}  // TEST_SUITE("bootstrap")

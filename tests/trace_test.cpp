@@ -1,0 +1,128 @@
+// The trace: one event stream, readable text, and what it costs when nobody listens.
+#include <sstream>
+
+#include "tests/support.h"
+
+using machsim::EventKind;
+
+TEST_SUITE("trace") {
+
+TEST_CASE("an RPC is traced as send, handoff, receive, with the right copy-in and copy-out") {
+    machsim::TraceLog log;
+    const machsim::Program* echo = machsim::find_program("echo");
+    REQUIRE(echo);
+    machsim::RunReport r = mt::run_kernel(echo->setup, {}, &log);
+    CHECK(r.clean());
+    auto sends = log.of_kind(EventKind::Send);
+    auto receives = log.of_kind(EventKind::Receive);
+    CHECK(sends.size() >= 8);
+    CHECK(receives.size() == sends.size());  // every message sent was received
+    CHECK(!log.of_kind(EventKind::Handoff).empty());
+    CHECK(!log.of_kind(EventKind::RightCopyIn).empty());
+    CHECK(!log.of_kind(EventKind::RightCopyOut).empty());
+    // Sequence numbers count up from 1 with no gap, and time never runs backwards.
+    uint64_t seq = 0, tick = 0;
+    for (const auto& e : log.entries()) {
+        if (e.event.seq == 0) continue;  // introductions of tasks that existed before the sink
+        CHECK(e.event.seq == ++seq);
+        CHECK(e.event.tick >= tick);
+        tick = e.event.tick;
+    }
+}
+
+TEST_CASE("copy-in and copy-out events carry the urefs before and after") {
+    machsim::TraceLog log;
+    machsim::Kernel k;
+    k.attach(log);
+    mach_port_t name = MACH_PORT_NULL;
+    k.spawn("t", [&] {
+        name = mt::new_port_with_send();
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_SEND, 2), KERN_SUCCESS);
+        CHECK_KR(mt::send_simple(name, MACH_MSG_TYPE_MOVE_SEND, 1), MACH_MSG_SUCCESS);
+    });
+    CHECK(k.run().clean());
+    bool seen = false;
+    for (const auto& e : log.of_kind(EventKind::RightCopyIn)) {
+        if (e.event.name != name || e.event.extra != MACH_MSG_TYPE_MOVE_SEND) continue;
+        seen = true;
+        CHECK(e.event.before == 3);
+        CHECK(e.event.after == 2);
+    }
+    CHECK(seen);
+}
+
+TEST_CASE("a failed call records why, and the text trace shows the code by name") {
+    std::ostringstream out;
+    machsim::TextSink sink(out, true);
+    machsim::Kernel k;
+    k.attach(sink);
+    k.spawn("t", [] {
+        mach_msg_header_t h{};  // msgh_bits left 0, as in many textbook examples
+        h.msgh_remote_port = bootstrap_port;
+        CHECK_KR(mach_msg(&h, MACH_SEND_MSG, sizeof h, 0, 0, 0, 0), MACH_SEND_INVALID_HEADER);
+    });
+    CHECK(k.run().clean());
+    std::string text = out.str();
+    CHECK(text.find("MACH_SEND_INVALID_HEADER: remote disposition 0 is not a send disposition") != std::string::npos);
+    CHECK(text.find("mach_msg = MACH_SEND_INVALID_HEADER") != std::string::npos);
+}
+
+TEST_CASE("text trace lines keep their columns aligned") {
+    std::ostringstream out;
+    machsim::TextSink sink(out);
+    const machsim::Program* echo = machsim::find_program("echo");
+    REQUIRE(echo);
+    (void)mt::run_kernel(echo->setup, {}, &sink);
+    std::istringstream in(out.str());
+    std::string line;
+    std::getline(in, line);
+    std::size_t event_col = line.find("event");
+    std::size_t details_col = line.find("details");
+    REQUIRE(event_col != std::string::npos);
+    int lines = 0;
+    while (std::getline(in, line)) {
+        ++lines;
+        CHECK(line.size() > details_col);
+        CHECK(line[event_col - 1] == ' ');
+        CHECK(line[details_col - 1] == ' ');
+    }
+    CHECK(lines > 50);
+}
+
+TEST_CASE("with no sink attached the kernel emits nothing") {
+    machsim::Kernel k;
+    k.spawn("t", [] { mt::send_simple(mt::new_port_with_send(), MACH_MSG_TYPE_COPY_SEND, 1); });
+    machsim::RunReport r = k.run();
+    CHECK(r.clean());
+    CHECK(r.events == 0);
+}
+
+TEST_CASE("the census of rights balances in the middle of a busy run") {
+    machsim::Kernel k;
+    k.spawn("server", [] {
+        mach_port_t p = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_check_in(bootstrap_port, "busy", &p), KERN_SUCCESS);
+        CHECK(machsim::check_invariants().empty());
+        for (int i = 0; i < 7; ++i) {
+            mt::SimpleReceived in;
+            CHECK_KR(mt::receive_simple(p, in), MACH_MSG_SUCCESS);
+            auto problems = machsim::check_invariants();  // the client is blocked on a full queue here
+            for (const auto& line : problems) INFO(line);
+            CHECK(problems.empty());
+        }
+    });
+    k.spawn("client", [] {
+        mach_port_t p = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_look_up(bootstrap_port, "busy", &p), KERN_SUCCESS);
+        for (int i = 0; i < 7; ++i) {
+            mach_port_t reply = mach_reply_port();  // a receive right and a send-once right travel
+            CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, i, 0, 0, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE),
+                     MACH_MSG_SUCCESS);
+        }
+    });
+    machsim::RunReport r = k.run();
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+}  // TEST_SUITE("trace")
