@@ -71,7 +71,7 @@ $(BUILD)/obj/%.S.o: %.S | deps-check
 	$(call say,AS,$<)$(CXX) $(CPPFLAGS) -c $< -o $@
 
 $(LIB): $(call obj,$(LIB_SRC))
-	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
 $(BIN): $(call obj,tools/main.cpp) $(LIB)
 	$(call say,LINK,$@)$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -42,13 +42,13 @@ struct Env {
     void* kobject_ctx = nullptr;
 };
 
+// Formats and emits a Fail event; out of line so that callers stay small.
+[[gnu::cold, gnu::noinline]] void emit_fail(Env& env, int code, fmt::string_view why, fmt::format_args args);
+
 // Returns `code`; when a trace sink listens, first records why (seL4's userError).
 template <class... Args>
-[[nodiscard]] inline int fail(Env& env, int code, fmt::format_string<Args...> why, Args&&... args) {
-    if (env.trace.active()) {
-        std::string text = fmt::format(why, std::forward<Args>(args)...);
-        env.trace.emit(Event{.kind = EventKind::Fail, .code = code, .text = text.c_str()});
-    }
+[[nodiscard]] inline int fail(Env& env, int code, fmt::format_string<Args...> why, const Args&... args) {
+    if (__builtin_expect(env.trace.active(), 0)) emit_fail(env, code, why, fmt::make_format_args(args...));
     return code;
 }
 

@@ -1,12 +1,19 @@
 #include "ports/message.h"
 
+#include "ports/env.h"
+
 namespace machsim::ipc {
+
+void emit_fail(Env& env, int code, fmt::string_view why, fmt::format_args args) {
+    std::string text = fmt::vformat(why, args);
+    env.trace.emit(Event{.kind = EventKind::Fail, .code = code, .text = text.c_str()});
+}
 
 MsgPool::~MsgPool() {
     for (KMsg* m : free_) delete m;
 }
 
-KMsg* MsgPool::get(uint32_t bytes) {
+KMsg* MsgPool::get_slow(uint32_t bytes) {
     KMsg* m;
     if (free_.empty()) {
         m = new KMsg;
@@ -22,7 +29,7 @@ KMsg* MsgPool::get(uint32_t bytes) {
     return m;
 }
 
-void MsgPool::put(KMsg* m) {
+void MsgPool::put_slow(KMsg* m) {
     MS_ASSERT(!m->hook.linked(), "recycling msg {} while it is still queued", m->number);
     m->big_.reset();
     m->big_capacity_ = 0;

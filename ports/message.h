@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernel/machine/assert.h"
 #include "kernel/machine/list.h"
 #include "mach/message.h"
 
@@ -78,12 +79,28 @@ public:
     MsgPool& operator=(const MsgPool&) = delete;
 
     // A clean KMsg able to hold `bytes` (message plus room for the largest trailer).
-    KMsg* get(uint32_t bytes);
-    void put(KMsg* m);
+    KMsg* get(uint32_t bytes) {
+        if (__builtin_expect(free_.empty() || bytes > KMsg::kInline, 0)) return get_slow(bytes);
+        KMsg* m = free_.back();
+        free_.pop_back();
+        ++live_;
+        return m;
+    }
+    void put(KMsg* m) {
+        if (__builtin_expect(m->big_ != nullptr || !m->items.empty(), 0)) return put_slow(m);
+        MS_ASSERT(!m->hook.linked(), "recycling msg {} while it is still queued", m->number);
+        m->reply = {};
+        m->complex = false;
+        m->circular = false;
+        --live_;
+        free_.push_back(m);
+    }
     std::size_t live() const { return live_; }
 
 private:
-    std::vector<KMsg*> free_;
+    KMsg* get_slow(uint32_t bytes);
+    void put_slow(KMsg* m);
+    std::vector<KMsg*> free_;  // clean KMsgs; their fields are reset when they come back
     std::size_t live_ = 0;
 };
 

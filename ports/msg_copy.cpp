@@ -26,18 +26,14 @@ mach_msg_descriptor_type_t descriptor_type(const uint8_t* d) { return d[11]; }
 
 bool valid_port_disposition(mach_msg_type_name_t d) { return MACH_MSG_TYPE_PORT_ANY(d); }
 
-// Checks a header right; maps the result to the code the header position earns.
-mach_msg_return_t check_header_right(IpcSpace& space, mach_port_name_t name, mach_msg_type_name_t disp,
+// The code a header right that cannot be copied in earns, with the reason.
+mach_msg_return_t header_right_error(Env& env, Entry* e, mach_port_name_t name, mach_msg_type_name_t disp,
                                      bool is_dest) {
-    Env& env = space.env();
     mach_msg_return_t bad = is_dest ? MACH_SEND_INVALID_DEST : MACH_SEND_INVALID_REPLY;
     const char* what = is_dest ? "destination" : "reply port";
-    kern_return_t kr = copyin_check(space, name, disp);
-    if (kr == KERN_INVALID_NAME) return fail(env, bad, "{} {:#x} names nothing in this task", what, name);
-    if (kr != KERN_SUCCESS) return fail(env, bad, "{} {:#x} does not hold the right that disposition {} needs", what, name, disp);
-    if (is_dest && space.lookup(name)->has(MACH_PORT_TYPE_DEAD_NAME))
-        return fail(env, bad, "destination {:#x} is a dead name", name);
-    return MACH_MSG_SUCCESS;
+    if (!e) return fail(env, bad, "{} {:#x} names nothing in this task", what, name);
+    if (is_dest && e->has(MACH_PORT_TYPE_DEAD_NAME)) return fail(env, bad, "destination {:#x} is a dead name", name);
+    return fail(env, bad, "{} {:#x} does not hold the right that disposition {} needs", what, name, disp);
 }
 
 bool consumes(mach_msg_type_name_t d) {
@@ -63,29 +59,32 @@ mach_msg_return_t copyin_header(IpcSpace& space, KMsg* m) {
         return fail(env, MACH_SEND_INVALID_VOUCHER, "machsim has no vouchers; voucher bits must be 0");
     if (!MACH_PORT_VALID(dest))
         return fail(env, MACH_SEND_INVALID_DEST, "destination {:#x} is not a port name", dest);
-    if (mach_msg_return_t mr = check_header_right(space, dest, rdisp, true)) return mr;
+    Entry* de = space.lookup(dest);
+    if (!de || copyin_allowed(*de, rdisp) != KERN_SUCCESS || de->has(MACH_PORT_TYPE_DEAD_NAME))
+        return header_right_error(env, de, dest, rdisp, true);
     bool has_reply = MACH_PORT_VALID(reply);
-    if (has_reply) {
-        if (mach_msg_return_t mr = check_header_right(space, reply, ldisp, false)) return mr;
-        if (reply == dest && consumes(rdisp) && consumes(ldisp)) {
-            Entry* e = space.lookup(dest);
-            if (rdisp == MACH_MSG_TYPE_MOVE_SEND_ONCE || ldisp == MACH_MSG_TYPE_MOVE_SEND_ONCE || e->urefs < 2)
-                return fail(env, MACH_SEND_INVALID_REPLY, "{:#x} cannot be moved twice", dest);
-        }
-    }
-    // Nothing can fail from here on. With one name in both places, copy before moving.
     Carried d, r;
-    if (has_reply && reply == dest && consumes(rdisp) && !consumes(ldisp)) {
-        r = copyin(space, reply, ldisp);
-        d = copyin(space, dest, rdisp);
-    } else {
-        d = copyin(space, dest, rdisp);
-        if (has_reply) r = copyin(space, reply, ldisp);
-    }
     if (!has_reply) {
-        r = {};
+        d = copyin_entry(space, dest, *de, rdisp);
         r.dead = reply == MACH_PORT_DEAD;
-        r.type = reply == MACH_PORT_DEAD ? received_type(ldisp) : 0;
+        r.type = r.dead ? received_type(ldisp) : 0;
+    } else if (reply != dest) {
+        Entry* re = space.lookup(reply);
+        if (!re || copyin_allowed(*re, ldisp) != KERN_SUCCESS) return header_right_error(env, re, reply, ldisp, false);
+        d = copyin_entry(space, dest, *de, rdisp);
+        r = copyin_entry(space, reply, *re, ldisp);
+    } else {  // one name in both places
+        if (copyin_allowed(*de, ldisp) != KERN_SUCCESS) return header_right_error(env, de, reply, ldisp, false);
+        if (consumes(rdisp) && consumes(ldisp) &&
+            (rdisp == MACH_MSG_TYPE_MOVE_SEND_ONCE || ldisp == MACH_MSG_TYPE_MOVE_SEND_ONCE || de->urefs < 2))
+            return fail(env, MACH_SEND_INVALID_REPLY, "{:#x} cannot be moved twice", dest);
+        if (consumes(rdisp) && !consumes(ldisp)) {  // copy before moving
+            r = copyin(space, reply, ldisp);
+            d = copyin(space, dest, rdisp);
+        } else {
+            d = copyin(space, dest, rdisp);
+            r = copyin(space, reply, ldisp);
+        }
     }
     m->dest = d.port;
     m->dest_type = d.type;
@@ -343,15 +342,23 @@ uint32_t patched_prefix(const KMsg* m) {
                                                                 : sizeof(mach_msg_ool_descriptor_t));
 }
 
-void write_trailer(KMsg* m, mach_msg_option_t option, mach_msg_size_t trailer_size) {
-    mach_msg_audit_trailer_t t{};
-    t.msgh_trailer_type = MACH_MSG_TRAILER_FORMAT_0;
-    t.msgh_trailer_size = trailer_size;
-    t.msgh_seqno = m->seqno;
-    t.msgh_sender.val[0] = m->sender_task;
-    t.msgh_audit.val[5] = m->sender_task;
-    (void)option;
-    std::memcpy(m->data() + m->size, &t, trailer_size);
+// Appends the requested trailer (R20): format 0, then seqno, sender, audit token as asked.
+void write_trailer(KMsg* m, mach_msg_size_t trailer_size) {
+    uint32_t t[sizeof(mach_msg_max_trailer_t) / 4] = {};
+    t[0] = MACH_MSG_TRAILER_FORMAT_0;
+    t[1] = trailer_size;
+    t[2] = m->seqno;
+    t[3] = m->sender_task;      // msgh_sender.val[0]
+    t[5 + 5] = m->sender_task;  // msgh_audit.val[5] (the pid slot on XNU)
+    std::memcpy(m->data() + m->size, t, trailer_size);
+}
+
+// Gives back a reply right that was copied out under `name` (the copy-out failed later).
+void take_back_reply(IpcSpace& space, mach_port_name_t name, uint8_t type) {
+    if (!MACH_PORT_VALID(name)) return;
+    Carried c = copyin(space, name, type == MACH_MSG_TYPE_PORT_SEND_ONCE ? MACH_MSG_TYPE_MOVE_SEND_ONCE
+                                                                         : MACH_MSG_TYPE_MOVE_SEND);
+    carried_release(space.env(), c);
 }
 
 }  // namespace
@@ -359,9 +366,10 @@ void write_trailer(KMsg* m, mach_msg_option_t option, mach_msg_size_t trailer_si
 mach_msg_return_t copyout_message(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_msg_option_t option) {
     Env& env = space.env();
     mach_msg_size_t trailer = REQUESTED_TRAILER_SIZE(option);
-    write_trailer(m, option, trailer);
-    // Copy the raw bytes first: if the buffer is not writable, nothing has moved yet.
-    if (!machine::copy_user(umsg, m->data(), m->size + trailer)) {
+    write_trailer(m, trailer);
+    // A complex message moves rights and memory into the space: first make sure the
+    // buffer takes the bytes, so that a bad buffer destroys the message with nothing moved.
+    if (m->complex && !machine::copy_user(umsg, m->data(), m->size + trailer)) {
         msg_destroy(env, m, "the receive buffer is not writable");
         return fail(env, MACH_RCV_INVALID_DATA, "receive buffer at {} is not writable", static_cast<void*>(umsg));
     }
@@ -391,8 +399,14 @@ mach_msg_return_t copyout_message(IpcSpace& space, KMsg* m, mach_msg_header_t* u
     h->msgh_remote_port = remote;
     h->msgh_local_port = local;
     h->msgh_voucher_port = MACH_PORT_NULL;
-    if (m->complex && result == MACH_MSG_SUCCESS) result = copyout_body(space, m);
-    (void)machine::copy_user(umsg, m->data(), patched_prefix(m));
+    if (m->complex) {
+        if (result == MACH_MSG_SUCCESS) result = copyout_body(space, m);
+        (void)machine::copy_user(umsg, m->data(), patched_prefix(m));
+    } else if (!machine::copy_user(umsg, m->data(), m->size + trailer)) {  // one copy on the fast path
+        take_back_reply(space, remote, reply_type);
+        msg_destroy(env, m, "the receive buffer is not writable");
+        return fail(env, MACH_RCV_INVALID_DATA, "receive buffer at {} is not writable", static_cast<void*>(umsg));
+    }
     MS_TRACE(env.trace, Event{.kind = EventKind::Receive,
                               .port = port_id,
                               .msg = m->number,

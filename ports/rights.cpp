@@ -29,7 +29,7 @@ void trace_right(IpcSpace& space, EventKind kind, mach_port_name_t name, uint32_
 
 // The entry no longer holds anything: forget it and free the name.
 void clear_entry(IpcSpace& space, mach_port_name_t name, Entry& e) {
-    if (e.object && e.object->kind() == ObjectKind::Port) space.forget(e.port());
+    if (e.type & (kSend | kReceive)) space.forget(e.port());  // only these are in the reverse map
     e.object = nullptr;
     e.type = 0;
     e.urefs = 0;
@@ -264,37 +264,38 @@ void msg_destroy(Env& env, KMsg* m, const char* why) {
 kern_return_t copyin_check(IpcSpace& space, mach_port_name_t name, mach_msg_type_name_t disp) {
     Entry* e = space.lookup(name);
     if (!e) return KERN_INVALID_NAME;
-    switch (disp) {
-    case MACH_MSG_TYPE_MOVE_RECEIVE:
-    case MACH_MSG_TYPE_MAKE_SEND:
-    case MACH_MSG_TYPE_MAKE_SEND_ONCE: return e->has(kReceive) ? KERN_SUCCESS : KERN_INVALID_RIGHT;
-    case MACH_MSG_TYPE_COPY_SEND:
-    case MACH_MSG_TYPE_MOVE_SEND: return e->has(kSend | kDead) ? KERN_SUCCESS : KERN_INVALID_RIGHT;
-    case MACH_MSG_TYPE_MOVE_SEND_ONCE: return e->has(kSendOnce | kDead) ? KERN_SUCCESS : KERN_INVALID_RIGHT;
-    default: return KERN_INVALID_VALUE;
-    }
+    return copyin_allowed(*e, disp);
 }
 
 Carried copyin(IpcSpace& space, mach_port_name_t name, mach_msg_type_name_t disp) {
     Entry* e = space.lookup(name);
     MS_ASSERT(e, "copyin of {:#x} without a successful copyin_check", name);
-    uint32_t before = e->urefs;
+    return copyin_entry(space, name, *e, disp);
+}
+
+Carried copyin_entry(IpcSpace& space, mach_port_name_t name, Entry& e, mach_msg_type_name_t disp) {
+    uint32_t before = e.urefs;
+    uint32_t after = before;
     Carried c{};
-    if (e->has(kDead)) {  // a dead name travels as MACH_PORT_DEAD (R5)
-        if (disp != MACH_MSG_TYPE_COPY_SEND && --e->urefs == 0) clear_entry(space, name, *e);
-        trace_right(space, EventKind::RightCopyIn, name, 0, before, before - (disp != MACH_MSG_TYPE_COPY_SEND), disp);
+    if (e.has(kDead)) {  // a dead name travels as MACH_PORT_DEAD (R5)
+        if (disp != MACH_MSG_TYPE_COPY_SEND) {
+            after = --e.urefs;
+            if (after == 0) clear_entry(space, name, e);
+        }
+        MS_TRACE(space.env().trace, Event{.kind = EventKind::RightCopyIn, .space = space.task_id(), .name = name,
+                                          .before = before, .after = after, .extra = disp});
         c.dead = true;
         c.type = received_type(disp);
         return c;
     }
-    Port* p = e->port();
+    Port* p = e.port();
     switch (disp) {
     case MACH_MSG_TYPE_MOVE_RECEIVE:
-        if (e->has(kSend)) {
-            e->type &= ~kReceive;
+        if (e.has(kSend)) {
+            e.type &= ~kReceive;
             p->ref();  // the entry keeps one for its send right
         } else {
-            clear_entry(space, name, *e);  // the entry's reference travels with the right
+            clear_entry(space, name, e);  // the entry's reference travels with the right
         }
         detach_receiver(space.env(), p);
         p->mscount = 0;  // R13: a moved receive right starts counting afresh
@@ -307,10 +308,11 @@ Carried copyin(IpcSpace& space, mach_port_name_t name, mach_msg_type_name_t disp
         c = {p, MACH_MSG_TYPE_PORT_SEND, false};
         break;
     case MACH_MSG_TYPE_MOVE_SEND:
-        if (--e->urefs == 0) {
-            e->type &= ~kSend;
-            if (e->type == 0) {
-                clear_entry(space, name, *e);  // the entry's right and reference travel
+        after = --e.urefs;
+        if (after == 0) {
+            e.type &= ~kSend;
+            if (e.type == 0) {
+                clear_entry(space, name, e);  // the entry's right and reference travel
             } else {
                 p->ref();  // the entry keeps one for its receive right
             }
@@ -323,13 +325,14 @@ Carried copyin(IpcSpace& space, mach_port_name_t name, mach_msg_type_name_t disp
     case MACH_MSG_TYPE_MAKE_SEND: c = make_send(p); break;
     case MACH_MSG_TYPE_MAKE_SEND_ONCE: c = make_send_once(p); break;
     case MACH_MSG_TYPE_MOVE_SEND_ONCE:
-        clear_entry(space, name, *e);
+        after = 0;
+        clear_entry(space, name, e);
         c = {p, MACH_MSG_TYPE_PORT_SEND_ONCE, false};
         break;
     default: MS_ASSERT(false, "copyin with disposition {}", disp);
     }
-    Entry* after = space.lookup(name);
-    trace_right(space, EventKind::RightCopyIn, name, p->id(), before, after ? after->urefs : 0, disp);
+    MS_TRACE(space.env().trace, Event{.kind = EventKind::RightCopyIn, .port = p->id(), .space = space.task_id(),
+                                      .name = name, .before = before, .after = after, .extra = disp});
     return c;
 }
 

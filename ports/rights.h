@@ -40,6 +40,23 @@ void msg_destroy(Env& env, KMsg* m, const char* why);  // the message and every 
 kern_return_t copyin_check(IpcSpace& space, mach_port_name_t name, mach_msg_type_name_t disp);
 // Takes the right out of the space; copyin_check must have said yes.
 Carried copyin(IpcSpace& space, mach_port_name_t name, mach_msg_type_name_t disp);
+// The same, on an entry already looked up (the message fast path).
+Carried copyin_entry(IpcSpace& space, mach_port_name_t name, Entry& e, mach_msg_type_name_t disp);
+
+// Whether entry e holds the right disposition `disp` copies in (the rule of copyin_check).
+inline kern_return_t copyin_allowed(const Entry& e, mach_msg_type_name_t disp) {
+    switch (disp) {
+    case MACH_MSG_TYPE_MOVE_RECEIVE:
+    case MACH_MSG_TYPE_MAKE_SEND:
+    case MACH_MSG_TYPE_MAKE_SEND_ONCE: return e.has(MACH_PORT_TYPE_RECEIVE) ? KERN_SUCCESS : KERN_INVALID_RIGHT;
+    case MACH_MSG_TYPE_COPY_SEND:
+    case MACH_MSG_TYPE_MOVE_SEND:
+        return e.has(MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_DEAD_NAME) ? KERN_SUCCESS : KERN_INVALID_RIGHT;
+    case MACH_MSG_TYPE_MOVE_SEND_ONCE:
+        return e.has(MACH_PORT_TYPE_SEND_ONCE | MACH_PORT_TYPE_DEAD_NAME) ? KERN_SUCCESS : KERN_INVALID_RIGHT;
+    default: return KERN_INVALID_VALUE;
+    }
+}
 // Puts c into the space under a fresh or the existing name (R1). On success c
 // is consumed. KERN_NO_SPACE when the space is full (c untouched).
 kern_return_t copyout(IpcSpace& space, Carried& c, mach_port_name_t* name);

@@ -12,8 +12,6 @@ namespace machsim::gate {
 
 namespace {
 
-thread_local Kernel* running_kernel = nullptr;
-
 const char* end_text(TaskEnd end) { return task_end_name(end); }
 
 // The entry point of every thread, on its own stack.
@@ -57,8 +55,6 @@ void kobject_server(ipc::Env& env, ipc::KMsg* m, void*) {
 
 }  // namespace
 
-Kernel* Kernel::current() { return running_kernel; }
-
 Kernel::Kernel(const Config& c) : cfg(c) {
     env.qlimit_max = cfg.qlimit_max;
     env.max_message = cfg.max_message;
@@ -69,8 +65,8 @@ Kernel::Kernel(const Config& c) : cfg(c) {
 }
 
 Kernel::~Kernel() {
-    Kernel* prev = running_kernel;
-    running_kernel = this;
+    Kernel* prev = running_;
+    running_ = this;
     auto discard_threads = [this] {
         for (auto& t : tasks_)
             for (auto& th : t->threads) sched.discard(th.get());
@@ -89,7 +85,7 @@ Kernel::~Kernel() {
     }
     // Leaked ports were reported by the run; they stay allocated rather than be freed in use.
     while (ipc::Port* p = env.ports.pop_front()) p->registry = nullptr;
-    running_kernel = prev;
+    running_ = prev;
 }
 
 void Kernel::boot(std::function<int()> bootstrap_server) {
@@ -175,8 +171,9 @@ void Kernel::kill(tasks::Thread* t, TaskEnd why) {
 }
 
 RunReport Kernel::run() {
-    MS_ASSERT(running_kernel == nullptr, "Kernel::run called while a kernel runs on this thread");
-    running_kernel = this;
+    MS_ASSERT(running_ == nullptr, "Kernel::run called while a kernel runs on this thread");
+    running_ = this;
+    machine::install_fault_handler();  // host code may have replaced it since the kernel was made
     if (cfg.max_ticks) sched.set_time_limit(cfg.max_ticks);
     bool time_limit = false;
     for (;;) {
@@ -198,7 +195,7 @@ RunReport Kernel::run() {
         timers.fire(clock.now());
     }
     RunReport report = make_report(time_limit);
-    running_kernel = nullptr;
+    running_ = nullptr;
     ran_ = true;
     return report;
 }

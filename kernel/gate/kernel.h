@@ -28,7 +28,7 @@ public:
     Kernel& operator=(const Kernel&) = delete;
 
     // The kernel whose run() is executing on this host thread, if any.
-    static Kernel* current();
+    static Kernel* current() { return running_; }
     // The thread running now; null on the idle context or outside run().
     tasks::Thread* current_thread() {
         return sched.on_idle() ? nullptr : static_cast<tasks::Thread*>(sched.current());
@@ -68,6 +68,7 @@ private:
     void check_leaks(RunReport& report);
     RunReport make_report(bool time_limit);
 
+    static inline thread_local Kernel* running_ = nullptr;
     std::vector<std::unique_ptr<tasks::Task>> tasks_;
     uint32_t next_thread_ = 0;
     uint32_t live_ordinary_ = 0;  // tasks alive that are not daemons

@@ -5,9 +5,9 @@
 
 namespace machsim::machine {
 
-void assert_failed(const char* cond, const char* file, int line, const std::string& why) {
-    std::fprintf(stderr, "machsim: kernel invariant broken at %s:%d: %s\n  %s\n", file, line, cond,
-                 why.c_str());
+void assert_failed(const char* cond, const char* file, int line, fmt::string_view why, fmt::format_args args) {
+    std::string text = fmt::vformat(why, args);
+    std::fprintf(stderr, "machsim: kernel invariant broken at %s:%d: %s\n  %s\n", file, line, cond, text.c_str());
     std::fflush(stderr);
     std::abort();
 }

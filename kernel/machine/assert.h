@@ -5,11 +5,16 @@
 #include <fmt/format.h>
 
 namespace machsim::machine {
-[[noreturn]] void assert_failed(const char* cond, const char* file, int line, const std::string& why);
-}
 
-#define MS_ASSERT(cond, ...)                                                                \
-    do {                                                                                    \
-        if (__builtin_expect(!(cond), 0))                                                   \
-            ::machsim::machine::assert_failed(#cond, __FILE__, __LINE__, fmt::format(__VA_ARGS__)); \
+[[noreturn, gnu::cold, gnu::noinline]] void assert_failed(const char* cond, const char* file, int line,
+                                                         fmt::string_view why, fmt::format_args args);
+
+}  // namespace machsim::machine
+
+// The formatting stays out of line, so that a check costs its comparison only.
+#define MS_ASSERT(cond, why, ...)                                                                  \
+    do {                                                                                           \
+        if (__builtin_expect(!(cond), 0))                                                          \
+            ::machsim::machine::assert_failed(#cond, __FILE__, __LINE__, why,                      \
+                                              fmt::make_format_args(__VA_ARGS__));                 \
     } while (0)

@@ -22,7 +22,7 @@ void TimerQueue::drop_stale_top() {
     }
 }
 
-uint64_t TimerQueue::next_deadline() {
+uint64_t TimerQueue::next_deadline_slow() {
     drop_stale_top();
     return heap_.empty() ? kNever : heap_.front().deadline;
 }

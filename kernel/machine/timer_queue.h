@@ -17,7 +17,10 @@ public:
     // Arms a timer for c's current wait (c->timer_gen); it fires c->on_timeout.
     void arm(Context* c, uint64_t deadline);
     // The earliest deadline of a live timer, or kNever.
-    uint64_t next_deadline();
+    uint64_t next_deadline() {
+        if (heap_.empty()) return kNever;
+        return live(heap_.front()) ? heap_.front().deadline : next_deadline_slow();
+    }
     // Fires every live timer whose deadline is <= now.
     void fire(uint64_t now);
     // Drops every timer of c (c is going away).
@@ -35,6 +38,7 @@ private:
         return a.deadline != b.deadline ? a.deadline > b.deadline : a.seq > b.seq;
     }
     static bool live(const Entry& e);
+    uint64_t next_deadline_slow();
     void drop_stale_top();
 
     std::vector<Entry> heap_;

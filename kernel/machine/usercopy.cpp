@@ -6,20 +6,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <utility>
 
 extern "C" {
-long machsim_usercopy(void* dst, const void* src, std::size_t n);
 extern char machsim_usercopy_fault_begin[];
 extern char machsim_usercopy_fault_end[];
 extern char machsim_usercopy_fixup[];
 }
 
 namespace machsim::machine {
-
-bool copy_user(void* dst, const void* src, std::size_t n) {
-    if (n == 0) return true;
-    return machsim_usercopy(dst, src, n) == 0;
-}
 
 namespace {
 
@@ -51,6 +46,9 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
 
 }  // namespace
 
+// Host code (a test framework, a grader) may install its own handlers at any
+// time; ours goes back on top whenever a kernel starts or runs, and passes on
+// every fault that is not a user copy's to the handler it found.
 void install_fault_handler() {
     static std::once_flag once;
     std::call_once(once, [] {
@@ -60,13 +58,18 @@ void install_fault_handler() {
         ss.ss_sp = altstack;
         ss.ss_size = sizeof altstack;
         sigaltstack(&ss, nullptr);
-        struct sigaction sa {};
-        sa.sa_sigaction = on_fault;
-        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGSEGV, &sa, &previous_segv);
-        sigaction(SIGBUS, &sa, &previous_bus);
     });
+    struct sigaction sa {};
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (auto [sig, previous] : {std::pair{SIGSEGV, &previous_segv}, std::pair{SIGBUS, &previous_bus}}) {
+        struct sigaction current {};
+        sigaction(sig, nullptr, &current);
+        if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_fault) continue;
+        *previous = current;
+        sigaction(sig, &sa, nullptr);
+    }
 }
 
 }  // namespace machsim::machine

@@ -5,10 +5,14 @@
 
 #include <cstddef>
 
+extern "C" long machsim_usercopy(void* dst, const void* src, std::size_t n);
+
 namespace machsim::machine {
 
 // Copies n bytes from src to dst. False if either range is not accessible.
-[[nodiscard]] bool copy_user(void* dst, const void* src, std::size_t n);
+[[nodiscard]] inline bool copy_user(void* dst, const void* src, std::size_t n) {
+    return n == 0 || machsim_usercopy(dst, src, n) == 0;
+}
 
 // Installs the process-wide SIGSEGV/SIGBUS handler (once; idempotent).
 void install_fault_handler();
