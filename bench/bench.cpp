@@ -35,11 +35,11 @@ using Clock = std::chrono::steady_clock;
 constexpr int kReps = 7;
 
 // Iterations per repetition (timed), and untimed warm-up iterations before them.
-constexpr uint64_t kRpcIters = 200'000, kRpcWarmup = 10'000;
-constexpr uint64_t kOnewayMsgs = 1'000'000, kOnewayWarmup = 20'000;
-constexpr uint64_t kRawIters = 2'000'000, kRawWarmup = 50'000;
-constexpr uint64_t kFiberRtIters = 500'000, kFiberRtWarmup = 20'000;
-constexpr uint64_t kFiberMsgs = 2'000'000, kFiberWarmup = 20'000;
+constexpr uint64_t kRpcIters = 1'000'000, kRpcWarmup = 20'000;
+constexpr uint64_t kOnewayMsgs = 4'000'000, kOnewayWarmup = 50'000;
+constexpr uint64_t kRawIters = 20'000'000, kRawWarmup = 100'000;
+constexpr uint64_t kFiberRtIters = 1'000'000, kFiberRtWarmup = 20'000;
+constexpr uint64_t kFiberMsgs = 8'000'000, kFiberWarmup = 50'000;
 
 constexpr mach_port_msgcount_t kQlimit = 16;
 constexpr std::size_t kFiberChannelCapacity = 16;  // Boost 1.74: a power of two >= 2; holds capacity-1
