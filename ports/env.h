@@ -30,6 +30,7 @@ struct Env {
     machine::TraceBus& trace;
     MsgPool msgs;
 
+    bool fast_path = true;  // see ports/fastpath.h
     uint32_t qlimit_max = 16;
     uint32_t max_message = 1u << 20;
     uint32_t max_names = 1u << 16;

@@ -10,16 +10,19 @@ void emit_fail(Env& env, int code, fmt::string_view why, fmt::format_args args) 
 }
 
 MsgPool::~MsgPool() {
-    for (KMsg* m : free_) delete m;
+    while (KMsg* m = free_) {
+        free_ = m->next_free_;
+        delete m;
+    }
 }
 
 KMsg* MsgPool::get_slow(uint32_t bytes) {
     KMsg* m;
-    if (free_.empty()) {
+    if (!free_) {
         m = new KMsg;
     } else {
-        m = free_.back();
-        free_.pop_back();
+        m = free_;
+        free_ = m->next_free_;
     }
     if (bytes > KMsg::kInline) {
         m->big_.reset(new uint8_t[bytes]);
@@ -41,7 +44,8 @@ void MsgPool::put_slow(KMsg* m) {
     m->complex = false;
     m->circular = false;
     --live_;
-    free_.push_back(m);
+    m->next_free_ = free_;
+    free_ = m;
 }
 
 }  // namespace machsim::ipc

@@ -66,6 +66,7 @@ struct KMsg {
 
 private:
     friend class MsgPool;
+    KMsg* next_free_ = nullptr;  // owned by MsgPool while the KMsg is free
     std::unique_ptr<uint8_t[]> big_;
     uint32_t big_capacity_ = 0;
     alignas(8) uint8_t inline_[kInline];
@@ -80,27 +81,26 @@ public:
 
     // A clean KMsg able to hold `bytes` (message plus room for the largest trailer).
     KMsg* get(uint32_t bytes) {
-        if (__builtin_expect(free_.empty() || bytes > KMsg::kInline, 0)) return get_slow(bytes);
-        KMsg* m = free_.back();
-        free_.pop_back();
+        KMsg* m = free_;
+        if (__builtin_expect(!m || bytes > KMsg::kInline, 0)) return get_slow(bytes);
+        free_ = m->next_free_;
         ++live_;
         return m;
     }
     void put(KMsg* m) {
-        if (__builtin_expect(m->big_ != nullptr || !m->items.empty(), 0)) return put_slow(m);
+        if (__builtin_expect(m->big_ != nullptr || m->complex || m->circular, 0)) return put_slow(m);
         MS_ASSERT(!m->hook.linked(), "recycling msg {} while it is still queued", m->number);
         m->reply = {};
-        m->complex = false;
-        m->circular = false;
         --live_;
-        free_.push_back(m);
+        m->next_free_ = free_;
+        free_ = m;
     }
     std::size_t live() const { return live_; }
 
 private:
     KMsg* get_slow(uint32_t bytes);
     void put_slow(KMsg* m);
-    std::vector<KMsg*> free_;  // clean KMsgs; their fields are reset when they come back
+    KMsg* free_ = nullptr;  // clean KMsgs, linked through next_free_
     std::size_t live_ = 0;
 };
 

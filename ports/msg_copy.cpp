@@ -6,6 +6,7 @@
 #include "kernel/machine/address_space.h"
 #include "kernel/machine/usercopy.h"
 #include "ports/env.h"
+#include "ports/fastpath.h"
 #include "ports/rights.h"
 
 namespace machsim::ipc {
@@ -342,17 +343,6 @@ uint32_t patched_prefix(const KMsg* m) {
                                                                 : sizeof(mach_msg_ool_descriptor_t));
 }
 
-// Appends the requested trailer (R20): format 0, then seqno, sender, audit token as asked.
-void write_trailer(KMsg* m, mach_msg_size_t trailer_size) {
-    uint32_t t[sizeof(mach_msg_max_trailer_t) / 4] = {};
-    t[0] = MACH_MSG_TRAILER_FORMAT_0;
-    t[1] = trailer_size;
-    t[2] = m->seqno;
-    t[3] = m->sender_task;      // msgh_sender.val[0]
-    t[5 + 5] = m->sender_task;  // msgh_audit.val[5] (the pid slot on XNU)
-    std::memcpy(m->data() + m->size, t, trailer_size);
-}
-
 // Gives back a reply right that was copied out under `name` (the copy-out failed later).
 void take_back_reply(IpcSpace& space, mach_port_name_t name, uint8_t type) {
     if (!MACH_PORT_VALID(name)) return;
@@ -363,10 +353,21 @@ void take_back_reply(IpcSpace& space, mach_port_name_t name, uint8_t type) {
 
 }  // namespace
 
+void write_trailer_elements(KMsg* m, mach_msg_size_t trailer_size) {
+    uint32_t t[sizeof(mach_msg_max_trailer_t) / 4] = {};
+    t[0] = MACH_MSG_TRAILER_FORMAT_0;
+    t[1] = trailer_size;
+    t[2] = m->seqno;
+    t[3] = m->sender_task;      // msgh_sender.val[0]
+    t[5 + 5] = m->sender_task;  // msgh_audit.val[5] (the pid slot on XNU)
+    std::memcpy(m->data() + m->size, t, trailer_size);
+}
+
 mach_msg_return_t copyout_message(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_msg_option_t option) {
     Env& env = space.env();
     mach_msg_size_t trailer = REQUESTED_TRAILER_SIZE(option);
-    write_trailer(m, trailer);
+    if (fast::try_copyout(space, m, umsg, trailer)) return MACH_MSG_SUCCESS;
+    write_trailer_elements(m, trailer);
     // A complex message moves rights and memory into the space: first make sure the
     // buffer takes the bytes, so that a bad buffer destroys the message with nothing moved.
     if (m->complex && !machine::copy_user(umsg, m->data(), m->size + trailer)) {

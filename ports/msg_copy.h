@@ -20,6 +20,10 @@ mach_msg_return_t copyin_message(IpcSpace& space, const mach_msg_header_t* umsg,
 // requested trailer follows the message. Consumes m.
 mach_msg_return_t copyout_message(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_msg_option_t option);
 
+// Writes the trailer elements after the format-0 words (seqno, sender, audit),
+// for a trailer of trailer_size bytes at the end of m.
+void write_trailer_elements(KMsg* m, mach_msg_size_t trailer_size);
+
 // A send that could not complete: the message goes back into the sender's
 // buffer with its rights and memory, header not reversed, no trailer. Consumes m.
 void pseudo_receive(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg);

@@ -8,7 +8,7 @@
 namespace machsim::ipc {
 
 IpcSpace::IpcSpace(Env& env, uint32_t task_id, machine::AddressSpace* vm)
-    : env_(env), task_id_(task_id), vm_(vm), table_(1) {}
+    : env_(env), task_id_(task_id), vm_(vm), table_(1), max_names_(env.max_names) {}
 
 IpcSpace::~IpcSpace() { MS_ASSERT(count_ == 0, "space of task {} destroyed with {} names", task_id_, count_); }
 
@@ -19,8 +19,8 @@ Entry* IpcSpace::lookup_sparse(mach_port_name_t name) {
 
 void IpcSpace::make_dead(mach_port_name_t name, Entry& e) { right_became_dead(*this, name, e); }
 
-Entry* IpcSpace::allocate(mach_port_name_t& name) {
-    if (count_ >= env_.max_names) return nullptr;
+Entry* IpcSpace::allocate_slow(mach_port_name_t& name) {
+    if (count_ >= max_names_) return nullptr;
     uint32_t idx;
     if (!free_.empty()) {
         idx = free_.back();
@@ -40,7 +40,7 @@ Entry* IpcSpace::allocate(mach_port_name_t& name) {
 kern_return_t IpcSpace::allocate_named(mach_port_name_t name, Entry*& out) {
     if (!MACH_PORT_VALID(name)) return KERN_INVALID_VALUE;
     if (lookup(name)) return KERN_NAME_EXISTS;
-    if (count_ >= env_.max_names) return KERN_NO_SPACE;
+    if (count_ >= max_names_) return KERN_NO_SPACE;
     uint32_t idx = name >> 8;
     uint8_t gen = name & 0xff;
     if (idx != 0 && idx < env_.max_names) {
@@ -63,20 +63,10 @@ kern_return_t IpcSpace::allocate_named(mach_port_name_t name, Entry*& out) {
     return KERN_SUCCESS;
 }
 
-void IpcSpace::release_name(mach_port_name_t name) {
-    uint32_t idx = name >> 8;
-    if (idx != 0 && idx < table_.size() && table_[idx].used && table_[idx].gen == (name & 0xff)) {
-        Entry& e = table_[idx];
-        MS_ASSERT(e.type == 0, "releasing name {:#x} whose entry still holds rights", name);
-        uint8_t gen = static_cast<uint8_t>(e.gen + 4);
-        e = Entry{};
-        e.gen = gen == 0 ? 3 : gen;
-        free_.push_back(idx);
-    } else {
-        auto it = sparse_.find(name);
-        MS_ASSERT(it != sparse_.end() && it->second.type == 0, "releasing name {:#x} that is not free to go", name);
-        sparse_.erase(it);
-    }
+void IpcSpace::release_sparse(mach_port_name_t name) {
+    auto it = sparse_.find(name);
+    MS_ASSERT(it != sparse_.end() && it->second.type == 0, "releasing name {:#x} that is not free to go", name);
+    sparse_.erase(it);
     --count_;
 }
 

@@ -59,12 +59,32 @@ public:
     }
 
     // A fresh name with an empty entry, or null when the space is full.
-    Entry* allocate(mach_port_name_t& name);
+    Entry* allocate(mach_port_name_t& name) {
+        if (__builtin_expect(free_.empty() || count_ >= max_names_, 0)) return allocate_slow(name);
+        uint32_t idx = free_.back();
+        free_.pop_back();
+        Entry& e = table_[idx];
+        e.used = true;
+        name = (idx << 8) | e.gen;
+        ++count_;
+        return &e;
+    }
     // The entry for a name the task chose: KERN_SUCCESS, KERN_INVALID_VALUE,
     // KERN_NAME_EXISTS or KERN_NO_SPACE.
     kern_return_t allocate_named(mach_port_name_t name, Entry*& out);
     // Returns a name whose entry holds nothing any more to the free pool.
-    void release_name(mach_port_name_t name);
+    void release_name(mach_port_name_t name) {
+        uint32_t idx = name >> 8;
+        if (__builtin_expect(idx == 0 || idx >= table_.size() || !table_[idx].used || table_[idx].gen != (name & 0xff), 0))
+            return release_sparse(name);
+        Entry& e = table_[idx];
+        MS_ASSERT(e.type == 0, "releasing name {:#x} whose entry still holds rights", name);
+        uint8_t gen = static_cast<uint8_t>(e.gen + 4);
+        e = Entry{};
+        e.gen = gen == 0 ? 3 : gen;  // the next name for this slot differs (0x103, then 0x107)
+        free_.push_back(idx);
+        --count_;
+    }
 
     // The name under which this space holds send or receive rights for p.
     mach_port_name_t name_for(const Port* p) const {
@@ -87,6 +107,8 @@ public:
     void deactivate() { active_ = false; }
 
 private:
+    Entry* allocate_slow(mach_port_name_t& name);
+    void release_sparse(mach_port_name_t name);
     Entry* lookup_sparse(mach_port_name_t name);
     void make_dead(mach_port_name_t name, Entry& e);
 
@@ -99,6 +121,7 @@ private:
     std::map<mach_port_name_t, Entry> sparse_;
     std::unordered_map<const Port*, mach_port_name_t> reverse_;
     std::size_t count_ = 0;
+    uint32_t max_names_;
 };
 
 }  // namespace machsim::ipc

@@ -25,6 +25,14 @@ else
     fail "the doctest suite did not finish (crashed?)"
 fi
 
+# 1b. The same suite with the IPC fast path off: the general path alone must give the same results.
+if MACHSIM_FASTPATH=0 "$build/machsim-tests" >"$log" 2>&1; then
+    pass
+else
+    grep -E 'ERROR|FAILED|passed, ' "$log" | head -20
+    fail "the doctest suite with MACHSIM_FASTPATH=0 (general path only)"
+fi
+
 # 2. The command line, as a user types it.
 bin="$build/machsim"
 status() { "$@" >/dev/null 2>&1; echo $?; }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include "kernel/machine/usercopy.h"
 #include "mach/mig_errors.h"
 #include "ports/census.h"
@@ -60,6 +62,8 @@ Kernel::Kernel(const Config& c) : cfg(c) {
     env.max_message = cfg.max_message;
     env.max_names = cfg.max_names;
     env.kobject_server = kobject_server;
+    const char* fast = std::getenv("MACHSIM_FASTPATH");  // "0": general path only (equivalence runs)
+    env.fast_path = !(fast && std::string(fast) == "0");
     env.kobject_ctx = this;
     machine::install_fault_handler();
 }

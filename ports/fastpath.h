@@ -1,0 +1,151 @@
+// The IPC fast path, seL4 style: a list of guards for the common simple
+// message, then the common case, inline. When any guard fails nothing has
+// changed and the call takes the general path (msg_copy.cpp, mqueue.cpp), which
+// gives the same result; the fast path only skips work the general path would
+// find it does not need. It never runs while a trace sink listens, so every
+// trace is the general path's. MACHSIM_FASTPATH=0 in the environment turns it
+// off (tests/run.sh runs the whole suite both ways).
+//
+// Covered: header-only or small inline messages whose destination is sent
+// COPY_SEND (requests, one-way messages) or MOVE_SEND_ONCE (replies), with no
+// reply right or a MAKE_SEND_ONCE one, received from a port's queue or handed
+// over to a waiting receiver.
+#pragma once
+
+#include "kernel/machine/usercopy.h"
+#include "mach/message.h"
+#include "ports/env.h"
+#include "ports/mqueue.h"
+#include "ports/msg_copy.h"
+#include "ports/rights.h"
+#include "ports/space.h"
+
+namespace machsim::ipc::fast {
+
+constexpr mach_msg_size_t kMaxSize = 128;  // header + body bytes the fast path takes
+
+// Copies in and delivers a simple message. True: sent (MACH_MSG_SUCCESS).
+// False: a guard failed and nothing happened.
+inline bool try_send(Env& env, IpcSpace& space, Waiter& self, const mach_msg_header_t* umsg,
+                     mach_msg_size_t size) {
+    if (!env.fast_path || env.trace.active() || size < sizeof(mach_msg_header_t) || size > kMaxSize || (size & 3))
+        return false;
+    KMsg* m = env.msgs.get(size + MAX_TRAILER_SIZE);
+    mach_msg_header_t* h = m->header();
+    if (!machine::copy_user(h, umsg, size)) {
+        env.msgs.put(m);
+        return false;
+    }
+    mach_msg_bits_t bits = h->msgh_bits;
+    mach_msg_type_name_t rdisp = MACH_MSGH_BITS_REMOTE(bits);
+    mach_msg_type_name_t ldisp = MACH_MSGH_BITS_LOCAL(bits);
+    mach_port_name_t dest = h->msgh_remote_port, reply = h->msgh_local_port;
+    Entry* de = nullptr;
+    Entry* re = nullptr;
+    bool ok = (bits & ~(MACH_MSGH_BITS_REMOTE_MASK | MACH_MSGH_BITS_LOCAL_MASK)) == 0 &&
+              (rdisp == MACH_MSG_TYPE_COPY_SEND || rdisp == MACH_MSG_TYPE_MOVE_SEND_ONCE) &&
+              (ldisp == 0 ? reply == MACH_PORT_NULL : ldisp == MACH_MSG_TYPE_MAKE_SEND_ONCE && reply != dest);
+    if (ok) {
+        de = space.lookup(dest);
+        ok = de && (rdisp == MACH_MSG_TYPE_COPY_SEND ? de->has(MACH_PORT_TYPE_SEND)
+                                                     : de->type == MACH_PORT_TYPE_SEND_ONCE);
+    }
+    Port* p = ok ? de->port() : nullptr;
+    ok = ok && p->kobject_kind == KobjectKind::None && (rdisp == MACH_MSG_TYPE_MOVE_SEND_ONCE || !p->full());
+    if (ok && ldisp) {
+        re = space.lookup(reply);
+        ok = re && re->has(MACH_PORT_TYPE_RECEIVE);
+    }
+    if (!ok) {
+        env.msgs.put(m);
+        return false;
+    }
+    // Nothing can fail from here on.
+    if (rdisp == MACH_MSG_TYPE_COPY_SEND) {
+        ++p->srights;
+        p->ref();
+        m->dest_type = MACH_MSG_TYPE_PORT_SEND;
+    } else {  // the send-once right and its reference leave the space
+        de->type = 0;
+        de->object = nullptr;
+        de->urefs = 0;
+        space.release_name(dest);
+        m->dest_type = MACH_MSG_TYPE_PORT_SEND_ONCE;
+    }
+    if (ldisp) m->reply = make_send_once(re->port());
+    m->dest = p;
+    m->size = size;
+    h->msgh_size = size;
+    m->sender_task = space.task_id();
+    m->number = ++env.next_msg;
+    self.handoff = nullptr;
+    post(env, p, m, &self);
+    return true;
+}
+
+// Copies a simple received message out: no descriptors, and no reply right or
+// a send-once one. True: done and m consumed. False: nothing happened.
+inline bool try_copyout(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_msg_size_t trailer) {
+    Env& env = space.env();
+    Carried& reply = m->reply;
+    if (!env.fast_path || env.trace.active() || m->complex || reply.dead ||
+        (reply.port && (reply.type != MACH_MSG_TYPE_PORT_SEND_ONCE || !reply.port->active)))
+        return false;
+    Port* dest = m->dest;
+    mach_port_name_t remote = MACH_PORT_NULL;
+    Entry* re = nullptr;
+    if (reply.port && !(re = space.allocate(remote))) return false;
+    mach_msg_header_t* h = m->header();
+    h->msgh_bits = MACH_MSGH_BITS(reply.type, m->dest_type);
+    h->msgh_remote_port = remote;
+    h->msgh_local_port = dest->receiver == &space ? dest->receiver_name : MACH_PORT_NULL;
+    h->msgh_voucher_port = MACH_PORT_NULL;
+    uint32_t* t = reinterpret_cast<uint32_t*>(m->data() + m->size);
+    t[0] = MACH_MSG_TRAILER_FORMAT_0;
+    t[1] = trailer;
+    if (trailer > sizeof(mach_msg_trailer_t)) write_trailer_elements(m, trailer);
+    if (!machine::copy_user(umsg, h, m->size + trailer)) {
+        if (re) space.release_name(remote);
+        return false;  // the general path destroys it and reports the bad buffer
+    }
+    if (re) {  // the send-once right and its reference move into the entry
+        re->type = MACH_PORT_TYPE_SEND_ONCE;
+        re->urefs = 1;
+        re->object = reply.port;
+        reply = {};
+    }
+    m->dest = nullptr;
+    if (m->dest_type == MACH_MSG_TYPE_PORT_SEND_ONCE) {  // spent by this delivery
+        --dest->sorights;
+        dest->unref();
+    } else {
+        release_send(env, dest);
+    }
+    env.msgs.put(m);
+    return true;
+}
+
+// Receives the message at the head of a port's queue when it is simple and
+// fits. True: received (MACH_MSG_SUCCESS). False: nothing happened.
+inline bool try_receive(IpcSpace& space, mach_msg_header_t* umsg, mach_msg_size_t rcv_size,
+                        mach_port_name_t rcv_name, mach_msg_option_t option) {
+    Env& env = space.env();
+    if (!env.fast_path || env.trace.active()) return false;
+    Entry* e = space.lookup(rcv_name);
+    if (!e || !e->has(MACH_PORT_TYPE_RECEIVE)) return false;
+    Port* p = e->port();
+    KMsg* m = p->queue.front();
+    mach_msg_size_t trailer = REQUESTED_TRAILER_SIZE(option);
+    if (!m || p->set || m->size + trailer > rcv_size) return false;
+    p->queue.pop_front();
+    m->seqno = p->seqno++;
+    if (!try_copyout(space, m, umsg, trailer)) {  // put it back as it was
+        p->queue.push_front(m);
+        --p->seqno;
+        return false;
+    }
+    if (!p->senders.empty()) admit_senders(env, p);
+    return true;
+}
+
+}  // namespace machsim::ipc::fast
