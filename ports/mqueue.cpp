@@ -222,6 +222,7 @@ void kernel_send(Env& env, Carried& dest, mach_msg_id_t id, const void* body, ui
     if (body_size) std::memcpy(m->data() + sizeof(mach_msg_header_t), body, body_size);
     m->size = size;
     m->number = ++env.next_msg;
+    m->sender_task = 0;  // the kernel
     m->dest = dest.port;
     m->dest_type = dest.type;
     dest = {};

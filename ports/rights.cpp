@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "mach/notify.h"
 #include "ports/env.h"
 #include "ports/mqueue.h"
 
@@ -218,8 +219,16 @@ void release_send(Env&, Port* p) {
     p->unref();
 }
 
-void release_send_once(Env&, Port* p) {
+// A send-once right yields exactly one message (R16): dropped unused, it
+// carries a send-once notification to its port instead.
+void release_send_once(Env& env, Port* p) {
     MS_ASSERT(p->sorights > 0, "P{}: send-once right count underflow", p->id());
+    if (p->active && p->kobject_kind == KobjectKind::None) {
+        Carried right{p, MACH_MSG_TYPE_PORT_SEND_ONCE, false};
+        NDR_record_t ndr{};
+        kernel_send(env, right, MACH_NOTIFY_SEND_ONCE, &ndr, sizeof ndr);  // the right becomes its destination
+        return;
+    }
     --p->sorights;
     p->unref();
 }

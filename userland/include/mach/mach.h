@@ -8,6 +8,7 @@
 #include "mach/machine_types.h"
 #include "mach/message.h"
 #include "mach/mig_errors.h"
+#include "mach/notify.h"
 #include "mach/port.h"
 #include "mach/task_special_ports.h"
 #include "mach/thread_switch.h"

@@ -1,0 +1,897 @@
+// Complex messages: port descriptors, out-of-line memory and out-of-line port arrays,
+// as a Mach user sends and receives them. Expectations come from
+// /work/shared/MACH-REFERENCE.md (§2.2 codes; rules R1, R5, R7, R12, R16, R20, R22, R27).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "tests/support.h"
+
+namespace {
+
+constexpr mach_msg_id_t kNotifySendOnce = 0100 + 7;  // MACH_NOTIFY_SEND_ONCE (71)
+
+void sleep_ms(mach_msg_timeout_t ms) {
+    mach_port_t p = mt::new_receive_right();
+    mt::SimpleReceived in;
+    CHECK_KR(mt::receive_simple(p, in, MACH_RCV_TIMEOUT, ms), MACH_RCV_TIMED_OUT);
+    CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
+}
+
+mach_port_t publish(const char* service) {
+    mach_port_t p = mt::new_port_with_send();
+    CHECK(MACH_PORT_VALID(p));
+    CHECK_KR(bootstrap_register(bootstrap_port, service, p), BOOTSTRAP_SUCCESS);
+    return p;
+}
+
+mach_port_t look_up(const char* service) {
+    for (int i = 0; i < 100; ++i) {
+        mach_port_t p = MACH_PORT_NULL;
+        kern_return_t kr = bootstrap_look_up(bootstrap_port, service, &p);
+        if (kr == KERN_SUCCESS) return p;
+        if (kr != BOOTSTRAP_UNKNOWN_SERVICE) {
+            CHECK_KR(kr, KERN_SUCCESS);
+            return MACH_PORT_NULL;
+        }
+        sleep_ms(1);
+    }
+    FAIL_CHECK("bootstrap_look_up never found " << service);
+    return MACH_PORT_NULL;
+}
+
+mach_port_msgcount_t queued(mach_port_t p) { return mt::status_of(p).mps_msgcount; }
+
+// A name that is not in the caller's space: allocated, then destroyed.
+mach_port_name_t absent_name() {
+    mach_port_t p = mt::new_receive_right();
+    CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
+    return p;
+}
+
+mach_msg_port_descriptor_t port_desc(mach_port_name_t name, mach_msg_type_name_t disposition) {
+    mach_msg_port_descriptor_t d{};
+    d.name = name;
+    d.disposition = disposition & 0xff;
+    d.type = MACH_MSG_PORT_DESCRIPTOR;
+    return d;
+}
+
+mach_msg_ool_descriptor_t ool_desc(const void* address, mach_msg_size_t size, bool deallocate = false) {
+    mach_msg_ool_descriptor_t d{};
+    d.address = const_cast<void*>(address);
+    d.size = size;
+    d.deallocate = deallocate;
+    d.copy = MACH_MSG_VIRTUAL_COPY;
+    d.type = MACH_MSG_OOL_DESCRIPTOR;
+    return d;
+}
+
+template <int N>
+struct PortsMsg {
+    mach_msg_header_t head;
+    mach_msg_body_t body;
+    mach_msg_port_descriptor_t port[N];
+    int payload;
+};
+
+struct OolMsg {
+    mach_msg_header_t head;
+    mach_msg_body_t body;
+    mach_msg_ool_descriptor_t ool;
+    int payload;
+};
+
+struct OolPortsMsg {
+    mach_msg_header_t head;
+    mach_msg_body_t body;
+    mach_msg_ool_ports_descriptor_t ports;
+};
+
+template <class M>
+struct Received {
+    M msg;
+    mach_msg_max_trailer_t trailer;
+};
+
+template <class M>
+void complex_header(M& m, mach_port_t dest, mach_msg_type_name_t dest_disp, mach_msg_size_t count,
+                    mach_port_t reply = MACH_PORT_NULL, mach_msg_type_name_t reply_disp = 0) {
+    m.head.msgh_bits = MACH_MSGH_BITS(dest_disp, reply_disp) | MACH_MSGH_BITS_COMPLEX;
+    m.head.msgh_size = sizeof m;
+    m.head.msgh_remote_port = dest;
+    m.head.msgh_local_port = reply;
+    m.head.msgh_id = 400;
+    m.body.msgh_descriptor_count = count;
+}
+
+template <class M>
+mach_msg_return_t send_msg(M& m, mach_msg_size_t size = sizeof(M)) {
+    return mach_msg(&m.head, MACH_SEND_MSG | MACH_SEND_TIMEOUT, size, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL);
+}
+
+template <class M>
+mach_msg_return_t receive_msg(mach_port_t port, Received<M>& in, mach_msg_timeout_t timeout_ms = 0,
+                              mach_msg_option_t extra = MACH_RCV_TIMEOUT) {
+    std::memset(&in, 0, sizeof in);
+    return mach_msg(&in.msg.head, MACH_RCV_MSG | extra, 0, sizeof in, port, timeout_ms, MACH_PORT_NULL);
+}
+
+// Replies on a received send-once right (consumes it).
+void reply_once(mach_port_t send_once) {
+    CHECK_KR(mt::send_simple(send_once, MACH_MSG_TYPE_MOVE_SEND_ONCE, 0), MACH_MSG_SUCCESS);
+}
+
+unsigned disp_of(const mach_msg_port_descriptor_t& d) { return d.disposition; }
+unsigned type_of_desc(const mach_msg_port_descriptor_t& d) { return d.type; }
+
+bool readable_via_msg(const void* address, mach_msg_size_t size) {
+    mach_port_t p = mt::new_port_with_send();
+    OolMsg m{};
+    complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
+    m.ool = ool_desc(address, size);
+    mach_msg_return_t mr = send_msg(m);
+    CHECK_KR(mach_port_destroy(mach_task_self(), p), KERN_SUCCESS);  // drops any queued copy too
+    return mr == MACH_MSG_SUCCESS;
+}
+
+// What a forked scenario reports back: numbered values (codes, counts, flags).
+struct Outcome {
+    int v[8];
+};
+
+// Runs a scenario that makes the kernel read unreadable memory in a child process, so
+// that a fault the kernel fails to catch shows up as a failed test, not a dead test binary.
+// The scenario fills `out` from plain task code (doctest assertions in the child are lost).
+template <class F>
+bool run_forked(F&& scenario, Outcome& out) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+        FAIL_CHECK("pipe failed");
+        return false;
+    }
+    std::fflush(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        // doctest's crash handler would report from the child; die quietly instead.
+        signal(SIGSEGV, SIG_DFL);
+        signal(SIGBUS, SIG_DFL);
+        Outcome o;
+        for (int& x : o.v) x = -1;
+        scenario(o);
+        ssize_t n = write(fds[1], &o, sizeof o);
+        _exit(n == static_cast<ssize_t>(sizeof o) ? 0 : 3);
+    }
+    close(fds[1]);
+    Outcome o{};
+    ssize_t n = pid > 0 ? read(fds[0], &o, sizeof o) : -1;
+    close(fds[0]);
+    int status = 0;
+    if (pid > 0) waitpid(pid, &status, 0);
+    if (pid < 0) {
+        FAIL_CHECK("fork failed");
+        return false;
+    }
+    if (WIFSIGNALED(status)) {
+        FAIL_CHECK("the run crashed the process with signal " << WTERMSIG(status) << " (" << std::string(strsignal(WTERMSIG(status)))
+                                                              << "): a fault in a user copy was not caught");
+        return false;
+    }
+    CHECK(n == static_cast<ssize_t>(sizeof o));
+    out = o;
+    return n == static_cast<ssize_t>(sizeof o);
+}
+
+}  // namespace
+
+TEST_SUITE("complex messages") {
+
+TEST_CASE("MOVE_RECEIVE in a port descriptor hands a service to another task, which then receives on it") {
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("new-owner", [] {
+            mach_port_t inbox = publish("inbox");
+            Received<PortsMsg<1>> in;
+            CHECK_KR(receive_msg(inbox, in, 50), MACH_MSG_SUCCESS);
+            CHECK(MACH_MSGH_BITS_IS_COMPLEX(in.msg.head.msgh_bits));
+            CHECK(in.msg.body.msgh_descriptor_count == 1);
+            CHECK(disp_of(in.msg.port[0]) == MACH_MSG_TYPE_PORT_RECEIVE);
+            mach_port_t svc = in.msg.port[0].name;
+            CHECK(MACH_PORT_VALID(svc));
+            CHECK(svc != inbox);
+            CHECK(mt::type_of(svc) == MACH_PORT_TYPE_RECEIVE);
+            // The message queued before the move came along; then the old owner, which kept
+            // its send right, talks to us through it.
+            mt::SimpleReceived req;
+            CHECK_KR(mt::receive_simple(svc, req, MACH_RCV_TIMEOUT, 50), MACH_MSG_SUCCESS);
+            CHECK(req.msg.payload == 10);
+            CHECK_KR(mt::receive_simple(svc, req, MACH_RCV_TIMEOUT, 50), MACH_MSG_SUCCESS);
+            CHECK(req.msg.payload == 11);
+            CHECK(req.msg.head.msgh_local_port == svc);
+        });
+        k.spawn("old-owner", [] {
+            mach_port_t inbox = look_up("inbox");
+            mach_port_t svc = mt::new_port_with_send();
+            CHECK_KR(mt::send_simple(svc, MACH_MSG_TYPE_COPY_SEND, 10), MACH_MSG_SUCCESS);  // travels with the port
+            PortsMsg<1> m{};
+            complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
+            m.port[0] = port_desc(svc, MACH_MSG_TYPE_MOVE_RECEIVE);
+            CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+            CHECK(mt::type_of(svc) == MACH_PORT_TYPE_SEND);  // the send right stays under the name (R5)
+            mt::SimpleReceived in;
+            CHECK_KR(mt::receive_simple(svc, in, MACH_RCV_TIMEOUT, 0), MACH_RCV_INVALID_NAME);
+            sleep_ms(1);
+            CHECK_KR(mt::send_simple(svc, MACH_MSG_TYPE_COPY_SEND, 11), MACH_MSG_SUCCESS);
+        });
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a moved receive right arrives with the messages queued on it") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t inbox = mt::new_port_with_send();
+        mach_port_t svc = mt::new_port_with_send();
+        CHECK_KR(mt::send_simple(svc, MACH_MSG_TYPE_COPY_SEND, 42), MACH_MSG_SUCCESS);
+        PortsMsg<1> m{};
+        complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.port[0] = port_desc(svc, MACH_MSG_TYPE_MOVE_RECEIVE);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        Received<PortsMsg<1>> in;
+        CHECK_KR(receive_msg(inbox, in), MACH_MSG_SUCCESS);
+        mach_port_t back = in.msg.port[0].name;
+        CHECK(disp_of(in.msg.port[0]) == MACH_MSG_TYPE_PORT_RECEIVE);
+        CHECK(back == svc);  // we still held a send right under that name (R1)
+        mt::SimpleReceived q;
+        CHECK_KR(mt::receive_simple(back, q, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
+        CHECK(q.msg.payload == 42);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("COPY_SEND, MAKE_SEND, MOVE_SEND and MAKE_SEND_ONCE arrive as PORT_SEND and PORT_SEND_ONCE with one uref") {
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("receiver", [] {
+            mach_port_t inbox = publish("inbox");
+            Received<PortsMsg<4>> in;
+            CHECK_KR(receive_msg(inbox, in, 50), MACH_MSG_SUCCESS);
+            CHECK(in.msg.body.msgh_descriptor_count == 4);
+            const auto& d = in.msg.port;
+            for (int i = 0; i < 4; ++i) {
+                CHECK(type_of_desc(d[i]) == MACH_MSG_PORT_DESCRIPTOR);
+                CHECK(MACH_PORT_VALID(d[i].name));
+            }
+            CHECK(disp_of(d[0]) == MACH_MSG_TYPE_PORT_SEND);
+            CHECK(disp_of(d[1]) == MACH_MSG_TYPE_PORT_SEND);
+            CHECK(disp_of(d[2]) == MACH_MSG_TYPE_PORT_SEND);
+            CHECK(disp_of(d[3]) == MACH_MSG_TYPE_PORT_SEND_ONCE);
+            CHECK(d[0].name != d[1].name);
+            CHECK(d[1].name != d[2].name);
+            CHECK(d[0].name != d[2].name);
+            for (int i = 0; i < 3; ++i) {
+                CHECK(mt::type_of(d[i].name) == MACH_PORT_TYPE_SEND);
+                CHECK(mt::refs(d[i].name, MACH_PORT_RIGHT_SEND) == 1);
+            }
+            CHECK(mt::type_of(d[3].name) == MACH_PORT_TYPE_SEND_ONCE);
+            CHECK(mt::refs(d[3].name, MACH_PORT_RIGHT_SEND_ONCE) == 1);
+            CHECK(in.msg.payload == 1234);
+            reply_once(d[3].name);  // tells the sender we are done looking
+        });
+        k.spawn("sender", [] {
+            mach_port_t inbox = look_up("inbox");
+            mach_port_t copied = mt::new_port_with_send();
+            mach_port_t made = mt::new_receive_right();
+            mach_port_t moved = mt::new_port_with_send();
+            CHECK_KR(mach_port_mod_refs(mach_task_self(), moved, MACH_PORT_RIGHT_SEND, 1), KERN_SUCCESS);
+            mach_port_t once = mt::new_receive_right();
+            PortsMsg<4> m{};
+            complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 4);
+            m.port[0] = port_desc(copied, MACH_MSG_TYPE_COPY_SEND);
+            m.port[1] = port_desc(made, MACH_MSG_TYPE_MAKE_SEND);
+            m.port[2] = port_desc(moved, MACH_MSG_TYPE_MOVE_SEND);
+            m.port[3] = port_desc(once, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+            m.payload = 1234;
+            CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+            CHECK(mt::refs(copied, MACH_PORT_RIGHT_SEND) == 1);   // COPY leaves urefs alone
+            CHECK(mt::refs(moved, MACH_PORT_RIGHT_SEND) == 1);    // MOVE took one
+            CHECK(mt::type_of(made) == MACH_PORT_TYPE_RECEIVE);   // MAKE_SEND gave us nothing
+            CHECK(mt::status_of(made).mps_mscount == 1);          // but counted a make-send (R13)
+            CHECK(mt::status_of(once).mps_sorights == 1);
+            mt::SimpleReceived done;
+            CHECK_KR(mt::receive_simple(once, done, MACH_RCV_TIMEOUT, 50), MACH_MSG_SUCCESS);
+        });
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a send right for a port the receiver already names joins that name (R1)") {
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("receiver", [] {
+            mach_port_t inbox = publish("inbox");
+            Received<PortsMsg<1>> first, second;
+            CHECK_KR(receive_msg(inbox, first, 50), MACH_MSG_SUCCESS);
+            CHECK_KR(receive_msg(inbox, second, 50), MACH_MSG_SUCCESS);
+            mach_port_t a = first.msg.port[0].name;
+            CHECK(MACH_PORT_VALID(a));
+            CHECK(second.msg.port[0].name == a);
+            CHECK(mt::refs(a, MACH_PORT_RIGHT_SEND) == 2);
+        });
+        k.spawn("sender", [] {
+            mach_port_t inbox = look_up("inbox");
+            mach_port_t x = mt::new_port_with_send();
+            for (int i = 0; i < 2; ++i) {
+                PortsMsg<1> m{};
+                complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
+                m.port[0] = port_desc(x, MACH_MSG_TYPE_COPY_SEND);
+                CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+            }
+            sleep_ms(5);  // keep x alive while the receiver looks
+        });
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a send right to a port whose receive right the receiver holds arrives under that port's name") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t inbox = mt::new_port_with_send();
+        mach_port_t mine = mt::new_receive_right();
+        PortsMsg<1> m{};
+        complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.port[0] = port_desc(mine, MACH_MSG_TYPE_MAKE_SEND);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        Received<PortsMsg<1>> in;
+        CHECK_KR(receive_msg(inbox, in), MACH_MSG_SUCCESS);
+        CHECK(in.msg.port[0].name == mine);
+        CHECK(mt::type_of(mine) == MACH_PORT_TYPE_SEND_RECEIVE);
+        CHECK(mt::refs(mine, MACH_PORT_RIGHT_SEND) == 1);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("each received send-once right gets a fresh name") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t inbox = mt::new_port_with_send();
+        mach_port_t target = mt::new_receive_right();
+        PortsMsg<2> m{};
+        complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 2);
+        m.port[0] = port_desc(target, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+        m.port[1] = port_desc(target, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        Received<PortsMsg<2>> in;
+        CHECK_KR(receive_msg(inbox, in), MACH_MSG_SUCCESS);
+        mach_port_t a = in.msg.port[0].name, b = in.msg.port[1].name;
+        CHECK(MACH_PORT_VALID(a));
+        CHECK(MACH_PORT_VALID(b));
+        CHECK(a != b);
+        CHECK(a != target);
+        CHECK(b != target);
+        CHECK(mt::type_of(a) == MACH_PORT_TYPE_SEND_ONCE);
+        CHECK(mt::type_of(b) == MACH_PORT_TYPE_SEND_ONCE);
+        reply_once(a);
+        reply_once(b);
+        mt::SimpleReceived drained;
+        CHECK_KR(mt::receive_simple(target, drained, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
+        CHECK_KR(mt::receive_simple(target, drained, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("MACH_PORT_NULL and a dead name in port descriptors arrive as MACH_PORT_NULL and MACH_PORT_DEAD") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t inbox = mt::new_port_with_send();
+        mach_port_t dead = mt::new_port_with_send();
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), dead, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
+        CHECK(mt::type_of(dead) == MACH_PORT_TYPE_DEAD_NAME);
+        PortsMsg<3> m{};
+        complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 3);
+        m.port[0] = port_desc(MACH_PORT_NULL, MACH_MSG_TYPE_COPY_SEND);
+        m.port[1] = port_desc(dead, MACH_MSG_TYPE_COPY_SEND);
+        m.port[2] = port_desc(MACH_PORT_DEAD, MACH_MSG_TYPE_MOVE_SEND);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        CHECK(mt::refs(dead, MACH_PORT_RIGHT_DEAD_NAME) == 1);  // COPY left the dead name's uref
+        Received<PortsMsg<3>> in;
+        CHECK_KR(receive_msg(inbox, in), MACH_MSG_SUCCESS);
+        CHECK(in.msg.port[0].name == MACH_PORT_NULL);
+        CHECK(in.msg.port[1].name == MACH_PORT_DEAD);
+        CHECK(in.msg.port[2].name == MACH_PORT_DEAD);
+        CHECK_KR(mach_port_deallocate(mach_task_self(), dead), KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a body descriptor naming a right the sender lacks fails with MACH_SEND_INVALID_RIGHT") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        mach_port_t recv_only = mt::new_receive_right();
+        PortsMsg<1> m{};
+        complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.port[0] = port_desc(absent_name(), MACH_MSG_TYPE_COPY_SEND);
+        CHECK_KR(send_msg(m), MACH_SEND_INVALID_RIGHT);
+        m = PortsMsg<1>{};
+        complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.port[0] = port_desc(recv_only, MACH_MSG_TYPE_COPY_SEND);  // a receive right, no send right
+        CHECK_KR(send_msg(m), MACH_SEND_INVALID_RIGHT);
+        CHECK(queued(dest) == 0);
+        CHECK(mt::type_of(recv_only) == MACH_PORT_TYPE_RECEIVE);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("after MACH_SEND_INVALID_RIGHT in the body, the header's moved rights are consumed") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), dest, MACH_PORT_RIGHT_SEND, 1), KERN_SUCCESS);
+        PortsMsg<1> m{};
+        complex_header(m, dest, MACH_MSG_TYPE_MOVE_SEND, 1);
+        m.port[0] = port_desc(absent_name(), MACH_MSG_TYPE_COPY_SEND);
+        CHECK_KR(send_msg(m), MACH_SEND_INVALID_RIGHT);
+        CHECK(mt::refs(dest, MACH_PORT_RIGHT_SEND) == 1);  // the moved uref is gone (§2.2)
+        CHECK(queued(dest) == 0);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("after MACH_SEND_INVALID_RIGHT in the body, a made send-once reply right yields a send-once notification") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        mach_port_t reply = mt::new_receive_right();
+        PortsMsg<1> m{};
+        complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+        m.port[0] = port_desc(absent_name(), MACH_MSG_TYPE_COPY_SEND);
+        CHECK_KR(send_msg(m), MACH_SEND_INVALID_RIGHT);
+        // The header's send-once right was made, then destroyed with the message (R16).
+        mt::SimpleReceived in;
+        CHECK_KR(mt::receive_simple(reply, in, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
+        CHECK(in.msg.head.msgh_id == kNotifySendOnce);
+        CHECK(mt::status_of(reply).mps_sorights == 0);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a descriptor of an unknown type fails with MACH_SEND_INVALID_TYPE") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        mach_port_t x = mt::new_port_with_send();
+        PortsMsg<1> m{};
+        complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.port[0] = port_desc(x, MACH_MSG_TYPE_COPY_SEND);
+        m.port[0].type = 7;
+        CHECK_KR(send_msg(m), MACH_SEND_INVALID_TYPE);
+        CHECK(queued(dest) == 0);
+        CHECK(mt::refs(x, MACH_PORT_RIGHT_SEND) == 1);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a port descriptor with a disposition that is not a port disposition fails with MACH_SEND_INVALID_TYPE") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        mach_port_t x = mt::new_port_with_send();
+        for (mach_msg_type_name_t bad : {0u, 15u, 22u /* COPY_RECEIVE */, 25u /* DISPOSE_SEND */}) {
+            CAPTURE(bad);
+            PortsMsg<1> m{};
+            complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+            m.port[0] = port_desc(x, bad);
+            CHECK_KR(send_msg(m), MACH_SEND_INVALID_TYPE);
+        }
+        CHECK(queued(dest) == 0);
+        CHECK(mt::type_of(x) == MACH_PORT_TYPE_SEND_RECEIVE);
+        CHECK(mt::refs(x, MACH_PORT_RIGHT_SEND) == 1);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("descriptors that run past send_size fail with MACH_SEND_MSG_TOO_SMALL") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        mach_port_t x = mt::new_port_with_send();
+        PortsMsg<2> m{};
+        complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 2);
+        m.port[0] = port_desc(x, MACH_MSG_TYPE_COPY_SEND);
+        m.port[1] = port_desc(x, MACH_MSG_TYPE_COPY_SEND);
+        // send_size ends after the first descriptor; the count claims two.
+        mach_msg_size_t size = static_cast<mach_msg_size_t>(sizeof m.head + sizeof m.body + sizeof m.port[0]);
+        m.head.msgh_size = size;
+        CHECK_KR(send_msg(m, size), MACH_SEND_MSG_TOO_SMALL);
+        // A count far beyond the message.
+        m.body.msgh_descriptor_count = 1000;
+        CHECK_KR(send_msg(m, size), MACH_SEND_MSG_TOO_SMALL);
+        CHECK(queued(dest) == 0);
+        CHECK(mt::refs(x, MACH_PORT_RIGHT_SEND) == 1);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+}  // TEST_SUITE("complex messages")
+
+TEST_SUITE("out-of-line memory") {
+
+TEST_CASE("OOL memory arrives as a copy at a new address in the receiver's own space") {
+    vm_address_t sender_addr = 0;
+    const mach_msg_size_t size = static_cast<mach_msg_size_t>(2 * vm_page_size + 100);
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("receiver", [&] {
+            mach_port_t inbox = publish("inbox");
+            Received<OolMsg> in;
+            CHECK_KR(receive_msg(inbox, in, 50), MACH_MSG_SUCCESS);
+            CHECK(unsigned(in.msg.ool.type) == MACH_MSG_OOL_DESCRIPTOR);
+            CHECK(in.msg.ool.size == size);
+            auto* data = static_cast<unsigned char*>(in.msg.ool.address);
+            CHECK(data != nullptr);
+            if (data == nullptr) return;
+            CHECK(reinterpret_cast<vm_address_t>(data) != sender_addr);
+            bool same = true;
+            for (mach_msg_size_t i = 0; i < size; ++i) same = same && data[i] == static_cast<unsigned char>(i * 7);
+            CHECK(same);
+            data[0] = 0xAA;  // ours to write
+            CHECK(data[0] == 0xAA);
+            CHECK(readable_via_msg(data, size));
+            CHECK_KR(vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(data), size), KERN_SUCCESS);
+        });
+        k.spawn("sender", [&] {
+            mach_port_t inbox = look_up("inbox");
+            CHECK_KR(vm_allocate(mach_task_self(), &sender_addr, size, VM_FLAGS_ANYWHERE), KERN_SUCCESS);
+            auto* data = reinterpret_cast<unsigned char*>(sender_addr);
+            for (mach_msg_size_t i = 0; i < size; ++i) data[i] = static_cast<unsigned char>(i * 7);
+            OolMsg m{};
+            complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
+            m.ool = ool_desc(data, size);
+            CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+            sleep_ms(5);
+            CHECK_KR(vm_deallocate(mach_task_self(), sender_addr, size), KERN_SUCCESS);
+        });
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("the sender's writes after mach_msg returns are not seen by the receiver") {
+    const mach_msg_size_t size = static_cast<mach_msg_size_t>(vm_page_size);
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("receiver", [&] {
+            mach_port_t inbox = publish("inbox");
+            Received<OolMsg> in;
+            CHECK_KR(receive_msg(inbox, in, 50), MACH_MSG_SUCCESS);
+            auto* data = static_cast<unsigned char*>(in.msg.ool.address);
+            CHECK(data != nullptr);
+            if (data == nullptr) return;
+            CHECK(in.msg.ool.size == size);
+            bool original = true;
+            for (mach_msg_size_t i = 0; i < size; ++i) original = original && data[i] == 'a';
+            CHECK(original);
+            CHECK_KR(vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(data), size), KERN_SUCCESS);
+        });
+        k.spawn("sender", [&] {
+            mach_port_t inbox = look_up("inbox");
+            vm_address_t addr = 0;
+            CHECK_KR(vm_allocate(mach_task_self(), &addr, size, VM_FLAGS_ANYWHERE), KERN_SUCCESS);
+            std::memset(reinterpret_cast<void*>(addr), 'a', size);
+            OolMsg m{};
+            complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
+            m.ool = ool_desc(reinterpret_cast<void*>(addr), size);
+            CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+            std::memset(reinterpret_cast<void*>(addr), 'b', size);  // before the receiver runs
+            sleep_ms(5);
+            CHECK_KR(vm_deallocate(mach_task_self(), addr, size), KERN_SUCCESS);
+        });
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("the receiver's writes to its OOL copy are not seen by the sender") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        const mach_msg_size_t size = static_cast<mach_msg_size_t>(vm_page_size);
+        vm_address_t addr = 0;
+        CHECK_KR(vm_allocate(mach_task_self(), &addr, size, VM_FLAGS_ANYWHERE), KERN_SUCCESS);
+        auto* mine = reinterpret_cast<unsigned char*>(addr);
+        std::memset(mine, 's', size);
+        OolMsg m{};
+        complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.ool = ool_desc(mine, size);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        Received<OolMsg> in;
+        CHECK_KR(receive_msg(p, in), MACH_MSG_SUCCESS);
+        auto* copy = static_cast<unsigned char*>(in.msg.ool.address);
+        CHECK(copy != nullptr);
+        if (copy == nullptr) return;
+        CHECK(copy != mine);
+        std::memset(copy, 'r', size);
+        CHECK(mine[0] == 's');
+        CHECK(mine[size - 1] == 's');
+        CHECK_KR(vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(copy), size), KERN_SUCCESS);
+        CHECK_KR(vm_deallocate(mach_task_self(), addr, size), KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("an OOL region of size 0 arrives with address 0") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        vm_address_t addr = 0;
+        CHECK_KR(vm_allocate(mach_task_self(), &addr, vm_page_size, VM_FLAGS_ANYWHERE), KERN_SUCCESS);
+        OolMsg m{};
+        complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.ool = ool_desc(reinterpret_cast<void*>(addr), 0);
+        m.payload = 3;
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        Received<OolMsg> in;
+        CHECK_KR(receive_msg(p, in), MACH_MSG_SUCCESS);
+        CHECK(unsigned(in.msg.ool.type) == MACH_MSG_OOL_DESCRIPTOR);
+        void* got = in.msg.ool.address;  // (a packed field: copy it before comparing)
+        CHECK(got == nullptr);
+        CHECK(in.msg.ool.size == 0);
+        CHECK(in.msg.payload == 3);
+        CHECK_KR(vm_deallocate(mach_task_self(), addr, vm_page_size), KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("an OOL region at an unreadable address fails with MACH_SEND_INVALID_MEMORY") {
+    Outcome o{};
+    if (!run_forked(
+            [](Outcome& out) {
+                machsim::RunReport r = mt::run_task([&out] {
+                    mach_port_t p = mt::new_port_with_send();
+                    vm_address_t addr = 0;
+                    out.v[0] = vm_allocate(mach_task_self(), &addr, vm_page_size, VM_FLAGS_ANYWHERE);
+                    out.v[1] = vm_deallocate(mach_task_self(), addr, vm_page_size);
+                    OolMsg m{};
+                    complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
+                    m.ool = ool_desc(reinterpret_cast<void*>(addr), 64);  // a region we gave back
+                    out.v[2] = send_msg(m);
+                    m = OolMsg{};
+                    complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
+                    m.ool = ool_desc(reinterpret_cast<void*>(uintptr_t{16}), 64);  // the host's null page
+                    out.v[3] = send_msg(m);
+                    out.v[4] = static_cast<int>(queued(p));
+                });
+                out.v[5] = r.clean();
+            },
+            o))
+        return;
+    CHECK_KR(o.v[0], KERN_SUCCESS);
+    CHECK_KR(o.v[1], KERN_SUCCESS);
+    CHECK_KR(o.v[2], MACH_SEND_INVALID_MEMORY);
+    CHECK_KR(o.v[3], MACH_SEND_INVALID_MEMORY);
+    CHECK(o.v[4] == 0);
+    CHECK(o.v[5] == 1);
+}
+
+TEST_CASE("an OOL region the receiver vm_deallocates is gone from the receiver's space") {
+    Outcome o{};
+    if (!run_forked(
+            [](Outcome& out) {
+                machsim::RunReport r = mt::run_task([&out] {
+                    mach_port_t p = mt::new_port_with_send();
+                    const mach_msg_size_t size = static_cast<mach_msg_size_t>(vm_page_size);
+                    char text[32] = "sent out of line";
+                    OolMsg m{};
+                    complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
+                    m.ool = ool_desc(text, sizeof text);
+                    out.v[0] = send_msg(m);
+                    Received<OolMsg> in;
+                    out.v[1] = receive_msg(p, in);
+                    void* copy = in.msg.ool.address;
+                    out.v[2] = copy != nullptr && std::memcmp(copy, text, sizeof text) == 0;
+                    out.v[3] = vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(copy), size);
+                    m = OolMsg{};
+                    complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
+                    m.ool = ool_desc(copy, sizeof text);
+                    out.v[4] = send_msg(m);
+                });
+                out.v[5] = r.clean();
+            },
+            o))
+        return;
+    CHECK_KR(o.v[0], MACH_MSG_SUCCESS);
+    CHECK_KR(o.v[1], MACH_MSG_SUCCESS);
+    CHECK(o.v[2] == 1);
+    CHECK_KR(o.v[3], KERN_SUCCESS);
+    CHECK_KR(o.v[4], MACH_SEND_INVALID_MEMORY);
+    CHECK(o.v[5] == 1);
+}
+
+TEST_CASE("OOL data in the sender's stack is copied like any readable memory") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        char text[48] = "a buffer on the task's own stack";
+        OolMsg m{};
+        complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.ool = ool_desc(text, sizeof text);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        Received<OolMsg> in;
+        CHECK_KR(receive_msg(p, in), MACH_MSG_SUCCESS);
+        void* copy = in.msg.ool.address;  // (a packed field: copy it before comparing)
+        CHECK(copy != nullptr);
+        if (copy == nullptr) return;
+        CHECK(in.msg.ool.size == sizeof text);
+        CHECK(std::memcmp(copy, text, sizeof text) == 0);
+        CHECK_KR(vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(copy), sizeof text),
+                 KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("deallocate=TRUE moves an OOL region: it is gone from the sender") {
+    Outcome o{};
+    if (!run_forked(
+            [](Outcome& out) {
+                machsim::RunReport r = mt::run_task([&out] {
+                    mach_port_t p = mt::new_port_with_send();
+                    const mach_msg_size_t size = static_cast<mach_msg_size_t>(2 * vm_page_size);
+                    vm_address_t addr = 0;
+                    out.v[0] = vm_allocate(mach_task_self(), &addr, size, VM_FLAGS_ANYWHERE);
+                    std::memset(reinterpret_cast<void*>(addr), 'm', size);
+                    OolMsg m{};
+                    complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
+                    m.ool = ool_desc(reinterpret_cast<void*>(addr), size, true);
+                    out.v[1] = send_msg(m);
+                    // The region no longer exists in our space: sending it again cannot read it.
+                    OolMsg again{};
+                    complex_header(again, p, MACH_MSG_TYPE_COPY_SEND, 1);
+                    again.ool = ool_desc(reinterpret_cast<void*>(addr), size);
+                    out.v[2] = send_msg(again);
+                    out.v[3] = static_cast<int>(queued(p));
+                    Received<OolMsg> in;
+                    out.v[4] = receive_msg(p, in);
+                    auto* data = static_cast<unsigned char*>(in.msg.ool.address);
+                    out.v[5] = data != nullptr && in.msg.ool.size == size && data[0] == 'm' && data[size - 1] == 'm';
+                    if (data) (void)vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(data), size);
+                });
+                out.v[6] = r.clean();
+            },
+            o))
+        return;
+    CHECK_KR(o.v[0], KERN_SUCCESS);
+    CHECK_KR(o.v[1], MACH_MSG_SUCCESS);
+    CHECK_KR(o.v[2], MACH_SEND_INVALID_MEMORY);
+    CHECK(o.v[3] == 1);
+    CHECK_KR(o.v[4], MACH_MSG_SUCCESS);
+    CHECK(o.v[5] == 1);  // the receiver got the contents
+    CHECK(o.v[6] == 1);
+}
+
+TEST_CASE("a timed-out send gives OOL memory back to the sender in the pseudo-received message") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        CHECK_KR(mt::set_qlimit(p, 1), KERN_SUCCESS);
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 0), MACH_MSG_SUCCESS);
+        const mach_msg_size_t size = static_cast<mach_msg_size_t>(vm_page_size);
+        vm_address_t addr = 0;
+        CHECK_KR(vm_allocate(mach_task_self(), &addr, size, VM_FLAGS_ANYWHERE), KERN_SUCCESS);
+        std::memset(reinterpret_cast<void*>(addr), 'p', size);
+        OolMsg m{};
+        complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.ool = ool_desc(reinterpret_cast<void*>(addr), size, true);  // moved: the sender's copy goes away
+        CHECK_KR(send_msg(m), MACH_SEND_TIMED_OUT);
+        auto* back = static_cast<unsigned char*>(m.ool.address);
+        CHECK(back != nullptr);
+        if (back == nullptr) return;
+        CHECK(m.ool.size == size);
+        CHECK(back[0] == 'p');
+        CHECK(back[size - 1] == 'p');
+        CHECK_KR(vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(back), size), KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+}  // TEST_SUITE("out-of-line memory")
+
+TEST_SUITE("out-of-line port arrays") {
+
+TEST_CASE("a COPY_SEND port array arrives as an array of send-right names; NULL entries stay NULL") {
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("receiver", [] {
+            mach_port_t inbox = publish("inbox");
+            Received<OolPortsMsg> in;
+            CHECK_KR(receive_msg(inbox, in, 50), MACH_MSG_SUCCESS);
+            const auto& d = in.msg.ports;
+            CHECK(unsigned(d.type) == MACH_MSG_OOL_PORTS_DESCRIPTOR);
+            CHECK(unsigned(d.disposition) == MACH_MSG_TYPE_PORT_SEND);
+            CHECK(d.count == 3);
+            auto* names = static_cast<mach_port_t*>(d.address);
+            CHECK(names != nullptr);
+            if (names == nullptr) return;
+            CHECK(MACH_PORT_VALID(names[0]));
+            CHECK(names[1] == MACH_PORT_NULL);
+            CHECK(MACH_PORT_VALID(names[2]));
+            CHECK(names[0] != names[2]);
+            CHECK(names[0] != inbox);
+            CHECK(mt::type_of(names[0]) == MACH_PORT_TYPE_SEND);
+            CHECK(mt::type_of(names[2]) == MACH_PORT_TYPE_SEND);
+            CHECK(mt::refs(names[0], MACH_PORT_RIGHT_SEND) == 1);
+            CHECK(mt::refs(names[2], MACH_PORT_RIGHT_SEND) == 1);
+            // Talk back through the first one to prove it reaches the sender's port.
+            CHECK_KR(mt::send_simple(names[0], MACH_MSG_TYPE_COPY_SEND, 77), MACH_MSG_SUCCESS);
+            CHECK_KR(mach_port_deallocate(mach_task_self(), names[0]), KERN_SUCCESS);
+            CHECK_KR(mach_port_deallocate(mach_task_self(), names[2]), KERN_SUCCESS);
+            CHECK_KR(vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(names), 3 * sizeof(mach_port_t)),
+                     KERN_SUCCESS);
+        });
+        k.spawn("sender", [] {
+            mach_port_t inbox = look_up("inbox");
+            mach_port_t x = mt::new_port_with_send();
+            mach_port_t y = mt::new_port_with_send();
+            mach_port_t names[3] = {x, MACH_PORT_NULL, y};
+            OolPortsMsg m{};
+            complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
+            m.ports.address = names;
+            m.ports.count = 3;
+            m.ports.disposition = MACH_MSG_TYPE_COPY_SEND;
+            m.ports.copy = MACH_MSG_PHYSICAL_COPY;
+            m.ports.deallocate = false;
+            m.ports.type = MACH_MSG_OOL_PORTS_DESCRIPTOR;
+            CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+            CHECK(mt::refs(x, MACH_PORT_RIGHT_SEND) == 1);
+            CHECK(mt::refs(y, MACH_PORT_RIGHT_SEND) == 1);
+            mt::SimpleReceived back;
+            CHECK_KR(mt::receive_simple(x, back, MACH_RCV_TIMEOUT, 50), MACH_MSG_SUCCESS);
+            CHECK(back.msg.payload == 77);
+        });
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+}  // TEST_SUITE("out-of-line port arrays")
+
+TEST_SUITE("receive rights in transit") {
+
+TEST_CASE("sending a port's receive right in a message to that same port is not an error and leaks nothing") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        PortsMsg<1> m{};
+        complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.port[0] = port_desc(p, MACH_MSG_TYPE_MOVE_RECEIVE);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        // The kernel destroys the cycle (R12): the port is dead and our send right a dead name.
+        CHECK(mt::type_of(p) == MACH_PORT_TYPE_DEAD_NAME);
+    });
+    INFO(r.summary());
+    CHECK(r.leaks.empty());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a cycle of two receive rights, each queued on the other's port, leaks nothing") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        mach_port_t q = mt::new_port_with_send();
+        PortsMsg<1> m{};
+        complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.port[0] = port_desc(q, MACH_MSG_TYPE_MOVE_RECEIVE);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        m = PortsMsg<1>{};
+        complex_header(m, q, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.port[0] = port_desc(p, MACH_MSG_TYPE_MOVE_RECEIVE);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        CHECK(mt::type_of(p) == MACH_PORT_TYPE_DEAD_NAME);
+        CHECK(mt::type_of(q) == MACH_PORT_TYPE_DEAD_NAME);
+    });
+    INFO(r.summary());
+    CHECK(r.leaks.empty());
+    CHECK(r.clean());
+}
+
+}  // TEST_SUITE("receive rights in transit")
