@@ -12,6 +12,8 @@
 // over to a waiting receiver.
 #pragma once
 
+#include <cstring>
+
 #include "kernel/machine/usercopy.h"
 #include "mach/message.h"
 #include "ports/env.h"
@@ -24,43 +26,114 @@ namespace machsim::ipc::fast {
 
 constexpr mach_msg_size_t kMaxSize = 128;  // header + body bytes the fast path takes
 
+namespace detail {
+
+// Writes the trailer a receiver asked for after a message of `size` bytes in buf:
+// format 0, then the seqno, sender and audit elements as far as `trailer` reaches.
+inline void put_trailer(char* buf, mach_msg_size_t size, mach_msg_size_t trailer, mach_port_seqno_t seqno,
+                        uint32_t sender) {
+    uint32_t* t = reinterpret_cast<uint32_t*>(buf + size);
+    t[0] = MACH_MSG_TRAILER_FORMAT_0;
+    t[1] = trailer;
+    if (trailer <= sizeof(mach_msg_trailer_t)) return;
+    t[2] = seqno;
+    if (trailer <= sizeof(mach_msg_seqno_trailer_t)) return;
+    t[3] = sender;  // msgh_sender.val[0]
+    t[4] = 0;
+    if (trailer <= sizeof(mach_msg_security_trailer_t)) return;
+    for (int i = 5; i < 13; ++i) t[i] = 0;
+    t[5 + 5] = sender;  // msgh_audit.val[5]
+}
+
+// Delivers straight into the buffer of the receiver waiting on p (L4 style):
+// no kernel message, one copy out, and the receiver has nothing left to do when
+// it wakes. buf holds the message; its header is rewritten for the receiver.
+// False when a guard fails; then nothing has changed.
+inline bool deliver_direct(Env& env, IpcSpace& space, Waiter& self, char* buf, mach_msg_size_t size, Entry* de,
+                           Entry* re, Port* p) {
+    if (p->set || p->receivers.empty() || !p->queue.empty() || !p->receiver) return false;
+    Waiter* w = p->receivers.front();
+    if (size + w->trailer_size > w->rcv_limit) return false;
+    IpcSpace& rs = *p->receiver;
+    mach_port_name_t rname = MACH_PORT_NULL;
+    Entry* rentry = nullptr;
+    if (re && !(rentry = rs.allocate(rname))) return false;
+    auto* h = reinterpret_cast<mach_msg_header_t*>(buf);
+    const mach_msg_header_t sent = *h;  // restored if the copy-out fails
+    mach_port_name_t dest = h->msgh_remote_port;
+    bool once = MACH_MSGH_BITS_REMOTE(h->msgh_bits) == MACH_MSG_TYPE_MOVE_SEND_ONCE;
+    uint8_t dest_type = once ? MACH_MSG_TYPE_PORT_SEND_ONCE : MACH_MSG_TYPE_PORT_SEND;
+    h->msgh_bits = MACH_MSGH_BITS(re ? MACH_MSG_TYPE_PORT_SEND_ONCE : 0, dest_type);
+    h->msgh_size = size;
+    h->msgh_remote_port = rname;
+    h->msgh_local_port = p->receiver_name;
+    h->msgh_voucher_port = MACH_PORT_NULL;
+    put_trailer(buf, size, w->trailer_size, p->seqno, space.task_id());
+    if (!machine::copy_user(w->umsg, buf, size + w->trailer_size)) {
+        if (rentry) rs.release_name(rname);
+        *h = sent;  // the caller queues the message as it was sent
+        return false;
+    }
+    // Committed: the message is received.
+    p->receivers.pop_front();
+    w->queue = nullptr;
+    ++p->seqno;
+    if (once) {  // the send-once right is spent by this delivery; a copied send right is made and spent at once
+        de->type = 0;
+        de->object = nullptr;
+        de->urefs = 0;
+        space.release_name(dest);
+        --p->sorights;
+        p->unref();
+    }
+    if (rentry) {
+        rentry->type = MACH_PORT_TYPE_SEND_ONCE;
+        rentry->urefs = 1;
+        rentry->object = make_send_once(re->port()).port;
+    }
+    ++env.next_msg;  // message numbers stay what the general path would give
+    w->delivered = true;
+    w->msg = nullptr;
+    self.handoff = w->ctx;
+    env.sched.wake(w->ctx, MACH_MSG_SUCCESS);
+    return true;
+}
+
+}  // namespace detail
+
 // Copies in and delivers a simple message. True: sent (MACH_MSG_SUCCESS).
 // False: a guard failed and nothing happened.
 inline bool try_send(Env& env, IpcSpace& space, Waiter& self, const mach_msg_header_t* umsg,
                      mach_msg_size_t size) {
     if (!env.fast_path || env.trace.active() || size < sizeof(mach_msg_header_t) || size > kMaxSize || (size & 3))
         return false;
-    KMsg* m = env.msgs.get(size + MAX_TRAILER_SIZE);
-    mach_msg_header_t* h = m->header();
-    if (!machine::copy_user(h, umsg, size)) {
-        env.msgs.put(m);
-        return false;
-    }
+    alignas(8) char buf[kMaxSize + MAX_TRAILER_SIZE];
+    if (!machine::copy_user(buf, umsg, size)) return false;
+    auto* h = reinterpret_cast<mach_msg_header_t*>(buf);
     mach_msg_bits_t bits = h->msgh_bits;
     mach_msg_type_name_t rdisp = MACH_MSGH_BITS_REMOTE(bits);
     mach_msg_type_name_t ldisp = MACH_MSGH_BITS_LOCAL(bits);
     mach_port_name_t dest = h->msgh_remote_port, reply = h->msgh_local_port;
-    Entry* de = nullptr;
-    Entry* re = nullptr;
-    bool ok = (bits & ~(MACH_MSGH_BITS_REMOTE_MASK | MACH_MSGH_BITS_LOCAL_MASK)) == 0 &&
-              (rdisp == MACH_MSG_TYPE_COPY_SEND || rdisp == MACH_MSG_TYPE_MOVE_SEND_ONCE) &&
-              (ldisp == 0 ? reply == MACH_PORT_NULL : ldisp == MACH_MSG_TYPE_MAKE_SEND_ONCE && reply != dest);
-    if (ok) {
-        de = space.lookup(dest);
-        ok = de && (rdisp == MACH_MSG_TYPE_COPY_SEND ? de->has(MACH_PORT_TYPE_SEND)
-                                                     : de->type == MACH_PORT_TYPE_SEND_ONCE);
-    }
-    Port* p = ok ? de->port() : nullptr;
-    ok = ok && p->kobject_kind == KobjectKind::None && (rdisp == MACH_MSG_TYPE_MOVE_SEND_ONCE || !p->full());
-    if (ok && ldisp) {
-        re = space.lookup(reply);
-        ok = re && re->has(MACH_PORT_TYPE_RECEIVE);
-    }
-    if (!ok) {
-        env.msgs.put(m);
+    if ((bits & ~(MACH_MSGH_BITS_REMOTE_MASK | MACH_MSGH_BITS_LOCAL_MASK)) != 0 ||
+        (rdisp != MACH_MSG_TYPE_COPY_SEND && rdisp != MACH_MSG_TYPE_MOVE_SEND_ONCE) ||
+        (ldisp == 0 ? reply != MACH_PORT_NULL : ldisp != MACH_MSG_TYPE_MAKE_SEND_ONCE || reply == dest))
         return false;
+    Entry* de = space.lookup(dest);
+    if (!de || !(rdisp == MACH_MSG_TYPE_COPY_SEND ? de->has(MACH_PORT_TYPE_SEND)
+                                                 : de->type == MACH_PORT_TYPE_SEND_ONCE))
+        return false;
+    Port* p = de->port();
+    if (p->kobject_kind != KobjectKind::None || (rdisp != MACH_MSG_TYPE_MOVE_SEND_ONCE && p->full())) return false;
+    Entry* re = nullptr;
+    if (ldisp) {
+        re = space.lookup(reply);
+        if (!re || !re->has(MACH_PORT_TYPE_RECEIVE)) return false;
     }
-    // Nothing can fail from here on.
+    self.handoff = nullptr;
+    if (detail::deliver_direct(env, space, self, buf, size, de, re, p)) return true;
+    // Nothing can fail from here on: queue it (or hand it to a receiver on a set).
+    KMsg* m = env.msgs.get(size + MAX_TRAILER_SIZE);
+    std::memcpy(m->data(), buf, size);
     if (rdisp == MACH_MSG_TYPE_COPY_SEND) {
         ++p->srights;
         p->ref();
@@ -75,10 +148,9 @@ inline bool try_send(Env& env, IpcSpace& space, Waiter& self, const mach_msg_hea
     if (ldisp) m->reply = make_send_once(re->port());
     m->dest = p;
     m->size = size;
-    h->msgh_size = size;
+    m->header()->msgh_size = size;
     m->sender_task = space.task_id();
     m->number = ++env.next_msg;
-    self.handoff = nullptr;
     post(env, p, m, &self);
     return true;
 }

@@ -191,6 +191,7 @@ mach_msg_return_t receive_message(IpcSpace& space, Waiter& self, mach_msg_header
         m = dequeue(env, p);
     } else {
         if ((option & MACH_RCV_TIMEOUT) && timeout == 0) return MACH_RCV_TIMED_OUT;
+        self.umsg = umsg;
         self.option = option;
         self.rcv_limit = rcv_size;
         self.trailer_size = trailer;
@@ -200,6 +201,10 @@ mach_msg_return_t receive_message(IpcSpace& space, Waiter& self, mach_msg_header
                                        timeout, rcv_name, space.task_id());
         m = self.msg;
         self.msg = nullptr;
+        if (self.delivered) {  // a sender's fast path already copied it out for us
+            self.delivered = false;
+            return MACH_MSG_SUCCESS;
+        }
         if (mr == MACH_RCV_TOO_LARGE) return too_large_kept(env, umsg, self.needed);
         if (mr != MACH_MSG_SUCCESS) return mr;
     }

@@ -27,6 +27,7 @@ struct Waiter {
     bool sending = false;        // blocked in send (queue full) rather than in receive
 
     // Receive parameters, read by a sender that hands a message over directly.
+    mach_msg_header_t* umsg = nullptr;  // the receive buffer (fast path: written by the sender)
     mach_msg_option_t option = 0;
     mach_msg_size_t rcv_limit = 0;     // bytes the receive buffer holds
     mach_msg_size_t trailer_size = 0;  // bytes of trailer requested
@@ -35,6 +36,7 @@ struct Waiter {
     // room in the queue (the sender still owns it if the wait fails).
     KMsg* msg = nullptr;
     mach_msg_size_t needed = 0;   // message size, for MACH_RCV_TOO_LARGE under MACH_RCV_LARGE
+    bool delivered = false;       // the fast path already wrote the message into umsg
 
     // Set by a send that woke a receiver: if this thread now blocks, run that receiver next.
     machine::Context* handoff = nullptr;
