@@ -151,7 +151,11 @@ inline bool try_send(Env& env, IpcSpace& space, Waiter& self, const mach_msg_hea
     m->header()->msgh_size = size;
     m->sender_task = space.task_id();
     m->number = ++env.next_msg;
-    post(env, p, m, &self);
+    if (p->set || !p->receivers.empty()) {
+        post(env, p, m, &self);  // a receiver on the set, or one whose buffer is too small
+    } else {
+        p->queue.push_back(m);
+    }
     return true;
 }
 
