@@ -15,7 +15,10 @@ StackPool::StackPool(std::size_t usable_bytes) : page_(static_cast<std::size_t>(
 }
 
 StackPool::~StackPool() {
-    for (void* lo : all_) munmap(static_cast<char*>(lo) - page_, usable_ + page_);
+    for (void* lo : all_) {
+        asan_unpoison(lo, usable_);  // the shadow outlives the mapping; leave it clean for whoever maps here next
+        munmap(static_cast<char*>(lo) - page_, usable_ + page_);
+    }
 }
 
 bool StackPool::allocate(Stack& out) {
@@ -34,6 +37,7 @@ bool StackPool::allocate(Stack& out) {
         return false;
     }
     void* lo = static_cast<char*>(base) + page_;
+    asan_unpoison(lo, usable_);  // an earlier stack at this address may have left redzones in the shadow
     all_.push_back(lo);
     out = {lo, usable_};
     ++in_use_;
