@@ -33,6 +33,10 @@ KMsg* MsgPool::get_slow(uint32_t bytes) {
 }
 
 void MsgPool::put_slow(KMsg* m) {
+    for (const BodyItem& item : m->items) {
+        MS_ASSERT(!item.right.port, "msg {} recycled while carrying a right to P{}", m->number, 0);
+        for (const Carried& c : item.rights) MS_ASSERT(!c.port, "msg {} recycled while carrying a port array right", m->number);
+    }
     MS_ASSERT(!m->hook.linked(), "recycling msg {} while it is still queued", m->number);
     m->big_.reset();
     m->big_capacity_ = 0;

@@ -156,7 +156,8 @@ mach_msg_return_t send_message(Env& env, KMsg* m, Waiter& self, mach_msg_option_
             return fail(env, MACH_SEND_TIMED_OUT, "queue of P{} is full ({} of {})", p->id(), p->queue.size(),
                         p->qlimit);
         self.msg = m;
-        mach_msg_return_t mr = wait_on(env, self, p->senders, p, true, option, timeout, 0, 0);
+        mach_msg_return_t mr =
+            wait_on(env, self, p->senders, p, true, option, timeout, m->header()->msgh_remote_port, m->sender_task);
         self.msg = nullptr;
         return mr;  // SUCCESS: admitted, or destroyed with its port; else still ours
     }
@@ -232,12 +233,11 @@ void kernel_send(Env& env, Carried& dest, mach_msg_id_t id, const void* body, ui
     m->dest_type = dest.type;
     dest = {};
     MS_TRACE(env.trace, Event{.kind = EventKind::Send,
-                              .task = 0,
-                              .thread = 0,
                               .port = m->dest->id(),
                               .msg = m->number,
                               .code = id,
-                              .before = size});
+                              .before = size,
+                              .extra = 1});  // composed by the kernel, on behalf of the acting thread
     post(env, m->dest, m, nullptr);
 }
 

@@ -45,7 +45,9 @@ bool consumes(mach_msg_type_name_t d) {
 mach_msg_return_t copyin_header(IpcSpace& space, KMsg* m) {
     Env& env = space.env();
     mach_msg_header_t* h = m->header();
-    mach_msg_bits_t bits = h->msgh_bits & MACH_MSGH_BITS_USER;  // other bits are the kernel's (XNU)
+    mach_msg_bits_t bits = h->msgh_bits;
+    if (bits & ~MACH_MSGH_BITS_USER)
+        return fail(env, MACH_SEND_INVALID_HEADER, "msgh_bits {:#x} has bits a task may not set", bits);
     mach_msg_type_name_t rdisp = MACH_MSGH_BITS_REMOTE(bits);
     mach_msg_type_name_t ldisp = MACH_MSGH_BITS_LOCAL(bits);
     mach_port_name_t dest = h->msgh_remote_port, reply = h->msgh_local_port;
@@ -77,8 +79,10 @@ mach_msg_return_t copyin_header(IpcSpace& space, KMsg* m) {
     } else {  // one name in both places
         if (copyin_allowed(*de, ldisp) != KERN_SUCCESS) return header_right_error(env, de, reply, ldisp, false);
         if (consumes(rdisp) && consumes(ldisp) &&
-            (rdisp == MACH_MSG_TYPE_MOVE_SEND_ONCE || ldisp == MACH_MSG_TYPE_MOVE_SEND_ONCE || de->urefs < 2))
-            return fail(env, MACH_SEND_INVALID_REPLY, "{:#x} cannot be moved twice", dest);
+            (rdisp == MACH_MSG_TYPE_MOVE_SEND_ONCE || ldisp == MACH_MSG_TYPE_MOVE_SEND_ONCE))
+            return fail(env, MACH_SEND_INVALID_DEST, "send-once right {:#x} cannot be moved twice", dest);  // XNU
+        if (consumes(rdisp) && consumes(ldisp) && de->urefs < 2)
+            return fail(env, MACH_SEND_INVALID_REPLY, "{:#x} has one uref and cannot be moved twice", dest);
         if (consumes(rdisp) && !consumes(ldisp)) {  // copy before moving
             r = copyin(space, reply, ldisp);
             d = copyin(space, dest, rdisp);
@@ -336,6 +340,29 @@ mach_msg_return_t copyout_body(IpcSpace& space, KMsg* m) {
     return err;
 }
 
+// Destroys the body's rights and memory and blanks its descriptors (names
+// MACH_PORT_NULL, no addresses), for a message that cannot be delivered whole.
+void drop_body(Env& env, KMsg* m) {
+    uint8_t* data = m->data();
+    for (BodyItem& item : m->items) {
+        uint8_t* at = data + item.offset;
+        carried_release(env, item.right);
+        for (Carried& c : item.rights) carried_release(env, c);
+        item.data.clear();
+        if (item.kind == MACH_MSG_PORT_DESCRIPTOR) {
+            mach_msg_port_descriptor_t d;
+            std::memcpy(&d, at, sizeof d);
+            d.name = MACH_PORT_NULL;
+            std::memcpy(at, &d, sizeof d);
+        } else {
+            mach_msg_ool_descriptor_t d;  // an OOL ports descriptor has the address in the same place
+            std::memcpy(&d, at, sizeof d);
+            d.address = nullptr;
+            std::memcpy(at, &d, sizeof d);
+        }
+    }
+}
+
 uint32_t patched_prefix(const KMsg* m) {
     if (m->items.empty()) return kHeader;
     const BodyItem& last = m->items.back();
@@ -401,7 +428,11 @@ mach_msg_return_t copyout_message(IpcSpace& space, KMsg* m, mach_msg_header_t* u
     h->msgh_local_port = local;
     h->msgh_voucher_port = MACH_PORT_NULL;
     if (m->complex) {
-        if (result == MACH_MSG_SUCCESS) result = copyout_body(space, m);
+        if (result == MACH_MSG_SUCCESS) {
+            result = copyout_body(space, m);
+        } else {
+            drop_body(env, m);  // a header error destroys every right the message carries
+        }
         (void)machine::copy_user(umsg, m->data(), patched_prefix(m));
     } else if (!machine::copy_user(umsg, m->data(), m->size + trailer)) {  // one copy on the fast path
         take_back_reply(space, remote, reply_type);

@@ -555,7 +555,13 @@ kern_return_t right_mod_refs(IpcSpace& space, mach_port_name_t name, mach_port_r
     }
     default: return KERN_INVALID_VALUE;  // MACH_PORT_RIGHT_LABELH is obsolete
     }
-    trace_right(space, EventKind::RightChange, name, port, before, after, 0, "mach_port_mod_refs");
+    if (space.env().trace.active()) {
+        if (right != MACH_PORT_RIGHT_SEND && right != MACH_PORT_RIGHT_DEAD_NAME) {
+            Entry* still = space.lookup(name);  // send urefs may remain under the name
+            after = still ? still->urefs : 0;
+        }
+        trace_right(space, EventKind::RightChange, name, port, before, after, 0, "mach_port_mod_refs");
+    }
     return KERN_SUCCESS;
 }
 

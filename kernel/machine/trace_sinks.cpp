@@ -107,7 +107,8 @@ void TextSink::on_event(const Event& e) {
         break;
     case EventKind::PortSetCreate: d = fmt::format("set {} named {}", port(e.port), in_space); break;
     case EventKind::Send:
-        d = fmt::format("msg {} id={} size={} to {} via {:#x}", e.msg, e.code, e.before, port(e.port), e.name);
+        d = e.extra ? fmt::format("kernel msg {} id={} size={} to {}", e.msg, e.code, e.before, port(e.port))
+                    : fmt::format("msg {} id={} size={} to {} via {:#x}", e.msg, e.code, e.before, port(e.port), e.name);
         break;
     case EventKind::Enqueue: d = fmt::format("msg {} queued on {} (qlen {})", e.msg, port(e.port), e.after); break;
     case EventKind::Handoff:

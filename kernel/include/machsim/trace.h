@@ -24,7 +24,8 @@ enum class EventKind : uint8_t {
     PortCreate,    // port, space/name = where its receive right lives
     PortDestroy,   // port, before = queued messages destroyed with it
     PortSetCreate, // port (the set's object number), space/name
-    Send,          // msg, port = destination, space/name = sender's name for it, code = msgh_id, before = size
+    Send,          // msg, port = destination, space/name = sender's name for it, code = msgh_id, before = size,
+                   // extra = 1 for a message the kernel composed (a notification, a kernel reply)
     Enqueue,       // msg, port, after = queue length afterwards
     Handoff,       // msg, port, extra = receiving thread (message given straight to a waiting receiver)
     Dequeue,       // msg, port, after = queue length afterwards, extra = seqno

@@ -79,7 +79,7 @@ kern_return_t vm_deallocate(vm_map_t target_task, vm_address_t address, vm_size_
 
 /* The symbolic name of a return code, e.g. "MACH_SEND_INVALID_DEST". */
 char *mach_error_string(mach_error_t error_value);
-/* Prints "str: <name> (0x...)" on standard error. */
+/* Prints "str <name> (0x...)" on standard error, as Mach's mach_error does. */
 void mach_error(const char *str, mach_error_t error_value);
 
 #ifdef __cplusplus
