@@ -62,6 +62,7 @@ int32_t Scheduler::block(Context* prefer) {
 void Scheduler::arm_timer(Context* c, uint64_t deadline, void (*on_timeout)(Context*)) {
     c->on_timeout = on_timeout;
     timers_.arm(c, deadline);
+    other_events_ = std::min(other_events_, deadline);
     next_event_ = std::min(next_event_, deadline);
 }
 
@@ -161,6 +162,7 @@ void Scheduler::tick_events() {
         return;
     }
     timers_.fire(clock_.now());
+    other_events_ = std::min(timers_.next_deadline(), limit_);
     if (clock_.now() >= quantum_end_) {
         if (!runq_.empty() && current_ != &idle_) {
             yield();  // the timer interrupt: take our turn at the back of the queue
@@ -171,8 +173,6 @@ void Scheduler::tick_events() {
     recompute_next_event();
 }
 
-void Scheduler::recompute_next_event() {
-    next_event_ = std::min({quantum_end_, timers_.next_deadline(), limit_});
-}
+void Scheduler::recompute_next_event() { next_event_ = std::min(quantum_end_, other_events_); }
 
 }  // namespace machsim::machine

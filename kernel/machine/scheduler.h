@@ -7,6 +7,7 @@
 // the run queue, and only falls back to idle when nobody is ready.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernel/machine/clock.h"
@@ -61,6 +62,7 @@ public:
     // At this virtual time the running thread is sent back to idle (Config::max_ticks).
     void set_time_limit(uint64_t tick) {
         limit_ = tick;
+        other_events_ = std::min(timers_.next_deadline(), limit_);
         recompute_next_event();
     }
     // Takes c out of scheduling for good without running it again (kernel teardown).
@@ -89,6 +91,9 @@ private:
     uint64_t quantum_end_ = 0;
     uint64_t next_event_ = 0;
     uint64_t limit_ = TimerQueue::kNever;
+    // Never later than the next timer or the time limit (it may be earlier:
+    // then tick_events finds nothing to do and recomputes it exactly).
+    uint64_t other_events_ = 0;
     bool return_to_idle_ = false;
 };
 
