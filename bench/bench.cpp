@@ -410,18 +410,31 @@ double fiber_oneway_once() {
 
 // --- driver -------------------------------------------------------------------------
 
-Figure measure(int index, int count, std::string key, std::string unit, uint64_t iters, const char* what,
-               const std::function<double()>& once) {
-    Figure f{std::move(key), std::move(unit), iters, {}, 0, 0, 0};
-    std::printf("[%d/%d] %-26s %d x %llu %s ...", index, count, f.key.c_str(), kReps,
-                static_cast<unsigned long long>(iters), what);
-    std::fflush(stdout);
+// One benchmark: how to run a repetition, and its figure.
+struct Bench {
+    Figure figure;
+    const char* what;
+    std::function<double()> once;
+};
+
+// Runs the repetitions of all benchmarks in turn (round 1 of each, then round 2, ...),
+// so that a change in the machine's load touches every figure alike and the
+// ratios, taken between figures of one run, stay fair.
+void measure_interleaved(std::vector<Bench>& benches) {
+    for (const Bench& b : benches)
+        std::printf("  %-36s %llu %s per repetition\n", b.figure.key.c_str(),
+                    static_cast<unsigned long long>(b.figure.iters), b.what);
     Clock::time_point start = Clock::now();
-    for (int r = 0; r < kReps; ++r) f.samples.push_back(once());
-    f.finish();
-    std::printf(" median %.4g %s (%.1f s)\n", f.median, f.unit.c_str(), ns_between(start, Clock::now()) * 1e-9);
-    std::fflush(stdout);
-    return f;
+    for (int r = 0; r < kReps; ++r) {
+        std::printf("round %d/%d:", r + 1, kReps);
+        for (Bench& b : benches) {
+            b.figure.samples.push_back(b.once());
+            std::printf(" %.4g", b.figure.samples.back());
+            std::fflush(stdout);
+        }
+        std::printf("  (%.1f s)\n", ns_between(start, Clock::now()) * 1e-9);
+    }
+    for (Bench& b : benches) b.figure.finish();
 }
 
 std::string loadavg() {
@@ -442,18 +455,33 @@ std::string json_array(const std::vector<double>& v) {
 int main(int argc, char** argv) {
     const std::string out_path = argc > 1 ? argv[1] : "build/bench.json";
     const std::string load_before = loadavg();
-    std::printf("machsim-bench: %d repetitions per figure, median reported; Boost %d.%d; loadavg %s\n", kReps,
+    std::printf("machsim-bench: %d interleaved repetitions per figure, median reported; Boost %d.%d; loadavg %s\n", kReps,
                 BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000, load_before.c_str());
 
-    constexpr int n = 6;
-    Figure rpc = measure(1, n, "rpc_roundtrip_ns", "ns", kRpcIters, "RPCs", rpc_once);
-    Figure oneway = measure(2, n, "oneway_msgs_per_s", "msg/s", kOnewayMsgs, "messages", oneway_once);
-    Figure raw = measure(3, n, "raw_switch_roundtrip_ns", "ns", kRawIters, "round trips", raw_switch_once);
-    Figure fiber_rt = measure(4, n, "boost_fiber_roundtrip_ns", "ns", kFiberRtIters, "round trips",
-                              fiber_roundtrip_once<boost::fibers::unbuffered_channel<int>>);
-    Figure fiber_rt_buf = measure(5, n, "boost_fiber_buffered2_roundtrip_ns", "ns", kFiberRtIters, "round trips",
-                                  [] { return fiber_roundtrip_once<boost::fibers::buffered_channel<int>>(2); });
-    Figure fiber_msgs = measure(6, n, "boost_fiber_msgs_per_s", "msg/s", kFiberMsgs, "messages", fiber_oneway_once);
+    auto figure = [](const char* key, const char* unit, uint64_t iters) {
+        Figure f;
+        f.key = key;
+        f.unit = unit;
+        f.iters = iters;
+        return f;
+    };
+    std::vector<Bench> benches = {
+        {figure("rpc_roundtrip_ns", "ns", kRpcIters), "RPCs", rpc_once},
+        {figure("oneway_msgs_per_s", "msg/s", kOnewayMsgs), "messages", oneway_once},
+        {figure("raw_switch_roundtrip_ns", "ns", kRawIters), "round trips", raw_switch_once},
+        {figure("boost_fiber_roundtrip_ns", "ns", kFiberRtIters), "round trips",
+         fiber_roundtrip_once<boost::fibers::unbuffered_channel<int>>},
+        {figure("boost_fiber_buffered2_roundtrip_ns", "ns", kFiberRtIters), "round trips",
+         [] { return fiber_roundtrip_once<boost::fibers::buffered_channel<int>>(2); }},
+        {figure("boost_fiber_msgs_per_s", "msg/s", kFiberMsgs), "messages", fiber_oneway_once},
+    };
+    measure_interleaved(benches);
+    const Figure& rpc = benches[0].figure;
+    const Figure& oneway = benches[1].figure;
+    const Figure& raw = benches[2].figure;
+    const Figure& fiber_rt = benches[3].figure;
+    const Figure& fiber_rt_buf = benches[4].figure;
+    const Figure& fiber_msgs = benches[5].figure;
     const std::string load_after = loadavg();
 
     struct Ratio {
