@@ -55,6 +55,9 @@ std::vector<std::string> Census::check(Env& env) {
     for (Port* p = env.ports.front(); p; p = env.ports.next(p)) {
         for (KMsg* m = p->queue.front(); m; m = p->queue.next(m)) add_message(*m);
         if (p->destination) ++tally_[p->destination].refs;
+        add_carried(p->pdrequest);  // notification requests hold send-once rights
+        add_carried(p->nsrequest);
+        for (const DeadNameRequest& r : p->dnrequests) add_carried(r.notify);
     }
     for (Port* p = env.ports.front(); p; p = env.ports.next(p)) {
         const Tally& t = tally_[p];

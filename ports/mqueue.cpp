@@ -213,22 +213,26 @@ mach_msg_return_t receive_message(IpcSpace& space, Waiter& self, mach_msg_header
     return copyout_message(space, m, umsg, option);
 }
 
-void kernel_send(Env& env, Carried& dest, mach_msg_id_t id, const void* body, uint32_t body_size) {
+namespace {
+
+// Builds a kernel message to `dest` (consumed); null when dest cannot take one.
+KMsg* kernel_message(Env& env, Carried& dest, mach_msg_id_t id, const void* body, uint32_t body_size, bool complex) {
     if (!dest.port || !dest.port->active || dest.port->kobject_kind != KobjectKind::None) {
         carried_release(env, dest);
-        return;
+        return nullptr;
     }
     uint32_t size = static_cast<uint32_t>(sizeof(mach_msg_header_t)) + body_size;
     KMsg* m = env.msgs.get(size + MAX_TRAILER_SIZE);
     mach_msg_header_t* h = m->header();
     *h = mach_msg_header_t{};
-    h->msgh_bits = MACH_MSGH_BITS(dest.type, 0);
+    h->msgh_bits = MACH_MSGH_BITS(dest.type, 0) | (complex ? MACH_MSGH_BITS_COMPLEX : 0);
     h->msgh_size = size;
     h->msgh_id = id;
     if (body_size) std::memcpy(m->data() + sizeof(mach_msg_header_t), body, body_size);
     m->size = size;
     m->number = ++env.next_msg;
     m->sender_task = 0;  // the kernel
+    m->complex = complex;
     m->dest = dest.port;
     m->dest_type = dest.type;
     dest = {};
@@ -238,6 +242,23 @@ void kernel_send(Env& env, Carried& dest, mach_msg_id_t id, const void* body, ui
                               .code = id,
                               .before = size,
                               .extra = 1});  // composed by the kernel, on behalf of the acting thread
+    return m;
+}
+
+}  // namespace
+
+void kernel_send(Env& env, Carried& dest, mach_msg_id_t id, const void* body, uint32_t body_size) {
+    if (KMsg* m = kernel_message(env, dest, id, body, body_size, false)) post(env, m->dest, m, nullptr);
+}
+
+void kernel_send_complex(Env& env, Carried& dest, mach_msg_id_t id, const void* body, uint32_t body_size,
+                         BodyItem item) {
+    KMsg* m = kernel_message(env, dest, id, body, body_size, true);
+    if (!m) {
+        carried_release(env, item.right);
+        return;
+    }
+    m->items.push_back(std::move(item));
     post(env, m->dest, m, nullptr);
 }
 

@@ -44,6 +44,11 @@ void serve_waiting_receivers(Env& env, Port* p);
 // the right `dest`, which it consumes. Kernel messages ignore qlimit.
 void kernel_send(Env& env, Carried& dest, mach_msg_id_t id, const void* body, uint32_t body_size);
 
+// The same for a complex message carrying one body item (a port-destroyed
+// notification carries the receive right); body holds the descriptors.
+void kernel_send_complex(Env& env, Carried& dest, mach_msg_id_t id, const void* body, uint32_t body_size,
+                         BodyItem item);
+
 // Ends a thread's IPC wait early (thread abort, termination) with `result`.
 void abort_wait(Waiter& w, mach_msg_return_t result);
 

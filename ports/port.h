@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernel/machine/list.h"
 #include "mach/port.h"
 #include "ports/ipc_object.h"
 #include "ports/message.h"
+#include "ports/notify_types.h"
 #include "ports/waiter.h"
 
 namespace machsim::ipc {
@@ -55,6 +57,11 @@ public:
 
     KobjectKind kobject_kind = KobjectKind::None;
     void* kobject = nullptr;
+
+    // Notification requests (ports/notify.h). Each holds a send-once right.
+    Carried pdrequest;                           // port-destroyed
+    Carried nsrequest;                           // no-senders
+    std::vector<DeadNameRequest> dnrequests;  // dead-name, per (space, name)
 
     uint32_t created_by = 0;  // task id, for leak reports
     uint32_t last_holder = 0; // last task that held its receive right

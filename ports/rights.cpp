@@ -5,6 +5,7 @@
 #include "mach/notify.h"
 #include "ports/env.h"
 #include "ports/mqueue.h"
+#include "ports/notify.h"
 
 namespace machsim::ipc {
 
@@ -28,9 +29,17 @@ void trace_right(IpcSpace& space, EventKind kind, mach_port_name_t name, uint32_
                                       .text = text});
 }
 
-// The entry no longer holds anything: forget it and free the name.
+constexpr mach_port_type_t kRights = MACH_PORT_TYPE_ALL_RIGHTS;
+
+// The entry no longer holds anything: forget it and free the name. A dead-name
+// request on it becomes a port-deleted notification (R10).
 void clear_entry(IpcSpace& space, mach_port_name_t name, Entry& e) {
     if (e.type & (kSend | kReceive)) space.forget(e.port());  // only these are in the reverse map
+    if ((e.type & MACH_PORT_TYPE_DNREQUEST) && (e.type & MACH_PORT_TYPE_PORT_RIGHTS)) {
+        Port* p = e.port();
+        e.type &= ~MACH_PORT_TYPE_DNREQUEST;
+        fire_port_deleted(space, name, p);
+    }
     e.object = nullptr;
     e.type = 0;
     e.urefs = 0;
@@ -54,11 +63,12 @@ void drop_send(IpcSpace& space, mach_port_name_t name, Entry& e) {
     Port* p = e.port();
     e.type &= ~kSend;
     e.urefs = 0;
-    if (e.type == 0) {
+    if (!(e.type & kRights)) {
         clear_entry(space, name, e);
         release_send(space.env(), p);
     } else {
         --p->srights;  // the entry keeps its reference for the receive right
+        send_rights_lowered(space.env(), p);
     }
 }
 
@@ -72,7 +82,7 @@ void drop_send_once(IpcSpace& space, mach_port_name_t name, Entry& e) {
 void drop_receive(IpcSpace& space, mach_port_name_t name, Entry& e) {
     Port* p = e.port();
     e.type &= ~kReceive;
-    if (e.type == 0) {
+    if (!(e.type & kRights)) {
         clear_entry(space, name, e);  // the entry's reference passes to port_destroy
     } else {
         p->ref();  // the entry keeps one for its send right; port_destroy consumes this one
@@ -142,6 +152,7 @@ Port::~Port() {
               "P{} freed while still in use", id());
     MS_ASSERT(srights == 0 && sorights == 0, "P{} freed with {} send and {} send-once rights", id(), srights,
               sorights);
+    MS_ASSERT(!pdrequest.port && !nsrequest.port && dnrequests.empty(), "P{} freed with notification requests", id());
     if (registry) registry->remove(this);
 }
 
@@ -151,8 +162,10 @@ PortSet* set_create(Env& env) { return new PortSet(++env.next_object); }
 
 void port_destroy(Env& env, Port* p) {
     MS_ASSERT(p->active, "P{} destroyed twice", p->id());
-    p->active = false;
     detach_receiver(env, p);
+    if (divert_to_port_destroyed(env, p)) return;  // R11: the receive right went to its backup
+    p->active = false;
+    fire_dead_name_requests(env, p);  // R9
     // Blocked senders: their messages are destroyed and their sends report success (R7, R29).
     while (Waiter* w = p->senders.pop_front()) {
         w->queue = nullptr;
@@ -213,9 +226,10 @@ Carried make_send_once(Port* p) {
     return {p, MACH_MSG_TYPE_PORT_SEND_ONCE, false};
 }
 
-void release_send(Env&, Port* p) {
+void release_send(Env& env, Port* p) {
     MS_ASSERT(p->srights > 0, "P{}: send right count underflow", p->id());
     --p->srights;
+    send_rights_lowered(env, p);
     p->unref();
 }
 
@@ -320,7 +334,7 @@ Carried copyin_entry(IpcSpace& space, mach_port_name_t name, Entry& e, mach_msg_
         after = --e.urefs;
         if (after == 0) {
             e.type &= ~kSend;
-            if (e.type == 0) {
+            if (!(e.type & kRights)) {
                 clear_entry(space, name, e);  // the entry's right and reference travel
             } else {
                 p->ref();  // the entry keeps one for its receive right
@@ -372,7 +386,7 @@ kern_return_t copyout(IpcSpace& space, Carried& c, mach_port_name_t* name) {
 void right_became_dead(IpcSpace& space, mach_port_name_t name, Entry& e) {
     Port* p = e.port();
     if (e.has(kSend)) {
-        --p->srights;
+        --p->srights;  // the port is dead: no no-senders notification
     } else {
         --p->sorights;
         e.urefs = 1;

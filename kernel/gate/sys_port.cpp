@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "kernel/gate/sys_common.h"
+#include "ports/notify.h"
 #include "ports/rights.h"
 
 namespace machsim::gate {
@@ -178,6 +179,35 @@ kern_return_t sys_mach_port_set_attributes(mach_port_name_t task, mach_port_name
 kern_return_t sys_mach_port_move_member(mach_port_name_t task, mach_port_name_t member, mach_port_name_t after) {
     return task_call(Sys::mach_port_move_member, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) {
         return ipc::move_member(t.space, member, after);
+    });
+}
+
+kern_return_t sys_mach_port_request_notification(mach_port_name_t task, mach_port_name_t name, mach_msg_id_t id,
+                                                 mach_port_mscount_t sync, mach_port_name_t notify,
+                                                 mach_msg_type_name_t notify_poly, mach_port_name_t* previous) {
+    return task_call(Sys::mach_port_request_notification, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
+        if (!put_user(previous, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
+        // As MIG does: the notify right is copied in from the caller first; it must be send-once.
+        ipc::Carried note;
+        if (notify == MACH_PORT_DEAD) {
+            note.dead = true;
+        } else if (notify != MACH_PORT_NULL) {
+            if (notify_poly != MACH_MSG_TYPE_MAKE_SEND_ONCE && notify_poly != MACH_MSG_TYPE_MOVE_SEND_ONCE)
+                return ipc::fail(k.env, MACH_SEND_INVALID_TYPE, "the notify right must be made or moved send-once");
+            if (ipc::copyin_check(self.task.space, notify, notify_poly) != KERN_SUCCESS)
+                return ipc::fail(k.env, MACH_SEND_INVALID_RIGHT, "notify port {:#x} cannot be copied in as {}",
+                                 notify, notify_poly);
+            note = ipc::copyin(self.task.space, notify, notify_poly);
+        }
+        ipc::Carried prev;
+        kern_return_t kr = ipc::request_notification(t.space, name, id, sync, note, prev);
+        ipc::carried_release(k.env, note);  // still ours if the request failed
+        if (prev.port) {
+            mach_port_name_t n = MACH_PORT_NULL;
+            if (ipc::copyout(self.task.space, prev, &n) != KERN_SUCCESS) ipc::carried_release(k.env, prev);
+            (void)put_user(previous, n);
+        }
+        return kr;
     });
 }
 

@@ -46,6 +46,9 @@ kern_return_t sys_mach_port_get_attributes(mach_port_name_t task, mach_port_name
 kern_return_t sys_mach_port_set_attributes(mach_port_name_t task, mach_port_name_t name, mach_port_flavor_t flavor,
                                            mach_port_info_t info, mach_msg_type_number_t count);
 kern_return_t sys_mach_port_move_member(mach_port_name_t task, mach_port_name_t member, mach_port_name_t after);
+kern_return_t sys_mach_port_request_notification(mach_port_name_t task, mach_port_name_t name, mach_msg_id_t id,
+                                                 mach_port_mscount_t sync, mach_port_name_t notify,
+                                                 mach_msg_type_name_t notify_poly, mach_port_name_t* previous);
 mach_port_name_t sys_mach_reply_port();
 kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_port_name_t* port);
 kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_timeout_t time);

@@ -82,6 +82,12 @@ kern_return_t mach_port_move_member(ipc_space_t task, mach_port_name_t member, m
     return gate::sys_mach_port_move_member(task, member, after);
 }
 
+kern_return_t mach_port_request_notification(ipc_space_t task, mach_port_name_t name, mach_msg_id_t msgid,
+                                             mach_port_mscount_t sync, mach_port_t notify,
+                                             mach_msg_type_name_t notifyPoly, mach_port_t* previous) {
+    return gate::sys_mach_port_request_notification(task, name, msgid, sync, notify, notifyPoly, previous);
+}
+
 mach_port_t mach_reply_port(void) { return gate::sys_mach_reply_port(); }
 mach_port_t mig_get_reply_port(void) { return gate::mig_reply_name(); }
 void mig_dealloc_reply_port(mach_port_t reply_port) { gate::mig_reply_discard(reply_port); }

@@ -61,6 +61,9 @@ kern_return_t mach_port_get_attributes(ipc_space_t task, mach_port_name_t name, 
 kern_return_t mach_port_set_attributes(ipc_space_t task, mach_port_name_t name, mach_port_flavor_t flavor,
                                        mach_port_info_t port_info, mach_msg_type_number_t port_infoCnt);
 kern_return_t mach_port_move_member(ipc_space_t task, mach_port_name_t member, mach_port_name_t after);
+kern_return_t mach_port_request_notification(ipc_space_t task, mach_port_name_t name, mach_msg_id_t msgid,
+                                             mach_port_mscount_t sync, mach_port_t notify,
+                                             mach_msg_type_name_t notifyPoly, mach_port_t *previous);
 
 /* A fresh receive right in the caller's space (MACH_PORT_NULL if none can be made). */
 mach_port_t mach_reply_port(void);
