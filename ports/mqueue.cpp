@@ -65,6 +65,12 @@ void on_timeout(machine::Context* c) {
     w->env->sched.wake(c, w->sending ? MACH_SEND_TIMED_OUT : MACH_RCV_TIMED_OUT);
 }
 
+// thread_abort or termination: the call returns MACH_SEND_INTERRUPTED or MACH_RCV_INTERRUPTED.
+void on_abort(machine::Context* c) {
+    Waiter* w = static_cast<Waiter*>(c->wait_object);
+    abort_wait(*w, w->sending ? MACH_SEND_INTERRUPTED : MACH_RCV_INTERRUPTED);
+}
+
 // Waits in q until someone ends the wait; returns the result they gave.
 mach_msg_return_t wait_on(Env& env, Waiter& self, WaitList& q, IpcObject* on, bool sending,
                           mach_msg_option_t option, mach_msg_timeout_t timeout, mach_port_name_t name,
@@ -82,6 +88,7 @@ mach_msg_return_t wait_on(Env& env, Waiter& self, WaitList& q, IpcObject* on, bo
                               .text = sending ? "send" : "receive"});
     machine::Context* prefer = self.handoff;
     self.handoff = nullptr;
+    self.ctx->abort_wait = on_abort;
     return env.sched.block(prefer);
 }
 

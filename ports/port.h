@@ -22,7 +22,7 @@ class IpcSpace;
 class PortSet;
 
 // What the kernel itself implements behind a port (the receive right is the kernel's).
-enum class KobjectKind : uint8_t { None, Task };
+enum class KobjectKind : uint8_t { None, Task, Thread, Semaphore };
 
 class Port final : public IpcObject {
 public:

@@ -16,10 +16,23 @@ Task::Task(ipc::Env& env, uint32_t task_id, std::string task_name, bool is_daemo
 
 Task::~Task() = default;
 
+void semaphore_end(ipc::Env& env, Semaphore& s) {
+    s.active = false;
+    while (machine::Context* c = s.waiters.pop_front()) env.sched.wake(c, KERN_TERMINATED);
+}
+
 void teardown(ipc::Env& env, Task& task) {
     MS_ASSERT(task.live_threads == 0, "tearing down task {} with {} live threads", task.id, task.live_threads);
     task.alive = false;
     ipc::space_destroy(task.space);
+    for (auto& s : task.semaphores) {
+        semaphore_end(env, *s);
+        if (ipc::Port* p = s->port) {
+            s->port = nullptr;
+            p->kobject = nullptr;
+            ipc::port_destroy(env, p);
+        }
+    }
     if (ipc::Port* p = task.task_port) {
         task.task_port = nullptr;
         p->kobject = nullptr;

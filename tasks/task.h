@@ -14,6 +14,7 @@
 #include "ports/port.h"
 #include "ports/space.h"
 #include "ports/waiter.h"
+#include "tasks/semaphore.h"
 
 namespace machsim::tasks {
 
@@ -33,6 +34,9 @@ public:
     ipc::Waiter waiter;               // its IPC wait state
     std::function<int()> body;        // run once, on its own stack
     mach_port_name_t mig_reply = MACH_PORT_NULL;  // mig_get_reply_port, allocated on first use
+    ipc::Port* thread_port = nullptr; // its kernel object port, alive while the thread is
+    uint32_t suspend_count = 0;       // thread_suspend minus thread_resume
+    bool main = false;                // the task's first thread: when it returns, the task ends
 
     // Termination: set by the kernel; the thread unwinds at its next kernel exit.
     bool kill_pending = false;
@@ -54,8 +58,10 @@ public:
     ipc::IpcSpace space;
     std::vector<std::unique_ptr<Thread>> threads;
     uint32_t live_threads = 0;
+    uint32_t suspend_count = 0;  // task_suspend minus task_resume
 
     ipc::Port* task_port = nullptr;  // its kernel object port; the kernel holds the receive right
+    std::vector<std::unique_ptr<Semaphore>> semaphores;  // created by this task, destroyed with it
     mach_port_name_t self_name = MACH_PORT_NULL;       // mach_task_self()
     mach_port_name_t bootstrap_name = MACH_PORT_NULL;  // bootstrap_port
 
@@ -66,7 +72,10 @@ public:
 };
 
 // Releases everything a task holds: every right in its space (firing whatever
-// depends on them), its task port, its memory. The threads must be gone.
+// depends on them), its semaphores, its task port, its memory. The threads must be gone.
 void teardown(ipc::Env& env, Task& task);
+
+// Ends a semaphore: waiters return KERN_TERMINATED, later operations too.
+void semaphore_end(ipc::Env& env, Semaphore& s);
 
 }  // namespace machsim::tasks

@@ -123,17 +123,33 @@ uint32_t Kernel::spawn(std::string name, std::function<int()> body, SpawnOptions
         (void)ipc::copyout(t.space, boot, &t.bootstrap_name);
     }
     if (!opts.daemon) ++live_ordinary_;
-    t.threads.push_back(std::make_unique<tasks::Thread>(t, ++next_thread_, env, std::move(body)));
-    tasks::Thread* th = t.threads.back().get();
-    ++t.live_threads;
-    MS_TRACE(trace, Event{.kind = EventKind::ThreadCreate, .task = id, .thread = th->id});
-    if (!sched.start(th, thread_main)) {
-        --t.live_threads;
+    if (!start_thread(t, std::move(body), true)) {
         t.end = TaskEnd::Crashed;
-        t.detail = "the host refused a thread stack (too many tasks for vm.max_map_count?)";
+        t.detail = "the host refused a thread stack (too many threads for vm.max_map_count?)";
         finish_task(t);
     }
     return id;
+}
+
+tasks::Thread* Kernel::start_thread(tasks::Task& t, std::function<int()> body, bool main) {
+    t.threads.push_back(std::make_unique<tasks::Thread>(t, ++next_thread_, env, std::move(body)));
+    tasks::Thread* th = t.threads.back().get();
+    th->main = main;
+    MS_TRACE(trace, Event{.kind = EventKind::ThreadCreate, .task = t.id, .thread = th->id});
+    if (!sched.start(th, thread_main)) {
+        th->body = nullptr;
+        return nullptr;
+    }
+    th->thread_port = ipc::port_create(env, t.id);
+    th->thread_port->kobject_kind = ipc::KobjectKind::Thread;
+    th->thread_port->kobject = th;
+    ++t.live_threads;
+    if (t.suspend_count > 0) sched.hold(th);  // a thread of a suspended task starts suspended
+    return th;
+}
+
+void Kernel::kill_task(tasks::Task& t, TaskEnd why) {
+    for (auto& th : t.threads) kill(th.get(), why);
 }
 
 void Kernel::attach(TraceSink* sink) {
@@ -146,12 +162,26 @@ void Kernel::attach(TraceSink* sink) {
 void Kernel::thread_finished(tasks::Thread* t, TaskEnd how, int code, std::string detail) {
     tasks::Task& task = t->task;
     MS_TRACE(trace, Event{.kind = EventKind::ThreadExit, .task = task.id, .thread = t->id});
-    if (task.end == TaskEnd::Running || how == TaskEnd::Crashed) {
-        task.end = how;
+    if (ipc::Port* p = t->thread_port) {  // rights to the thread become dead names
+        t->thread_port = nullptr;
+        p->kobject = nullptr;
+        ipc::port_destroy(env, p);
+    }
+    if (how == TaskEnd::Crashed && task.end != TaskEnd::Crashed) {
+        task.end = TaskEnd::Crashed;  // a crash in any thread ends the task
         task.exit_code = code;
         task.detail = std::move(detail);
+        kill_task(task, TaskEnd::Crashed);
+    } else if (t->main && task.end == TaskEnd::Running) {
+        task.end = how;  // the first thread returning ends the task, as main() does
+        task.exit_code = code;
+        task.detail = std::move(detail);
+        kill_task(task, how);
     }
-    if (--task.live_threads == 0) finish_task(task);
+    if (--task.live_threads == 0) {
+        if (task.end == TaskEnd::Running) task.end = how;
+        finish_task(task);
+    }
 }
 
 void Kernel::finish_task(tasks::Task& task) {
@@ -166,11 +196,13 @@ void Kernel::kill(tasks::Thread* t, TaskEnd why) {
     if (t->state() == machine::RunState::Dead || t->kill_pending) return;
     t->kill_pending = true;
     t->kill_reason = why;
-    if (t->state() != machine::RunState::Blocked) return;
-    if (t->waiter.queue) {
-        ipc::abort_wait(t->waiter, t->waiter.sending ? MACH_SEND_INTERRUPTED : MACH_RCV_INTERRUPTED);
-    } else {
-        sched.wake(t, KERN_ABORTED);
+    sched.release(t);  // it must run to unwind, suspended or not
+    if (t->state() == machine::RunState::Blocked) {
+        if (t->abort_wait) {
+            t->abort_wait(t);
+        } else {
+            sched.wake(t, KERN_ABORTED);
+        }
     }
 }
 
@@ -209,7 +241,11 @@ std::vector<std::string> Kernel::check_invariants() {
     for (auto& t : tasks_) {
         census.add_space(t->space);
         census.add_kernel_ref(t->task_port);
-        for (auto& th : t->threads) census.add_waiter(th->waiter);
+        for (auto& th : t->threads) {
+            census.add_waiter(th->waiter);
+            census.add_kernel_ref(th->thread_port);
+        }
+        for (auto& s : t->semaphores) census.add_kernel_ref(s->port);
     }
     census.add_kernel_ref(bootstrap_port_);
     return census.check(env);
@@ -247,7 +283,7 @@ void Kernel::collect_deadlock(RunReport& report) {
     for (auto& t : tasks_) {
         if (!t->alive || t->daemon) continue;
         for (auto& th : t->threads) {
-            if (th->state() != machine::RunState::Blocked) continue;
+            if (!th->stalled()) continue;
             BlockedThread b;
             b.task = t->id;
             b.task_name = t->name;
@@ -265,6 +301,13 @@ void Kernel::collect_deadlock(RunReport& report) {
                     b.name = s->name;
                     b.holder = s->space ? s->space->task_id() : 0;
                 }
+            } else if (th->state() == machine::RunState::Ready) {
+                b.waiting = "suspended";
+            } else if (th->wait_object != &th->waiter) {
+                auto* s = static_cast<tasks::Semaphore*>(th->wait_object);
+                b.waiting = "semaphore";
+                b.port = s->port ? s->port->id() : 0;
+                b.holder = s->owner->id;
             } else {
                 b.waiting = "sleep";
             }

@@ -48,6 +48,13 @@ public:
 
     tasks::Task* task(uint32_t id) { return id && id <= tasks_.size() ? tasks_[id - 1].get() : nullptr; }
 
+    // Adds a thread to t running body; null when the host has no stack for it.
+    tasks::Thread* start_thread(tasks::Task& t, std::function<int()> body, bool main);
+    // Stops every thread of t (each unwinds at its next kernel exit).
+    void kill_task(tasks::Task& t, TaskEnd why);
+    // The public facade that owns this kernel (for programs started from tasks).
+    void* facade = nullptr;
+
     // Called on a thread's own stack when its body has ended.
     void thread_finished(tasks::Thread* t, TaskEnd how, int code, std::string detail);
     // Makes t unwind at its next kernel exit (it is woken if it waits).

@@ -45,10 +45,8 @@ kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_p
 }
 
 namespace {
-void on_sleep_over(machine::Context* c) {
-    Kernel* k = Kernel::current();
-    k->sched.wake(c, KERN_SUCCESS);
-}
+void on_sleep_over(machine::Context* c) { Kernel::current()->sched.wake(c, KERN_SUCCESS); }
+void on_sleep_aborted(machine::Context* c) { Kernel::current()->sched.wake(c, KERN_ABORTED); }
 }  // namespace
 
 kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_timeout_t time) {
@@ -61,6 +59,7 @@ kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_ti
             if (self.kill_pending) return KERN_ABORTED;
             k.sched.arm_timer(&self, k.clock.now() + uint64_t{time} * ipc::kTicksPerMs, on_sleep_over);
             MS_TRACE(k.trace, Event{.kind = EventKind::Block, .text = "sleep"});
+            self.abort_wait = on_sleep_aborted;
             return k.sched.block();
         }
         default: return KERN_INVALID_ARGUMENT;

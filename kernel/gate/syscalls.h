@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,29 @@ kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_ti
 kern_return_t sys_vm_allocate(mach_port_name_t task, vm_address_t* address, vm_size_t size, int flags);
 kern_return_t sys_vm_deallocate(mach_port_name_t task, vm_address_t address, vm_size_t size);
 void sys_compute(uint64_t ticks);
+
+mach_port_name_t sys_mach_thread_self();
+kern_return_t sys_thread_start(std::function<void()> body, mach_port_name_t* thread);
+kern_return_t sys_thread_terminate(mach_port_name_t thread);
+kern_return_t sys_thread_suspend(mach_port_name_t thread);
+kern_return_t sys_thread_resume(mach_port_name_t thread);
+kern_return_t sys_thread_abort(mach_port_name_t thread);
+kern_return_t sys_task_threads(mach_port_name_t task, mach_port_name_t** threads, mach_msg_type_number_t* count);
+// A new task running body(name of the right it was given); *child = a send right to its task port.
+kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_t)> body, mach_port_name_t give,
+                             mach_msg_type_name_t give_disposition, bool daemon, mach_port_name_t* child);
+kern_return_t sys_task_terminate(mach_port_name_t task);
+kern_return_t sys_task_suspend(mach_port_name_t task);
+kern_return_t sys_task_resume(mach_port_name_t task);
+void* running_facade();
+
+kern_return_t sys_semaphore_create(mach_port_name_t task, mach_port_name_t* semaphore, int policy, int value);
+kern_return_t sys_semaphore_destroy(mach_port_name_t task, mach_port_name_t semaphore);
+kern_return_t sys_semaphore_signal(mach_port_name_t semaphore);
+kern_return_t sys_semaphore_signal_all(mach_port_name_t semaphore);
+kern_return_t sys_semaphore_wait(mach_port_name_t semaphore);
+// timeout_ticks: virtual time to wait; nullptr means forever.
+kern_return_t sys_semaphore_timedwait(mach_port_name_t semaphore, const uint64_t* timeout_ticks);  // the machsim::Kernel whose kernel runs now
 
 // State a real system keeps in user space (variables, caches): no kernel entry.
 mach_port_name_t task_self_name();

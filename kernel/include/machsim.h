@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "mach/message.h"
 #include "mach/port.h"
 #include "machsim/trace.h"
 
@@ -45,6 +46,7 @@ enum class TaskEnd : uint8_t {
     ShutDown,    // a daemon stopped when the ordinary tasks were done
     Deadlocked,  // blocked forever; stopped when the run ended in deadlock
     Stopped,     // stopped because the run hit a limit (max_ticks)
+    Terminated,  // ended by task_terminate
 };
 const char* task_end_name(TaskEnd end);
 
@@ -132,6 +134,35 @@ private:
 // Task-side helpers, callable from task bodies.
 void compute(uint64_t ticks);  // model CPU work: advance this thread's virtual time
 uint64_t now();                // the virtual clock, in ticks
+
+// Starts another thread in the calling task running `body`; returns a send
+// right to its thread port (MACH_PORT_NULL when no thread could be made).
+mach_port_t thread_start(std::function<void()> body);
+
+// Creates a task running `body`, which may return void or int (its exit code).
+// `give` (a name in the caller's space, copied in with `disposition`) arrives in
+// the new task under the name passed to `body`; the new task also starts with
+// its own task port and the bootstrap port. Returns a send right to its task
+// port (MACH_PORT_NULL on failure).
+mach_port_t task_spawn_body(std::string name, std::function<int(mach_port_t)> body, mach_port_t give,
+                            mach_msg_type_name_t disposition, SpawnOptions opts);
+template <class F>
+mach_port_t task_spawn(std::string name, F&& body, mach_port_t give = MACH_PORT_NULL,
+                       mach_msg_type_name_t disposition = MACH_MSG_TYPE_COPY_SEND, SpawnOptions opts = {}) {
+    using R = std::invoke_result_t<F&, mach_port_t>;
+    if constexpr (std::is_void_v<R>) {
+        return task_spawn_body(std::move(name), [f = std::forward<F>(body)](mach_port_t p) mutable { f(p); return 0; },
+                               give, disposition, opts);
+    } else {
+        return task_spawn_body(std::move(name),
+                               [f = std::forward<F>(body)](mach_port_t p) mutable { return static_cast<int>(f(p)); },
+                               give, disposition, opts);
+    }
+}
+
+// Starts a named program (see register_program) from inside a task: its setup
+// spawns its tasks into the running kernel. False if there is no such program.
+bool program_spawn(std::string_view name);
 // The kernel's census of every right and reference: one line per disagreement
 // between what ports count and what spaces, messages and threads hold. Empty
 // when the books balance. Callable from task bodies at any point.

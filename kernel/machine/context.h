@@ -23,6 +23,9 @@ public:
     Context& operator=(const Context&) = delete;
 
     RunState state() const { return state_; }
+    bool held() const { return held_; }
+    // Ready but suspended, or blocked: it cannot run now.
+    bool stalled() const { return state_ == RunState::Blocked || (state_ == RunState::Ready && parked_); }
 
     // Written by whoever ends a wait (wake, timeout); read by the waiter when block() returns.
     int32_t wait_result = 0;
@@ -32,16 +35,22 @@ public:
     void (*on_timeout)(Context*) = nullptr;
     // What the context waits on, for whoever ends the wait (the IPC layer keeps its Waiter here).
     void* wait_object = nullptr;
+    // Ends the current wait early (thread_abort, termination), with the code that kind
+    // of wait reports; set by whoever blocks the context.
+    void (*abort_wait)(Context*) = nullptr;
     // Identity shown in the trace.
     uint32_t trace_task = 0;
     uint32_t trace_thread = 0;
 
-    ListHook run_hook;  // owned by the scheduler's run queue while Ready
+    ListHook run_hook;   // owned by the scheduler's run queue while Ready
+    ListHook wait_hook;  // owned by a kernel wait list (a semaphore's) while Blocked there
 
 private:
     friend class Scheduler;
     RunState state_ = RunState::New;
     Scheduler* sched_ = nullptr;
+    bool held_ = false;    // suspended: may not run until released
+    bool parked_ = false;  // ready, but kept off the run queue while held
     boost::context::detail::fcontext_t fctx_ = nullptr;  // where to resume this context
     StackPool::Stack stack_{};
     void (*entry_)(Context*) = nullptr;

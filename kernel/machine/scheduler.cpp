@@ -28,13 +28,40 @@ bool Scheduler::start(Context* c, void (*entry)(Context*)) {
 
 void Scheduler::make_ready(Context* c) {
     c->state_ = RunState::Ready;
+    if (__builtin_expect(c->held_, 0)) {
+        c->parked_ = true;
+        return;
+    }
     runq_.push_back(c);
+}
+
+void Scheduler::hold(Context* c) {
+    if (c->held_ || c->state_ == RunState::Dead) return;
+    c->held_ = true;
+    if (c->state_ == RunState::Ready && c->run_hook.linked()) {
+        runq_.remove(c);
+        c->parked_ = true;
+    } else if (c == current_) {
+        c->state_ = RunState::Ready;
+        c->parked_ = true;
+        switch_to(pick());  // back here once released and scheduled
+    }
+}
+
+void Scheduler::release(Context* c) {
+    if (!c->held_) return;
+    c->held_ = false;
+    if (c->parked_) {
+        c->parked_ = false;
+        runq_.push_back(c);
+    }
 }
 
 void Scheduler::wake(Context* c, int32_t result) {
     MS_ASSERT(c->state_ == RunState::Blocked, "waking a context that is not blocked");
     c->wait_result = result;
     ++c->timer_gen;
+    c->abort_wait = nullptr;
     MS_TRACE(trace_, Event{.kind = EventKind::Wake, .code = result, .extra = c->trace_thread});
     make_ready(c);
 }
@@ -49,7 +76,7 @@ int32_t Scheduler::block(Context* prefer) {
     MS_ASSERT(self != &idle_, "the idle context cannot block");
     self->state_ = RunState::Blocked;
     Context* next;
-    if (prefer && prefer->state_ == RunState::Ready && !return_to_idle_) {
+    if (prefer && prefer->state_ == RunState::Ready && prefer->run_hook.linked() && !return_to_idle_) {
         runq_.remove(prefer);
         next = prefer;
     } else {
@@ -147,6 +174,7 @@ void Scheduler::run_ready() {
 void Scheduler::discard(Context* c) {
     if (c->state_ == RunState::Dead || c == current_) return;
     if (c->run_hook.linked()) runq_.remove(c);
+    c->parked_ = false;
     timers_.forget(c);
     stacks_.release(c->stack_);
     c->stack_ = {};

@@ -39,6 +39,12 @@ public:
     // `prefer` (if ready) runs next without a trip through the run queue.
     int32_t block(Context* prefer = nullptr);
 
+    // Suspension: a held context does not run. If it is ready it leaves the run
+    // queue; if it is running it gives up the CPU; woken while held, it waits
+    // for release(). Nesting is the caller's business (suspend counts).
+    void hold(Context* c);
+    void release(Context* c);
+
     // Arms a timer for the wait the current context is about to begin.
     void arm_timer(Context* c, uint64_t deadline, void (*on_timeout)(Context*));
 

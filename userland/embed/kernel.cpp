@@ -10,6 +10,7 @@
 namespace machsim {
 
 Kernel::Kernel(Config cfg) : core_(std::make_unique<gate::Kernel>(cfg)) {
+    core_->facade = this;
     core_->boot(&servers::bootstrap_server_main);
 }
 
@@ -28,6 +29,27 @@ void compute(uint64_t ticks) { gate::sys_compute(ticks); }
 uint64_t now() { return gate::clock_now(); }
 std::vector<std::string> check_invariants() { return gate::check_invariants(); }
 
+mach_port_t thread_start(std::function<void()> body) {
+    mach_port_t thread = MACH_PORT_NULL;
+    (void)gate::sys_thread_start(std::move(body), &thread);
+    return thread;
+}
+
+mach_port_t task_spawn_body(std::string name, std::function<int(mach_port_t)> body, mach_port_t give,
+                            mach_msg_type_name_t disposition, SpawnOptions opts) {
+    mach_port_t child = MACH_PORT_NULL;
+    (void)gate::sys_task_spawn(std::move(name), std::move(body), give, disposition, opts.daemon, &child);
+    return child;
+}
+
+bool program_spawn(std::string_view name) {
+    auto* k = static_cast<Kernel*>(gate::running_facade());
+    const Program* p = find_program(name);
+    if (!k || !p) return false;
+    p->setup(*k);
+    return true;
+}
+
 const char* task_end_name(TaskEnd end) {
     switch (end) {
     case TaskEnd::Running: return "running";
@@ -36,6 +58,7 @@ const char* task_end_name(TaskEnd end) {
     case TaskEnd::ShutDown: return "shut down";
     case TaskEnd::Deadlocked: return "deadlocked";
     case TaskEnd::Stopped: return "stopped";
+    case TaskEnd::Terminated: return "terminated";
     }
     return "?";
 }
@@ -44,6 +67,11 @@ std::string BlockedThread::describe() const {
     std::string where = port ? fmt::format("{:#x} (P{})", name, port) : std::string("nothing");
     std::string holder_text = holder ? fmt::format("task {} ({})", holder, holder_name) : std::string("no task");
     if (waiting == "sleep") return fmt::format("task {} ({}) thread {} sleeps", task, task_name, thread);
+    if (waiting == "semaphore")
+        return fmt::format("task {} ({}) thread {} waits on a semaphore (P{}) of task {} ({}) nobody signals", task,
+                           task_name, thread, port, holder, holder_name);
+    if (waiting == "suspended")
+        return fmt::format("task {} ({}) thread {} is suspended and nobody resumes it", task, task_name, thread);
     return fmt::format("task {} ({}) thread {} waits to {} on {}; its receive right is held by {}", task, task_name,
                        thread, waiting, where, holder_text);
 }

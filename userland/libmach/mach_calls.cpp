@@ -100,6 +100,31 @@ kern_return_t thread_switch(mach_port_name_t thread_name, int option, mach_msg_t
     return gate::sys_thread_switch(thread_name, option, option_time);
 }
 
+mach_port_t mach_thread_self(void) { return gate::sys_mach_thread_self(); }
+kern_return_t thread_terminate(thread_act_t target_act) { return gate::sys_thread_terminate(target_act); }
+kern_return_t thread_suspend(thread_act_t target_act) { return gate::sys_thread_suspend(target_act); }
+kern_return_t thread_resume(thread_act_t target_act) { return gate::sys_thread_resume(target_act); }
+kern_return_t thread_abort(thread_act_t target_act) { return gate::sys_thread_abort(target_act); }
+kern_return_t task_threads(task_t target_task, thread_act_array_t* act_list, mach_msg_type_number_t* act_listCnt) {
+    return gate::sys_task_threads(target_task, act_list, act_listCnt);
+}
+kern_return_t task_terminate(task_t target_task) { return gate::sys_task_terminate(target_task); }
+kern_return_t task_suspend(task_t target_task) { return gate::sys_task_suspend(target_task); }
+kern_return_t task_resume(task_t target_task) { return gate::sys_task_resume(target_task); }
+
+kern_return_t semaphore_create(task_t task, semaphore_t* semaphore, int policy, int value) {
+    return gate::sys_semaphore_create(task, semaphore, policy, value);
+}
+kern_return_t semaphore_destroy(task_t task, semaphore_t semaphore) { return gate::sys_semaphore_destroy(task, semaphore); }
+kern_return_t semaphore_signal(semaphore_t semaphore) { return gate::sys_semaphore_signal(semaphore); }
+kern_return_t semaphore_signal_all(semaphore_t semaphore) { return gate::sys_semaphore_signal_all(semaphore); }
+kern_return_t semaphore_wait(semaphore_t semaphore) { return gate::sys_semaphore_wait(semaphore); }
+kern_return_t semaphore_timedwait(semaphore_t semaphore, mach_timespec_t wait_time) {
+    if (wait_time.tv_nsec < 0 || wait_time.tv_nsec >= static_cast<clock_res_t>(NSEC_PER_SEC)) return KERN_INVALID_VALUE;
+    uint64_t ticks = uint64_t{wait_time.tv_sec} * USEC_PER_SEC + static_cast<uint64_t>(wait_time.tv_nsec) / NSEC_PER_USEC;
+    return gate::sys_semaphore_timedwait(semaphore, &ticks);
+}
+
 kern_return_t vm_allocate(vm_map_t target_task, vm_address_t* address, vm_size_t size, int flags) {
     return gate::sys_vm_allocate(target_task, address, size, flags);
 }

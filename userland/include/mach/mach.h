@@ -6,10 +6,12 @@
 
 #include "mach/kern_return.h"
 #include "mach/machine_types.h"
+#include "mach/clock_types.h"
 #include "mach/message.h"
 #include "mach/mig_errors.h"
 #include "mach/notify.h"
 #include "mach/port.h"
+#include "mach/sync_policy.h"
 #include "mach/task_special_ports.h"
 #include "mach/thread_switch.h"
 #include "mach/vm_types.h"
@@ -23,6 +25,8 @@ typedef mach_port_t ipc_space_t;
 typedef mach_port_t thread_t;
 typedef mach_port_t thread_act_t;
 typedef kern_return_t mach_error_t;
+typedef thread_act_t *thread_act_array_t;
+typedef mach_port_t semaphore_t;
 
 /* The calling task's own task port (a send right). */
 mach_port_t mach_task_self(void);
@@ -76,6 +80,28 @@ kern_return_t task_get_special_port(task_t task, int which_port, mach_port_t *sp
 #define task_get_kernel_port(task, port) (task_get_special_port((task), TASK_KERNEL_PORT, (port)))
 
 kern_return_t thread_switch(mach_port_name_t thread_name, int option, mach_msg_timeout_t option_time);
+
+/* The calling thread's thread port (a new send-right uref each call; deallocate it). */
+mach_port_t mach_thread_self(void);
+kern_return_t thread_terminate(thread_act_t target_act);
+kern_return_t thread_suspend(thread_act_t target_act);
+kern_return_t thread_resume(thread_act_t target_act);
+/* A thread blocked in mach_msg returns MACH_RCV_INTERRUPTED / MACH_SEND_INTERRUPTED. */
+kern_return_t thread_abort(thread_act_t target_act);
+/* Send rights to the task's live threads, in an array in the caller's memory. */
+kern_return_t task_threads(task_t target_task, thread_act_array_t *act_list, mach_msg_type_number_t *act_listCnt);
+kern_return_t task_terminate(task_t target_task);
+kern_return_t task_suspend(task_t target_task);
+kern_return_t task_resume(task_t target_task);
+
+/* Semaphores (XNU): named by ports; the creating task owns them. */
+kern_return_t semaphore_create(task_t task, semaphore_t *semaphore, int policy, int value);
+kern_return_t semaphore_destroy(task_t task, semaphore_t semaphore);
+kern_return_t semaphore_signal(semaphore_t semaphore);
+kern_return_t semaphore_signal_all(semaphore_t semaphore);
+kern_return_t semaphore_wait(semaphore_t semaphore);
+/* Waits at most wait_time of virtual time: KERN_OPERATION_TIMED_OUT when it passes. */
+kern_return_t semaphore_timedwait(semaphore_t semaphore, mach_timespec_t wait_time);
 
 kern_return_t vm_allocate(vm_map_t target_task, vm_address_t *address, vm_size_t size, int flags);
 kern_return_t vm_deallocate(vm_map_t target_task, vm_address_t address, vm_size_t size);

@@ -1,0 +1,121 @@
+// Semaphores (R26): XNU's semaphore_* calls on semaphores named by ports.
+#include "kernel/gate/sys_common.h"
+#include "mach/sync_policy.h"
+#include "ports/rights.h"
+
+namespace machsim::gate {
+
+namespace {
+
+// The semaphore a name in the caller's space denotes, or null.
+tasks::Semaphore* target_semaphore(tasks::Thread& self, mach_port_name_t name) {
+    ipc::Entry* e = self.task.space.lookup(name);
+    if (!e || !e->has(MACH_PORT_TYPE_SEND)) return nullptr;
+    ipc::Port* p = e->port();
+    if (p->kobject_kind != ipc::KobjectKind::Semaphore || !p->kobject) return nullptr;
+    return static_cast<tasks::Semaphore*>(p->kobject);
+}
+
+template <class F>
+kern_return_t semaphore_call(Sys sys, mach_port_name_t name, F&& body) {
+    return call(sys, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        tasks::Semaphore* s = target_semaphore(self, name);
+        if (!s) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a semaphore", name);
+        if (!s->active) return KERN_TERMINATED;
+        return body(k, self, *s);
+    });
+}
+
+void on_timeout(machine::Context* c) {
+    auto* s = static_cast<tasks::Semaphore*>(c->wait_object);
+    s->waiters.remove(c);
+    Kernel::current()->sched.wake(c, KERN_OPERATION_TIMED_OUT);
+}
+
+void on_abort(machine::Context* c) {
+    auto* s = static_cast<tasks::Semaphore*>(c->wait_object);
+    s->waiters.remove(c);
+    Kernel::current()->sched.wake(c, KERN_ABORTED);
+}
+
+kern_return_t wait(Kernel& k, tasks::Thread& self, tasks::Semaphore& s, const uint64_t* timeout) {
+    if (s.value > 0) {
+        --s.value;
+        return KERN_SUCCESS;
+    }
+    if ((timeout && *timeout == 0) || self.kill_pending) return KERN_OPERATION_TIMED_OUT;
+    s.waiters.push_back(&self);
+    self.wait_object = &s;
+    self.abort_wait = on_abort;
+    if (timeout) k.sched.arm_timer(&self, k.clock.now() + *timeout, on_timeout);
+    MS_TRACE(k.trace, Event{.kind = EventKind::Block, .port = s.port ? s.port->id() : 0, .text = "semaphore"});
+    kern_return_t kr = k.sched.block();
+    self.wait_object = &self.waiter;  // IPC waits find their Waiter here
+    return kr;
+}
+
+}  // namespace
+
+kern_return_t sys_semaphore_create(mach_port_name_t task, mach_port_name_t* semaphore, int policy, int value) {
+    return task_call(Sys::semaphore_create, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
+        if (!put_user(semaphore, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
+        if (value < 0 || policy < 0 || policy > SYNC_POLICY_MAX) return KERN_INVALID_ARGUMENT;
+        t.semaphores.push_back(std::make_unique<tasks::Semaphore>(t, value));
+        tasks::Semaphore& s = *t.semaphores.back();
+        s.port = ipc::port_create(k.env, t.id);
+        s.port->kobject_kind = ipc::KobjectKind::Semaphore;
+        s.port->kobject = &s;
+        ipc::Carried c = ipc::make_send(s.port);
+        mach_port_name_t name = MACH_PORT_NULL;
+        if (ipc::copyout(self.task.space, c, &name) != KERN_SUCCESS) {
+            ipc::carried_release(k.env, c);
+            return KERN_RESOURCE_SHORTAGE;
+        }
+        (void)put_user(semaphore, name);
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_semaphore_destroy(mach_port_name_t task, mach_port_name_t semaphore) {
+    return task_call(Sys::semaphore_destroy, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
+        tasks::Semaphore* s = target_semaphore(self, semaphore);
+        if (!s) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a semaphore", semaphore);
+        if (s->owner != &t) return ipc::fail(k.env, KERN_INVALID_RIGHT, "the semaphore belongs to another task");
+        if (!s->active) return KERN_TERMINATED;
+        tasks::semaphore_end(k.env, *s);
+        (void)ipc::right_deallocate(self.task.space, semaphore);  // the call consumes the caller's right
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_semaphore_signal(mach_port_name_t semaphore) {
+    return semaphore_call(Sys::semaphore_signal, semaphore, [](Kernel& k, tasks::Thread&, tasks::Semaphore& s) {
+        if (machine::Context* c = s.waiters.pop_front()) {
+            k.sched.wake(c, KERN_SUCCESS);
+        } else {
+            ++s.value;
+        }
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_semaphore_signal_all(mach_port_name_t semaphore) {
+    return semaphore_call(Sys::semaphore_signal_all, semaphore, [](Kernel& k, tasks::Thread&, tasks::Semaphore& s) {
+        while (machine::Context* c = s.waiters.pop_front()) k.sched.wake(c, KERN_SUCCESS);
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_semaphore_wait(mach_port_name_t semaphore) {
+    return semaphore_call(Sys::semaphore_wait, semaphore, [](Kernel& k, tasks::Thread& self, tasks::Semaphore& s) {
+        return wait(k, self, s, nullptr);
+    });
+}
+
+kern_return_t sys_semaphore_timedwait(mach_port_name_t semaphore, const uint64_t* timeout_ticks) {
+    return semaphore_call(Sys::semaphore_timedwait, semaphore, [&](Kernel& k, tasks::Thread& self, tasks::Semaphore& s) {
+        return wait(k, self, s, timeout_ticks);
+    });
+}
+
+}  // namespace machsim::gate

@@ -1,0 +1,173 @@
+// Threads and tasks as objects: thread and task ports, starting, stopping,
+// suspending, and tasks creating tasks.
+#include <vector>
+
+#include "kernel/gate/sys_common.h"
+#include "ports/rights.h"
+
+namespace machsim::gate {
+
+namespace {
+
+// The thread a thread-port name in the caller's space denotes; null if none lives.
+tasks::Thread* target_thread(tasks::Thread& self, mach_port_name_t name) {
+    ipc::Entry* e = self.task.space.lookup(name);
+    if (!e || !e->has(MACH_PORT_TYPE_SEND)) return nullptr;
+    ipc::Port* p = e->port();
+    if (p->kobject_kind != ipc::KobjectKind::Thread || !p->kobject) return nullptr;
+    return static_cast<tasks::Thread*>(p->kobject);
+}
+
+template <class F>
+kern_return_t thread_call(Sys sys, mach_port_name_t thread, F&& body) {
+    return call(sys, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        tasks::Thread* t = target_thread(self, thread);
+        if (!t) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right to a live thread", thread);
+        return body(k, self, *t);
+    });
+}
+
+// A new send right to p in the caller's space.
+mach_port_name_t send_right_for(tasks::Thread& self, ipc::Port* p) {
+    if (!p) return MACH_PORT_NULL;
+    ipc::Carried c = ipc::make_send(p);
+    mach_port_name_t n = MACH_PORT_NULL;
+    if (ipc::copyout(self.task.space, c, &n) != KERN_SUCCESS) {
+        ipc::carried_release(*self.waiter.env, c);
+        return MACH_PORT_NULL;
+    }
+    return n;
+}
+
+bool runs(const tasks::Thread& t) { return t.state() != machine::RunState::Dead; }
+
+}  // namespace
+
+mach_port_name_t sys_mach_thread_self() {
+    mach_port_name_t n = MACH_PORT_NULL;
+    (void)call(Sys::mach_thread_self, [&](Kernel&, tasks::Thread& self) {
+        n = send_right_for(self, self.thread_port);  // a new uref each call, as on XNU
+        return KERN_SUCCESS;
+    });
+    return n;
+}
+
+kern_return_t sys_thread_start(std::function<void()> body, mach_port_name_t* thread) {
+    return call(Sys::thread_start, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        if (!put_user(thread, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
+        tasks::Thread* t = k.start_thread(self.task, [b = std::move(body)]() mutable { b(); return 0; }, false);
+        if (!t) return KERN_RESOURCE_SHORTAGE;
+        (void)put_user(thread, send_right_for(self, t->thread_port));
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_thread_terminate(mach_port_name_t thread) {
+    return thread_call(Sys::thread_terminate, thread, [](Kernel& k, tasks::Thread&, tasks::Thread& t) {
+        k.kill(&t, TaskEnd::Terminated);  // the caller itself unwinds when this call returns
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_thread_suspend(mach_port_name_t thread) {
+    return thread_call(Sys::thread_suspend, thread, [](Kernel& k, tasks::Thread&, tasks::Thread& t) {
+        if (t.suspend_count++ == 0 && t.task.suspend_count == 0 && !t.kill_pending) k.sched.hold(&t);
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_thread_resume(mach_port_name_t thread) {
+    return thread_call(Sys::thread_resume, thread, [](Kernel& k, tasks::Thread&, tasks::Thread& t) {
+        if (t.suspend_count == 0) return KERN_FAILURE;  // not suspended
+        if (--t.suspend_count == 0 && t.task.suspend_count == 0) k.sched.release(&t);
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_thread_abort(mach_port_name_t thread) {
+    return thread_call(Sys::thread_abort, thread, [](Kernel&, tasks::Thread&, tasks::Thread& t) {
+        if (t.state() == machine::RunState::Blocked && t.abort_wait) t.abort_wait(&t);
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_task_threads(mach_port_name_t task, mach_port_name_t** threads, mach_msg_type_number_t* count) {
+    return task_call(Sys::task_threads, task, [&](Kernel&, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
+        if (!put_user(threads, static_cast<mach_port_name_t*>(nullptr)) ||
+            !put_user(count, mach_msg_type_number_t{0}))
+            return KERN_INVALID_ADDRESS;
+        std::vector<mach_port_name_t> names;
+        for (auto& th : t.threads)
+            if (runs(*th) && th->thread_port) names.push_back(send_right_for(self, th->thread_port));
+        if (names.empty()) return KERN_SUCCESS;
+        vm_size_t bytes = names.size() * sizeof(mach_port_name_t);
+        vm_address_t a = 0;
+        if (self.task.vm.allocate(a, bytes, VM_FLAGS_ANYWHERE) != KERN_SUCCESS) {
+            for (mach_port_name_t n : names) (void)ipc::right_deallocate(self.task.space, n);
+            return KERN_RESOURCE_SHORTAGE;
+        }
+        (void)machine::copy_user(reinterpret_cast<void*>(a), names.data(), bytes);
+        (void)put_user(threads, reinterpret_cast<mach_port_name_t*>(a));
+        (void)put_user(count, static_cast<mach_msg_type_number_t>(names.size()));
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_t)> body, mach_port_name_t give,
+                             mach_msg_type_name_t give_disposition, bool daemon, mach_port_name_t* child) {
+    return call(Sys::task_spawn, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        if (!put_user(child, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
+        ipc::Carried given;
+        if (MACH_PORT_VALID(give)) {
+            if (!MACH_MSG_TYPE_PORT_ANY(give_disposition))
+                return ipc::fail(k.env, MACH_SEND_INVALID_TYPE, "disposition {} is not a port disposition",
+                                 give_disposition);
+            if (ipc::copyin_check(self.task.space, give, give_disposition) != KERN_SUCCESS)
+                return ipc::fail(k.env, MACH_SEND_INVALID_RIGHT, "{:#x} cannot be given with disposition {}", give,
+                                 give_disposition);
+            given = ipc::copyin(self.task.space, give, give_disposition);
+        }
+        // The child's body learns the name its given right got; it is set before the child first runs.
+        auto given_name = std::make_shared<mach_port_name_t>(MACH_PORT_NULL);
+        uint32_t id = k.spawn(std::move(name), [b = std::move(body), given_name]() mutable { return b(*given_name); },
+                              SpawnOptions{.daemon = daemon});
+        tasks::Task* t = k.task(id);
+        if (ipc::copyout(t->space, given, given_name.get()) != KERN_SUCCESS) ipc::carried_release(k.env, given);
+        (void)put_user(child, send_right_for(self, t->task_port));
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_task_terminate(mach_port_name_t task) {
+    return task_call(Sys::task_terminate, task, [](Kernel& k, tasks::Thread&, tasks::Task& t) {
+        k.kill_task(t, TaskEnd::Terminated);  // a task terminating itself unwinds as this call returns
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_task_suspend(mach_port_name_t task) {
+    return task_call(Sys::task_suspend, task, [](Kernel& k, tasks::Thread& self, tasks::Task& t) {
+        if (t.suspend_count++ > 0) return KERN_SUCCESS;
+        for (auto& th : t.threads)
+            if (th.get() != &self && runs(*th) && !th->kill_pending) k.sched.hold(th.get());
+        if (&self.task == &t) k.sched.hold(&self);  // last: the caller stops here until resumed
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_task_resume(mach_port_name_t task) {
+    return task_call(Sys::task_resume, task, [](Kernel& k, tasks::Thread&, tasks::Task& t) {
+        if (t.suspend_count == 0) return KERN_FAILURE;  // not suspended
+        if (--t.suspend_count > 0) return KERN_SUCCESS;
+        for (auto& th : t.threads)
+            if (th->suspend_count == 0) k.sched.release(th.get());
+        return KERN_SUCCESS;
+    });
+}
+
+void* running_facade() {
+    Kernel* k = Kernel::current();
+    return k ? k->facade : nullptr;
+}
+
+}  // namespace machsim::gate

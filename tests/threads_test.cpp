@@ -1,0 +1,252 @@
+// Threads, task ports, tasks creating tasks, and semaphores.
+#include <vector>
+
+#include "tests/support.h"
+
+TEST_SUITE("threads") {
+
+TEST_CASE("a task's threads run side by side and share its names") {
+    std::vector<int> order;
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t p = mt::new_port_with_send();
+        mach_port_t t = machsim::thread_start([&order, p] {
+            order.push_back(2);
+            CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 42), MACH_MSG_SUCCESS);  // same space, same name
+        });
+        CHECK(MACH_PORT_VALID(t));
+        CHECK(mt::type_of(t) == MACH_PORT_TYPE_SEND);
+        order.push_back(1);
+        mt::SimpleReceived in;
+        CHECK_KR(mt::receive_simple(p, in), MACH_MSG_SUCCESS);
+        CHECK(in.msg.payload == 42);
+        order.push_back(3);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK(order == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("mach_thread_self gives a new uref each call; a dead thread's port becomes a dead name") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t me = mach_thread_self();
+        CHECK(mach_thread_self() == me);
+        CHECK(mt::refs(me, MACH_PORT_RIGHT_SEND) == 2);
+        mach_port_t t = machsim::thread_start([] {});
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);  // it runs and ends
+        CHECK(mt::type_of(t) == MACH_PORT_TYPE_DEAD_NAME);
+        CHECK_KR(thread_suspend(t), MACH_SEND_INVALID_DEST);
+    });
+    CHECK(r.clean());
+}
+
+TEST_CASE("thread_abort makes a thread blocked in receive return MACH_RCV_INTERRUPTED") {
+    mach_msg_return_t got = 0;
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t p = mt::new_receive_right();
+        mach_port_t t = machsim::thread_start([&got, p] {
+            mt::SimpleReceived in;
+            got = mt::receive_simple(p, in);
+        });
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);  // it blocks
+        CHECK_KR(thread_abort(t), KERN_SUCCESS);
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+    });
+    CHECK(r.clean());
+    CHECK_KR(got, MACH_RCV_INTERRUPTED);
+}
+
+TEST_CASE("a suspended thread does not run until resumed; resuming twice is KERN_FAILURE") {
+    int steps = 0;
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t t = machsim::thread_start([&steps] {
+            for (int i = 0; i < 3; ++i) {
+                ++steps;
+                thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+            }
+        });
+        CHECK_KR(thread_suspend(t), KERN_SUCCESS);
+        for (int i = 0; i < 5; ++i) thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+        CHECK(steps == 0);
+        CHECK_KR(thread_resume(t), KERN_SUCCESS);
+        CHECK_KR(thread_resume(t), KERN_FAILURE);
+        for (int i = 0; i < 5; ++i) thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+        CHECK(steps == 3);
+    });
+    CHECK(r.clean());
+}
+
+TEST_CASE("thread_terminate ends another thread, running its destructors") {
+    bool unwound = false;
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t p = mt::new_receive_right();
+        mach_port_t t = machsim::thread_start([&unwound, p] {
+            struct Guard {
+                bool* flag;
+                ~Guard() { *flag = true; }
+            } g{&unwound};
+            mt::SimpleReceived in;
+            mt::receive_simple(p, in);  // never returns normally
+            CHECK(false);
+        });
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+        CHECK_KR(thread_terminate(t), KERN_SUCCESS);
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+        CHECK(unwound);
+    });
+    CHECK(r.clean());
+}
+
+TEST_CASE("task_threads lists the task's live threads") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_receive_right();
+        for (int i = 0; i < 2; ++i)
+            machsim::thread_start([p] {
+                mt::SimpleReceived in;
+                mt::receive_simple(p, in, MACH_RCV_TIMEOUT, 5);
+            });
+        thread_act_array_t list = nullptr;
+        mach_msg_type_number_t n = 0;
+        CHECK_KR(task_threads(mach_task_self(), &list, &n), KERN_SUCCESS);
+        CHECK(n == 3);
+        for (mach_msg_type_number_t i = 0; i < n; ++i) CHECK(mt::type_of(list[i]) == MACH_PORT_TYPE_SEND);
+        CHECK_KR(vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(list), n * sizeof *list), KERN_SUCCESS);
+    });
+    CHECK(r.clean());
+}
+
+}  // TEST_SUITE("threads")
+
+TEST_SUITE("tasks") {
+
+TEST_CASE("a task spawns a task and gives it a send right; they talk") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_receive_right();
+        mach_port_t child = machsim::task_spawn(
+            "child", [](mach_port_t parent) { CHECK_KR(mt::send_simple(parent, MACH_MSG_TYPE_COPY_SEND, 7), MACH_MSG_SUCCESS); },
+            p, MACH_MSG_TYPE_MAKE_SEND);
+        CHECK(MACH_PORT_VALID(child));
+        mt::SimpleReceived in;
+        CHECK_KR(mt::receive_simple(p, in), MACH_MSG_SUCCESS);
+        CHECK(in.msg.payload == 7);
+        CHECK(in.msg.head.msgh_id == 100);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK(r.task("child"));
+}
+
+TEST_CASE("task_terminate ends another task; its port becomes a dead name; calls on it fail") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t child = machsim::task_spawn("sleeper", [](mach_port_t) {
+            thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1000);
+        });
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+        CHECK_KR(task_terminate(child), KERN_SUCCESS);
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+        CHECK(mt::type_of(child) == MACH_PORT_TYPE_DEAD_NAME);
+        mach_port_t x = MACH_PORT_NULL;
+        CHECK_KR(mach_port_allocate(child, MACH_PORT_RIGHT_RECEIVE, &x), MACH_SEND_INVALID_DEST);
+    });
+    INFO(r.summary());
+    CHECK(r.task("test")->end == machsim::TaskEnd::Exited);
+    CHECK(r.task("sleeper")->end == machsim::TaskEnd::Terminated);
+    CHECK_FALSE(r.deadlock);
+    CHECK(r.leaks.empty());
+    CHECK(r.accounting.empty());
+}
+
+TEST_CASE("a suspended task runs no thread until task_resume") {
+    int ran = 0;
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t child = machsim::task_spawn("counter", [&ran](mach_port_t) {
+            for (int i = 0; i < 3; ++i) {
+                ++ran;
+                thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+            }
+        });
+        CHECK_KR(task_suspend(child), KERN_SUCCESS);
+        for (int i = 0; i < 5; ++i) thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+        CHECK(ran == 0);
+        CHECK_KR(task_resume(child), KERN_SUCCESS);
+        CHECK_KR(task_resume(child), KERN_FAILURE);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK(ran == 3);
+}
+
+}  // TEST_SUITE("tasks")
+
+TEST_SUITE("semaphores") {
+
+TEST_CASE("semaphore_wait blocks until semaphore_signal; the count keeps unconsumed signals") {
+    std::vector<int> order;
+    machsim::RunReport r = mt::run_task([&] {
+        semaphore_t s = MACH_PORT_NULL;
+        CHECK_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
+        machsim::thread_start([&order, s] {
+            CHECK_KR(semaphore_wait(s), KERN_SUCCESS);
+            order.push_back(2);
+        });
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+        order.push_back(1);
+        CHECK_KR(semaphore_signal(s), KERN_SUCCESS);
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+        CHECK_KR(semaphore_signal(s), KERN_SUCCESS);  // nobody waits: it is kept
+        CHECK_KR(semaphore_wait(s), KERN_SUCCESS);   // and consumed
+    });
+    CHECK(r.clean());
+    CHECK(order == std::vector<int>{1, 2});
+}
+
+TEST_CASE("semaphore_timedwait times out on the virtual clock with KERN_OPERATION_TIMED_OUT") {
+    machsim::RunReport r = mt::run_task([] {
+        semaphore_t s = MACH_PORT_NULL;
+        CHECK_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
+        uint64_t before = machsim::now();
+        CHECK_KR(semaphore_timedwait(s, mach_timespec_t{0, 2000000}), KERN_OPERATION_TIMED_OUT);
+        CHECK(machsim::now() - before >= 2000);
+        CHECK_KR(semaphore_timedwait(s, mach_timespec_t{0, 0}), KERN_OPERATION_TIMED_OUT);
+    });
+    CHECK(r.clean());
+}
+
+TEST_CASE("semaphore_destroy wakes waiters with KERN_TERMINATED; only the owner may destroy") {
+    kern_return_t waiter_got = 0;
+    machsim::RunReport r = mt::run_task([&] {
+        semaphore_t s = MACH_PORT_NULL;
+        CHECK_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
+        machsim::thread_start([&waiter_got, s] { waiter_got = semaphore_wait(s); });
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+        mach_port_t child = machsim::task_spawn(
+            "stranger", [](mach_port_t sem) {
+                CHECK_KR(semaphore_destroy(mach_task_self(), sem), KERN_INVALID_RIGHT);
+                CHECK_KR(semaphore_signal(sem), KERN_SUCCESS);  // others may signal
+            },
+            s, MACH_MSG_TYPE_COPY_SEND);
+        (void)child;
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+        CHECK_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
+        machsim::thread_start([&waiter_got, s] { waiter_got = semaphore_wait(s); });
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+        CHECK_KR(semaphore_destroy(mach_task_self(), s), KERN_SUCCESS);
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK_KR(waiter_got, KERN_TERMINATED);
+}
+
+TEST_CASE("a thread waiting forever on a semaphore is named in the deadlock report") {
+    machsim::RunReport r = mt::run_task([] {
+        semaphore_t s = MACH_PORT_NULL;
+        CHECK_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
+        semaphore_wait(s);
+    });
+    CHECK(r.deadlock);
+    REQUIRE(r.blocked.size() == 1);
+    CHECK(r.blocked[0].waiting == "semaphore");
+    CHECK(r.leaks.empty());
+}
+
+}  // TEST_SUITE("semaphores")
