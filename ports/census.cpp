@@ -2,12 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <unordered_map>
+
 namespace machsim::ipc {
 
 void Census::add_space(const IpcSpace& space) {
+    std::unordered_map<mach_port_name_t, const Entry*> named;  // the entries holding send or receive rights
     space.for_each_entry([&](mach_port_name_t name, const Entry& e) {
         if (!(e.type & MACH_PORT_TYPE_PORT_RIGHTS)) return;
         const Port* p = e.port();
+        if (e.type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE)) named[name] = &e;
         Tally& t = tally_[p];
         ++t.refs;
         if (e.has(MACH_PORT_TYPE_SEND)) ++t.srights;
@@ -21,6 +25,13 @@ void Census::add_space(const IpcSpace& space) {
         if (e.has(MACH_PORT_TYPE_SEND) && p->active && space.name_for(p) != name)
             problems_.push_back(fmt::format("P{}: task {} names it {:#x} but its reverse map says {:#x}", p->id(),
                                             space.task_id(), name, space.name_for(p)));
+    });
+    space.for_each_reverse([&](const Port* p, mach_port_name_t name) {
+        auto it = named.find(name);
+        if (it == named.end() || it->second->port() != p)
+            problems_.push_back(fmt::format("P{}: task {}'s reverse map names it {:#x}, which holds no send or "
+                                            "receive right for it",
+                                            p->id(), space.task_id(), name));
     });
 }
 
@@ -46,6 +57,8 @@ void Census::add_message(const KMsg& m) {
 void Census::add_waiter(const Waiter& w) {
     if (w.msg) add_message(*w.msg);
 }
+
+void Census::add_kernel_right(const Carried& c) { add_carried(c); }
 
 void Census::add_kernel_ref(const Port* p) {
     if (p) ++tally_[p].refs;

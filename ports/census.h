@@ -21,6 +21,7 @@ public:
     void add_space(const IpcSpace& space);
     void add_waiter(const Waiter& w);          // the message it holds, if any
     void add_kernel_ref(const Port* p);        // a reference the kernel keeps for itself
+    void add_kernel_right(const Carried& c);   // a right the kernel holds (an exception port, a reply port)
     // One line per disagreement; empty when the books balance.
     std::vector<std::string> check(Env& env);
 

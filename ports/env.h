@@ -19,6 +19,9 @@ struct Env;
 
 // Called for a message sent to a kernel-object port; it takes ownership of the message.
 using KobjectServer = void (*)(Env& env, KMsg* msg, void* ctx);
+// Called when the last send right to a kernel-object port goes (objects that live only
+// as long as someone can name them, such as memory entries, end here).
+using KobjectNoSenders = void (*)(Env& env, Port* port, void* ctx);
 
 struct Env {
     Env(machine::Scheduler& s, machine::Clock& c, machine::TraceBus& t) : sched(s), clock(c), trace(t) {}
@@ -40,6 +43,7 @@ struct Env {
     machine::List<Port, &Port::all_hook> ports;  // every port object still allocated
 
     KobjectServer kobject_server = nullptr;
+    KobjectNoSenders kobject_no_senders = nullptr;
     void* kobject_ctx = nullptr;
 };
 

@@ -75,6 +75,9 @@ void on_abort(machine::Context* c) {
 mach_msg_return_t wait_on(Env& env, Waiter& self, WaitList& q, IpcObject* on, bool sending,
                           mach_msg_option_t option, mach_msg_timeout_t timeout, mach_port_name_t name,
                           uint32_t space) {
+    // A signal waits for this thread: it leaves the kernel to take it; the call restarts (or not) as an abort.
+    if (__builtin_expect(self.ctx->attention, 0) && !self.ctx->in_fault())
+        return sending ? MACH_SEND_INTERRUPTED : MACH_RCV_INTERRUPTED;
     self.queue = &q;
     self.on = on;
     self.sending = sending;
@@ -267,6 +270,38 @@ void kernel_send_complex(Env& env, Carried& dest, mach_msg_id_t id, const void* 
     }
     m->items.push_back(std::move(item));
     post(env, m->dest, m, nullptr);
+}
+
+bool kernel_send_request(Env& env, Carried& dest, Carried& reply, mach_msg_id_t id, const void* body,
+                         uint32_t body_size, BodyItem* items, std::size_t n_items) {
+    KMsg* m = kernel_message(env, dest, id, body, body_size, n_items > 0);
+    if (!m) {
+        carried_release(env, reply);
+        for (std::size_t i = 0; i < n_items; ++i) carried_release(env, items[i].right);
+        return false;
+    }
+    m->header()->msgh_bits |= MACH_MSGH_BITS(0, reply.type);
+    m->reply = reply;
+    reply = {};
+    for (std::size_t i = 0; i < n_items; ++i) m->items.push_back(std::move(items[i]));
+    post(env, m->dest, m, nullptr);
+    return true;
+}
+
+mach_msg_return_t kernel_receive(Env& env, Waiter& self, Port* p, KMsg** out) {
+    if (!p->queue.empty()) {
+        *out = dequeue(env, p);
+        return MACH_MSG_SUCCESS;
+    }
+    self.umsg = nullptr;
+    self.option = 0;
+    self.rcv_limit = ~mach_msg_size_t{0};
+    self.trailer_size = 0;
+    self.msg = nullptr;
+    mach_msg_return_t mr = wait_on(env, self, p->receivers, p, false, 0, 0, MACH_PORT_NULL, 0);
+    *out = self.msg;
+    self.msg = nullptr;
+    return *out ? MACH_MSG_SUCCESS : (mr == MACH_MSG_SUCCESS ? MACH_RCV_PORT_DIED : mr);
 }
 
 void abort_wait(Waiter& w, mach_msg_return_t result) {

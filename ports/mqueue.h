@@ -48,6 +48,14 @@ void kernel_send(Env& env, Carried& dest, mach_msg_id_t id, const void* body, ui
 // notification carries the receive right); body holds the descriptors.
 void kernel_send_complex(Env& env, Carried& dest, mach_msg_id_t id, const void* body, uint32_t body_size,
                          BodyItem item);
+// A kernel RPC request (an exception message): reply (a send-once right) goes
+// in msgh_local_port; items are its port descriptors. Consumes every right.
+// False when dest cannot take a message (then nothing was sent).
+bool kernel_send_request(Env& env, Carried& dest, Carried& reply, mach_msg_id_t id, const void* body,
+                         uint32_t body_size, BodyItem* items, std::size_t n_items);
+// Waits for the next message on p, whose receive right the kernel holds itself
+// (an exception reply port). MACH_MSG_SUCCESS with *out, or MACH_RCV_INTERRUPTED.
+mach_msg_return_t kernel_receive(Env& env, Waiter& self, Port* p, KMsg** out);
 
 // Ends a thread's IPC wait early (thread abort, termination) with `result`.
 void abort_wait(Waiter& w, mach_msg_return_t result);

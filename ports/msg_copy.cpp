@@ -99,16 +99,14 @@ mach_msg_return_t copyin_header(IpcSpace& space, KMsg* m) {
     return MACH_MSG_SUCCESS;
 }
 
-// Does moving receive right r into a message for `dest` close a loop (R12)?
-bool closes_loop(Port* r, Port* dest) {
-    for (Port* p = dest; p; p = p->destination)
-        if (p == r) return true;
-    return false;
-}
-
+// A message that carries a receive right into its own queue is destroyed at
+// send (R12); it is never linked, so that destination chains stay acyclic.
 void note_receive_in_transit(KMsg* m, Carried& c) {
-    if (c.type != MACH_MSG_TYPE_PORT_RECEIVE || !c.port) return;
-    if (closes_loop(c.port, m->dest)) m->circular = true;
+    if (c.type != MACH_MSG_TYPE_PORT_RECEIVE || !c.port || m->circular) return;
+    if (c.port->reaches_self_from(m->dest)) {
+        m->circular = true;
+        return;
+    }
     c.port->destination = m->dest;
     m->dest->ref();
 }

@@ -18,8 +18,7 @@ void notify_simple(Env& env, Carried& to, mach_msg_id_t id, bool with_word, uint
     struct {
         NDR_record_t ndr;
         uint32_t word;
-    } body{};
-    body.word = word;
+    } body{MACHSIM_NDR_NATIVE, word};
     uint32_t size = with_word ? sizeof body : sizeof(NDR_record_t);
     kernel_send(env, to, id, &body, size);
 }
@@ -27,13 +26,6 @@ void notify_simple(Env& env, Carried& to, mach_msg_id_t id, bool with_word, uint
 std::vector<DeadNameRequest>::iterator find_request(Port* p, const IpcSpace& space, mach_port_name_t name) {
     return std::find_if(p->dnrequests.begin(), p->dnrequests.end(),
                         [&](const DeadNameRequest& r) { return r.space == &space && r.name == name; });
-}
-
-// Would p's receive right, sent to `to`, travel into its own queue (R12)?
-bool closes_loop(Port* p, Port* to) {
-    for (Port* d = to; d; d = d->destination)
-        if (d == p) return true;
-    return false;
 }
 
 kern_return_t request_dead_name(IpcSpace& space, mach_port_name_t name, mach_port_mscount_t sync, Carried& notify,
@@ -118,7 +110,7 @@ bool divert_to_port_destroyed(Env& env, Port* p) {
     if (!p->pdrequest.port || p->kobject_kind != KobjectKind::None) return false;
     Carried to = p->pdrequest;
     p->pdrequest = {};
-    if (!to.port->active || closes_loop(p, to.port)) {
+    if (!to.port->active || p->reaches_self_from(to.port)) {
         carried_release(env, to);
         return false;
     }
@@ -143,7 +135,12 @@ bool divert_to_port_destroyed(Env& env, Port* p) {
 }
 
 void send_rights_lowered(Env& env, Port* p) {
-    if (p->srights != 0 || !p->active || !p->nsrequest.port) return;
+    if (p->srights != 0 || !p->active) return;
+    if (p->kobject_kind != KobjectKind::None) {
+        if (env.kobject_no_senders) env.kobject_no_senders(env, p, env.kobject_ctx);
+        return;
+    }
+    if (!p->nsrequest.port) return;
     Carried to = p->nsrequest;
     p->nsrequest = {};
     notify_simple(env, to, MACH_NOTIFY_NO_SENDERS, true, p->mscount);  // R14: one-shot

@@ -22,7 +22,7 @@ class IpcSpace;
 class PortSet;
 
 // What the kernel itself implements behind a port (the receive right is the kernel's).
-enum class KobjectKind : uint8_t { None, Task, Thread, Semaphore };
+enum class KobjectKind : uint8_t { None, Task, Thread, Semaphore, MemoryEntry };
 
 class Port final : public IpcObject {
 public:
@@ -39,6 +39,15 @@ public:
     // carrying it (to detect a receive right sent into its own queue).
     Port* destination = nullptr;
     PortSet* set = nullptr;  // the set it belongs to, if any
+
+    // Would this port's receive right, sent to `to`, end up in its own queue (R12)?
+    // The destination chain has no cycles: a message that would close one is
+    // marked circular instead of linked (msg_copy.cpp).
+    bool reaches_self_from(const Port* to) const {
+        for (const Port* d = to; d; d = d->destination)
+            if (d == this) return true;
+        return false;
+    }
 
     machine::List<KMsg, &KMsg::hook> queue;  // owns the queued messages
     uint32_t qlimit = MACH_PORT_QLIMIT_DEFAULT;

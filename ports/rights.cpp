@@ -33,12 +33,16 @@ constexpr mach_port_type_t kRights = MACH_PORT_TYPE_ALL_RIGHTS;
 
 // The entry no longer holds anything: forget it and free the name. A dead-name
 // request on it becomes a port-deleted notification (R10).
+// Callers may already have stripped the right bits from e.type, so the entry's
+// object, not its type, says whether a port is being let go.
 void clear_entry(IpcSpace& space, mach_port_name_t name, Entry& e) {
-    if (e.type & (kSend | kReceive)) space.forget(e.port());  // only these are in the reverse map
-    if ((e.type & MACH_PORT_TYPE_DNREQUEST) && (e.type & MACH_PORT_TYPE_PORT_RIGHTS)) {
+    if (e.object && e.object->kind() == ObjectKind::Port) {
         Port* p = e.port();
-        e.type &= ~MACH_PORT_TYPE_DNREQUEST;
-        fire_port_deleted(space, name, p);
+        if (space.name_for(p) == name) space.forget(p);  // send and receive names are in the reverse map
+        if (e.type & MACH_PORT_TYPE_DNREQUEST) {
+            e.type &= ~MACH_PORT_TYPE_DNREQUEST;
+            fire_port_deleted(space, name, p);
+        }
     }
     e.object = nullptr;
     e.type = 0;
@@ -226,6 +230,13 @@ Carried make_send_once(Port* p) {
     return {p, MACH_MSG_TYPE_PORT_SEND_ONCE, false};
 }
 
+Carried copy_send(Port* p) {
+    MS_ASSERT(p->srights > 0, "P{}: copying a send right nobody holds", p->id());
+    ++p->srights;
+    p->ref();
+    return {p, MACH_MSG_TYPE_PORT_SEND, false};
+}
+
 void release_send(Env& env, Port* p) {
     MS_ASSERT(p->srights > 0, "P{}: send right count underflow", p->id());
     --p->srights;
@@ -239,7 +250,7 @@ void release_send_once(Env& env, Port* p) {
     MS_ASSERT(p->sorights > 0, "P{}: send-once right count underflow", p->id());
     if (p->active && p->kobject_kind == KobjectKind::None) {
         Carried right{p, MACH_MSG_TYPE_PORT_SEND_ONCE, false};
-        NDR_record_t ndr{};
+        NDR_record_t ndr = MACHSIM_NDR_NATIVE;
         kernel_send(env, right, MACH_NOTIFY_SEND_ONCE, &ndr, sizeof ndr);  // the right becomes its destination
         return;
     }
@@ -274,6 +285,23 @@ void msg_destroy(Env& env, KMsg* m, const char* why) {
     Carried dest{m->dest, m->dest_type, false};
     m->dest = nullptr;
     carried_release(env, dest);
+    carried_release(env, m->reply);
+    for (BodyItem& item : m->items) {
+        carried_release(env, item.right);
+        for (Carried& c : item.rights) carried_release(env, c);
+    }
+    env.msgs.put(m);
+}
+
+void msg_consume(Env& env, KMsg* m) {
+    Port* dest = m->dest;
+    m->dest = nullptr;
+    if (m->dest_type == MACH_MSG_TYPE_PORT_SEND_ONCE) {
+        --dest->sorights;
+        dest->unref();
+    } else {
+        release_send(env, dest);
+    }
     carried_release(env, m->reply);
     for (BodyItem& item : m->items) {
         carried_release(env, item.right);
@@ -671,6 +699,8 @@ kern_return_t get_attributes(IpcSpace& space, mach_port_name_t name, mach_port_f
         st.mps_msgcount = static_cast<mach_port_msgcount_t>(p->queue.size());
         st.mps_sorights = p->sorights;
         st.mps_srights = p->srights > 0;
+        st.mps_pdrequest = p->pdrequest.port != nullptr;
+        st.mps_nsrequest = p->nsrequest.port != nullptr;
         std::memcpy(info, &st, sizeof st);
     }
     *count = need;

@@ -29,10 +29,14 @@ void leave_set(Port* p);
 // --- rights in transit -----------------------------------------------------
 Carried make_send(Port* p);       // a new send right (MAKE_SEND): counts toward mscount
 Carried make_send_once(Port* p);  // a new send-once right
+Carried copy_send(Port* p);       // another send right, from one the caller holds (COPY_SEND)
 void release_send(Env& env, Port* p);       // a send right is gone; consumes a reference
 void release_send_once(Env& env, Port* p);  // a send-once right is gone unused; consumes a reference
 void carried_release(Env& env, Carried& c); // destroys whatever right c holds
 void msg_destroy(Env& env, KMsg* m, const char* why);  // the message and every right and byte in it
+// The kernel received m itself (an exception reply): its destination right is
+// spent, as by a receive; whatever else it carries is destroyed.
+void msg_consume(Env& env, KMsg* m);
 
 // --- names -> rights (checked once, here) ----------------------------------
 // Can `name` be copied in with disposition `disp`? Changes nothing. Returns

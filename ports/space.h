@@ -94,6 +94,11 @@ public:
     void remember(const Port* p, mach_port_name_t name) { reverse_[p] = name; }
     void forget(const Port* p) { reverse_.erase(p); }
 
+    template <class F>
+    void for_each_reverse(F&& f) const {
+        for (const auto& [p, n] : reverse_) f(p, n);
+    }
+
     std::vector<mach_port_name_t> names() const;  // in ascending order
     // Visits every entry in use without the lazy dead-name conversion of lookup.
     template <class F>

@@ -522,7 +522,7 @@ TEST_CASE("descriptors that run past send_size fail with MACH_SEND_MSG_TOO_SMALL
 
 TEST_SUITE("out-of-line memory") {
 
-TEST_CASE("OOL memory arrives as a copy at a new address in the receiver's own space") {
+TEST_CASE("OOL memory arrives as a copy in a new region of the receiver's own space") {
     vm_address_t sender_addr = 0;
     const mach_msg_size_t size = static_cast<mach_msg_size_t>(2 * vm_page_size + 100);
     machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
@@ -535,7 +535,18 @@ TEST_CASE("OOL memory arrives as a copy at a new address in the receiver's own s
             auto* data = static_cast<unsigned char*>(in.msg.ool.address);
             CHECK(data != nullptr);
             if (data == nullptr) return;
-            CHECK(reinterpret_cast<vm_address_t>(data) != sender_addr);
+            // Each task has its own address space, so the number may equal the sender's (as on Mach);
+            // what matters is that it is a region of ours holding a copy.
+            vm_address_t at = reinterpret_cast<vm_address_t>(data);
+            vm_size_t rsize = 0;
+            vm_region_basic_info_data_64_t info{};
+            mach_msg_type_number_t count = VM_REGION_BASIC_INFO_COUNT_64;
+            mach_port_t object = MACH_PORT_NULL;
+            CHECK_KR(vm_region_64(mach_task_self(), &at, &rsize, VM_REGION_BASIC_INFO_64,
+                                  reinterpret_cast<vm_region_info_t>(&info), &count, &object),
+                     KERN_SUCCESS);
+            CHECK(at == reinterpret_cast<vm_address_t>(data));
+            CHECK(rsize >= size);
             bool same = true;
             for (mach_msg_size_t i = 0; i < size; ++i) same = same && data[i] == static_cast<unsigned char>(i * 7);
             CHECK(same);
@@ -885,6 +896,25 @@ TEST_CASE("a cycle of two receive rights, each queued on the other's port, leaks
         m = PortsMsg<1>{};
         complex_header(m, q, MACH_MSG_TYPE_COPY_SEND, 1);
         m.port[0] = port_desc(p, MACH_MSG_TYPE_MOVE_RECEIVE);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        CHECK(mt::type_of(p) == MACH_PORT_TYPE_DEAD_NAME);
+        CHECK(mt::type_of(q) == MACH_PORT_TYPE_DEAD_NAME);
+    });
+    INFO(r.summary());
+    CHECK(r.leaks.empty());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a message carrying its own port's receive right and then another receive right destroys both") {
+    // Regression: the second right's loop check walked a destination chain that
+    // the first had made circular, and never returned.
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        mach_port_t q = mt::new_port_with_send();
+        PortsMsg<2> m{};
+        complex_header(m, p, MACH_MSG_TYPE_MAKE_SEND, 2);
+        m.port[0] = port_desc(p, MACH_MSG_TYPE_MOVE_RECEIVE);
+        m.port[1] = port_desc(q, MACH_MSG_TYPE_MOVE_RECEIVE);
         CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
         CHECK(mt::type_of(p) == MACH_PORT_TYPE_DEAD_NAME);
         CHECK(mt::type_of(q) == MACH_PORT_TYPE_DEAD_NAME);

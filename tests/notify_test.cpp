@@ -14,6 +14,7 @@ mach_msg_id_t next_notification(mach_port_t port, mach_port_name_t* word = nullp
                                     MACH_PORT_NULL);
     if (mr_out) *mr_out = mr;
     if (mr != MACH_MSG_SUCCESS) return 0;
+    CHECK(in.n.NDR.int_rep == NDR_INT_LITTLE_ENDIAN);  // the kernel fills in the NDR record as MIG would
     if (word) *word = in.n.not_port;
     return in.n.not_header.msgh_id;
 }
@@ -114,6 +115,42 @@ TEST_CASE("no-senders fires when the last send right goes, with the make-send co
         CHECK(next_notification(notify, &count) == MACH_NOTIFY_NO_SENDERS);
         CHECK(count == 1);
         CHECK(machsim::check_invariants().empty());
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("MACH_PORT_RECEIVE_STATUS shows armed port-destroyed and no-senders requests") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        mach_port_t notify = mt::new_receive_right();
+        auto status = [&] {
+            mach_port_status_t s{};
+            mach_msg_type_number_t count = MACH_PORT_RECEIVE_STATUS_COUNT;
+            CHECK_KR(mach_port_get_attributes(mach_task_self(), p, MACH_PORT_RECEIVE_STATUS,
+                                              reinterpret_cast<mach_port_info_t>(&s), &count),
+                     KERN_SUCCESS);
+            return s;
+        };
+        CHECK(status().mps_pdrequest == FALSE);
+        CHECK(status().mps_nsrequest == FALSE);
+        mach_port_t previous = MACH_PORT_NULL;
+        CHECK_KR(mach_port_request_notification(mach_task_self(), p, MACH_NOTIFY_NO_SENDERS, 1, notify,
+                                                MACH_MSG_TYPE_MAKE_SEND_ONCE, &previous),
+                 KERN_SUCCESS);
+        CHECK(status().mps_nsrequest == TRUE);
+        CHECK(status().mps_pdrequest == FALSE);
+        CHECK_KR(mach_port_request_notification(mach_task_self(), p, MACH_NOTIFY_PORT_DESTROYED, 0, notify,
+                                                MACH_MSG_TYPE_MAKE_SEND_ONCE, &previous),
+                 KERN_SUCCESS);
+        CHECK(status().mps_pdrequest == TRUE);
+        // Cancelling (MACH_PORT_NULL) hands the send-once right back in `previous`.
+        CHECK_KR(mach_port_request_notification(mach_task_self(), p, MACH_NOTIFY_NO_SENDERS, 0, MACH_PORT_NULL,
+                                                MACH_MSG_TYPE_MAKE_SEND_ONCE, &previous),
+                 KERN_SUCCESS);
+        CHECK(status().mps_nsrequest == FALSE);
+        CHECK(MACH_PORT_VALID(previous));
+        CHECK_KR(mach_port_deallocate(mach_task_self(), previous), KERN_SUCCESS);
     });
     INFO(r.summary());
     CHECK(r.clean());
