@@ -9,6 +9,7 @@ Thread::Thread(Task& t, uint32_t thread_id, ipc::Env& env, std::function<int()> 
     : task(t), id(thread_id), waiter(env, this), body(std::move(b)) {
     trace_task = t.id;
     trace_thread = thread_id;
+    vm = &t.vm;
 }
 
 Task::Task(ipc::Env& env, uint32_t task_id, std::string task_name, bool is_daemon)
@@ -21,18 +22,46 @@ void semaphore_end(ipc::Env& env, Semaphore& s) {
     while (machine::Context* c = s.waiters.pop_front()) env.sched.wake(c, KERN_TERMINATED);
 }
 
+void semaphore_release(ipc::Env& env, Semaphore& s) {
+    ipc::Port* p = s.port;
+    if (!p) return;
+    s.port = nullptr;
+    p->kobject = nullptr;
+    ipc::port_destroy(env, p);
+}
+
+void release_thread_ports(ipc::Env& env, Thread& t) {
+    if (ipc::Port* p = t.thread_port) {  // rights to the thread become dead names
+        t.thread_port = nullptr;
+        p->kobject = nullptr;
+        ipc::port_destroy(env, p);
+    }
+    if (ipc::Port* p = t.exc_reply) {
+        t.exc_reply = nullptr;
+        ipc::port_destroy(env, p);
+    }
+    release_exception_ports(env, t.exc_ports);
+}
+
+void release_exception_ports(ipc::Env& env, ExceptionPorts& ports) {
+    for (ExceptionPort& ep : ports) {
+        if (ep.port) ipc::release_send(env, ep.port);
+        ep = {};
+    }
+}
+
 void teardown(ipc::Env& env, Task& task) {
     MS_ASSERT(task.live_threads == 0, "tearing down task {} with {} live threads", task.id, task.live_threads);
     task.alive = false;
     ipc::space_destroy(task.space);
     for (auto& s : task.semaphores) {
         semaphore_end(env, *s);
-        if (ipc::Port* p = s->port) {
-            s->port = nullptr;
-            p->kobject = nullptr;
-            ipc::port_destroy(env, p);
-        }
+        // As in XNU, the port outlives its semaphore while others hold send rights:
+        // their calls answer KERN_TERMINATED until the last right goes (semaphore_release).
+        if (s->port && s->port->srights == 0) semaphore_release(env, *s);
     }
+    for (auto& th : task.threads) release_thread_ports(env, *th);  // threads that never ran
+    release_exception_ports(env, task.exc_ports);
     if (ipc::Port* p = task.task_port) {
         task.task_port = nullptr;
         p->kobject = nullptr;

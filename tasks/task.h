@@ -14,6 +14,7 @@
 #include "ports/port.h"
 #include "ports/space.h"
 #include "ports/waiter.h"
+#include "tasks/exceptions.h"
 #include "tasks/semaphore.h"
 
 namespace machsim::tasks {
@@ -36,7 +37,11 @@ public:
     mach_port_name_t mig_reply = MACH_PORT_NULL;  // mig_get_reply_port, allocated on first use
     ipc::Port* thread_port = nullptr; // its kernel object port, alive while the thread is
     uint32_t suspend_count = 0;       // thread_suspend minus thread_resume
+    mach_port_name_t semaphore_name = MACH_PORT_NULL;  // the name of the semaphore it waits on (reports)
     bool main = false;                // the task's first thread: when it returns, the task ends
+
+    ExceptionPorts exc_ports;          // thread_set_exception_ports
+    ipc::Port* exc_reply = nullptr;    // where handlers' replies come back; the kernel holds its receive right
 
     // Termination: set by the kernel; the thread unwinds at its next kernel exit.
     bool kill_pending = false;
@@ -62,6 +67,8 @@ public:
 
     ipc::Port* task_port = nullptr;  // its kernel object port; the kernel holds the receive right
     std::vector<std::unique_ptr<Semaphore>> semaphores;  // created by this task, destroyed with it
+    ExceptionPorts exc_ports;  // task_set_exception_ports: for exceptions its threads do not handle
+    SignalState signals;
     mach_port_name_t self_name = MACH_PORT_NULL;       // mach_task_self()
     mach_port_name_t bootstrap_name = MACH_PORT_NULL;  // bootstrap_port
 
@@ -75,7 +82,14 @@ public:
 // depends on them), its semaphores, its task port, its memory. The threads must be gone.
 void teardown(ipc::Env& env, Task& task);
 
+// A thread has ended: its thread port dies (rights to it become dead names),
+// its exception reply port too, and the kernel lets go of its exception ports.
+void release_thread_ports(ipc::Env& env, Thread& t);
+
 // Ends a semaphore: waiters return KERN_TERMINATED, later operations too.
 void semaphore_end(ipc::Env& env, Semaphore& s);
+
+// Destroys an ended semaphore's port, once no send right to it is left.
+void semaphore_release(ipc::Env& env, Semaphore& s);
 
 }  // namespace machsim::tasks

@@ -1,6 +1,8 @@
 // Threads, task ports, tasks creating tasks, and semaphores.
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "tests/support.h"
 
 TEST_SUITE("threads") {
@@ -39,13 +41,13 @@ TEST_CASE("mach_thread_self gives a new uref each call; a dead thread's port bec
     CHECK(r.clean());
 }
 
-TEST_CASE("thread_abort makes a thread blocked in receive return MACH_RCV_INTERRUPTED") {
+TEST_CASE("thread_abort makes a thread blocked in receive with MACH_RCV_INTERRUPT return MACH_RCV_INTERRUPTED") {
     mach_msg_return_t got = 0;
     machsim::RunReport r = mt::run_task([&] {
         mach_port_t p = mt::new_receive_right();
         mach_port_t t = machsim::thread_start([&got, p] {
             mt::SimpleReceived in;
-            got = mt::receive_simple(p, in);
+            got = mt::receive_simple(p, in, MACH_RCV_INTERRUPT);
         });
         thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);  // it blocks
         CHECK_KR(thread_abort(t), KERN_SUCCESS);
@@ -53,6 +55,28 @@ TEST_CASE("thread_abort makes a thread blocked in receive return MACH_RCV_INTERR
     });
     CHECK(r.clean());
     CHECK_KR(got, MACH_RCV_INTERRUPTED);
+}
+
+TEST_CASE("without MACH_RCV_INTERRUPT, an aborted receive keeps waiting and gets the next message") {
+    mach_msg_return_t got = ~0u;
+    int payload = 0;
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t p = mt::new_port_with_send();
+        mach_port_t t = machsim::thread_start([&got, &payload, p] {
+            mt::SimpleReceived in;
+            got = mt::receive_simple(p, in);
+            payload = in.msg.payload;
+        });
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);  // it blocks
+        CHECK_KR(thread_abort(t), KERN_SUCCESS);
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);  // it waits again
+        CHECK(got == ~0u);  // still waiting
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 42), MACH_MSG_SUCCESS);
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+    });
+    CHECK(r.clean());
+    CHECK_KR(got, MACH_MSG_SUCCESS);
+    CHECK(payload == 42);
 }
 
 TEST_CASE("a suspended thread does not run until resumed; resuming twice is KERN_FAILURE") {
@@ -237,15 +261,17 @@ TEST_CASE("semaphore_destroy wakes waiters with KERN_TERMINATED; only the owner 
     CHECK_KR(waiter_got, KERN_TERMINATED);
 }
 
-TEST_CASE("a thread waiting forever on a semaphore is named in the deadlock report") {
-    machsim::RunReport r = mt::run_task([] {
-        semaphore_t s = MACH_PORT_NULL;
+TEST_CASE("a thread waiting forever on a semaphore is named in the deadlock report, with the semaphore's name") {
+    semaphore_t s = MACH_PORT_NULL;
+    machsim::RunReport r = mt::run_task([&s] {
         CHECK_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
         semaphore_wait(s);
     });
     CHECK(r.deadlock);
     REQUIRE(r.blocked.size() == 1);
     CHECK(r.blocked[0].waiting == "semaphore");
+    CHECK(r.blocked[0].name == s);
+    CHECK(r.blocked[0].describe().find(fmt::format("semaphore {:#x}", s)) != std::string::npos);
     CHECK(r.leaks.empty());
 }
 

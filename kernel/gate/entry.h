@@ -1,7 +1,7 @@
 // Entry: the bookkeeping of one system call. Constructing it enters the kernel
 // (time passes, a due timer interrupt preempts, the trace records the call);
 // leave() records the result and, for a thread being terminated, starts the
-// unwinding of its task body.
+// unwinding of its task body, or delivers the task's pending signals.
 #pragma once
 
 #include <exception>
@@ -14,14 +14,20 @@ namespace machsim::gate {
 class Entry {
 public:
     Entry(Kernel& k, tasks::Thread& self, Sys call) : k_(k), self_(self), call_(call) {
+        self.in_kernel = true;
         k.sched.kernel_entry(k.cfg.syscall_cost);
         MS_TRACE(k.trace, Event{.kind = EventKind::SyscallEnter, .text = sys_name(call)});
-        if (__builtin_expect(self.kill_pending, 0) && std::uncaught_exceptions() == 0) throw tasks::ThreadKilled{};
+        if (__builtin_expect(self.kill_pending, 0) && std::uncaught_exceptions() == 0) {
+            self.in_kernel = false;
+            throw tasks::ThreadKilled{};
+        }
     }
 
+    // Kernel exit: a thread with something pending (a kill, a signal) deals with it here.
     [[nodiscard]] int leave(int code) {
         MS_TRACE(k_.trace, Event{.kind = EventKind::SyscallLeave, .code = code, .text = sys_name(call_)});
-        if (__builtin_expect(self_.kill_pending, 0) && std::uncaught_exceptions() == 0) throw tasks::ThreadKilled{};
+        if (__builtin_expect(self_.attention, 0)) k_.kernel_exit(self_);
+        self_.in_kernel = false;
         return code;
     }
 

@@ -4,7 +4,8 @@
 
 #include <cstdlib>
 
-#include "kernel/machine/usercopy.h"
+#include "kernel/machine/fault.h"
+#include "kernel/machine/memory_object.h"
 #include "mach/mig_errors.h"
 #include "ports/census.h"
 #include "ports/mqueue.h"
@@ -55,20 +56,54 @@ void kobject_server(ipc::Env& env, ipc::KMsg* m, void*) {
                      sizeof r - sizeof(mach_msg_header_t));
 }
 
+// The last send right to a kernel object is gone. Nothing can map a memory
+// entry any more; an ended semaphore's port can go.
+void kobject_no_senders(ipc::Env& env, ipc::Port* p, void* ctx) {
+    if (!p->kobject) return;
+    if (p->kobject_kind == ipc::KobjectKind::MemoryEntry) {
+        static_cast<Kernel*>(ctx)->drop_memory_entry(p);
+    } else if (p->kobject_kind == ipc::KobjectKind::Semaphore) {
+        auto* s = static_cast<tasks::Semaphore*>(p->kobject);
+        if (!s->active) tasks::semaphore_release(env, *s);
+    }
+}
+
 }  // namespace
+
+ipc::Port* Kernel::adopt_memory_entry(std::unique_ptr<tasks::MemoryEntry> entry) {
+    ipc::Port* p = ipc::port_create(env, 0);
+    p->kobject_kind = ipc::KobjectKind::MemoryEntry;
+    p->kobject = entry.get();
+    entry->port = p;
+    memory_entries_[p->id()] = std::move(entry);
+    return p;
+}
+
+void Kernel::drop_memory_entry(ipc::Port* p) {
+    auto it = memory_entries_.find(p->id());
+    if (it == memory_entries_.end()) return;
+    p->kobject = nullptr;
+    it->second->port = nullptr;
+    memory_entries_.erase(it);
+    ipc::port_destroy(env, p);  // the kernel's reference
+}
 
 Kernel::Kernel(const Config& c) : cfg(c) {
     env.qlimit_max = cfg.qlimit_max;
     env.max_message = cfg.max_message;
     env.max_names = cfg.max_names;
     env.kobject_server = kobject_server;
+    env.kobject_no_senders = kobject_no_senders;
     const char* fast = std::getenv("MACHSIM_FASTPATH");  // "0": general path only (equivalence runs)
     env.fast_path = !(fast && std::string(fast) == "0");
     env.kobject_ctx = this;
     machine::install_fault_handler();
+    install_fault_path(*this);
+    ++instances_;
 }
 
 Kernel::~Kernel() {
+    --instances_;
     Kernel* prev = running_;
     running_ = this;
     auto discard_threads = [this] {
@@ -162,11 +197,7 @@ void Kernel::attach(TraceSink* sink) {
 void Kernel::thread_finished(tasks::Thread* t, TaskEnd how, int code, std::string detail) {
     tasks::Task& task = t->task;
     MS_TRACE(trace, Event{.kind = EventKind::ThreadExit, .task = task.id, .thread = t->id});
-    if (ipc::Port* p = t->thread_port) {  // rights to the thread become dead names
-        t->thread_port = nullptr;
-        p->kobject = nullptr;
-        ipc::port_destroy(env, p);
-    }
+    tasks::release_thread_ports(env, *t);
     if (how == TaskEnd::Crashed && task.end != TaskEnd::Crashed) {
         task.end = TaskEnd::Crashed;  // a crash in any thread ends the task
         task.exit_code = code;
@@ -192,9 +223,25 @@ void Kernel::finish_task(tasks::Task& task) {
     if (!task.daemon && --live_ordinary_ == 0) sched.set_return_to_idle(true);
 }
 
+void Kernel::suspend_task(tasks::Task& t, tasks::Thread& caller) {
+    if (t.suspend_count++ > 0) return;
+    for (auto& th : t.threads)
+        if (th.get() != &caller && th->state() != machine::RunState::Dead && !th->kill_pending) sched.hold(th.get());
+    if (&caller.task == &t) sched.hold(&caller);  // last: the caller stops here until resumed
+}
+
+bool Kernel::resume_task(tasks::Task& t) {
+    if (t.suspend_count == 0) return false;
+    if (--t.suspend_count > 0) return true;
+    for (auto& th : t.threads)
+        if (th->suspend_count == 0) sched.release(th.get());
+    return true;
+}
+
 void Kernel::kill(tasks::Thread* t, TaskEnd why) {
     if (t->state() == machine::RunState::Dead || t->kill_pending) return;
     t->kill_pending = true;
+    t->attention = true;
     t->kill_reason = why;
     sched.release(t);  // it must run to unwind, suspended or not
     if (t->state() == machine::RunState::Blocked) {
@@ -210,6 +257,7 @@ RunReport Kernel::run() {
     MS_ASSERT(running_ == nullptr, "Kernel::run called while a kernel runs on this thread");
     running_ = this;
     machine::install_fault_handler();  // host code may have replaced it since the kernel was made
+    machine::Watchdog watchdog(cfg.runaway_ms);
     if (cfg.max_ticks) sched.set_time_limit(cfg.max_ticks);
     bool time_limit = false;
     for (;;) {
@@ -241,12 +289,20 @@ std::vector<std::string> Kernel::check_invariants() {
     for (auto& t : tasks_) {
         census.add_space(t->space);
         census.add_kernel_ref(t->task_port);
+        auto add_exception_ports = [&](const tasks::ExceptionPorts& ports) {
+            for (const tasks::ExceptionPort& ep : ports)
+                if (ep.port) census.add_kernel_right({ep.port, MACH_MSG_TYPE_PORT_SEND, false});
+        };
+        add_exception_ports(t->exc_ports);
         for (auto& th : t->threads) {
             census.add_waiter(th->waiter);
             census.add_kernel_ref(th->thread_port);
+            if (th->exc_reply) census.add_kernel_right({th->exc_reply, MACH_MSG_TYPE_PORT_RECEIVE, false});
+            add_exception_ports(th->exc_ports);
         }
         for (auto& s : t->semaphores) census.add_kernel_ref(s->port);
     }
+    for (auto& [id, e] : memory_entries_) census.add_kernel_ref(e->port);
     census.add_kernel_ref(bootstrap_port_);
     return census.check(env);
 }
@@ -263,6 +319,7 @@ RunReport Kernel::make_report(bool time_limit) {
         bootstrap_port_->unref();
         bootstrap_port_ = nullptr;
     }
+    sched.drop_spare_fault_stack();  // no task runs any more
     check_leaks(report);
     report.ticks = clock.now();
     for (auto& t : tasks_) {
@@ -307,6 +364,7 @@ void Kernel::collect_deadlock(RunReport& report) {
                 auto* s = static_cast<tasks::Semaphore*>(th->wait_object);
                 b.waiting = "semaphore";
                 b.port = s->port ? s->port->id() : 0;
+                b.name = th->semaphore_name;
                 b.holder = s->owner->id;
             } else {
                 b.waiting = "sleep";
@@ -347,6 +405,13 @@ void Kernel::check_leaks(RunReport& report) {
     }
     if (env.msgs.live() > 0) report.leaks.push_back(fmt::format("{} message(s) never freed", env.msgs.live()));
     if (stacks.in_use() > 0) report.leaks.push_back(fmt::format("{} thread stack(s) still in use", stacks.in_use()));
+    for (auto& t : tasks_)
+        if (std::size_t n = t->vm.mapped_bytes())
+            report.leaks.push_back(fmt::format("task {} ({}) still maps {} bytes", t->id, t->name, n));
+    // Every region and memory entry is gone now; with no other kernel in the
+    // process, no memory object may remain (a reference counting mistake).
+    if (instances_ == 1 && machine::MemoryObject::live() > 0)
+        report.leaks.push_back(fmt::format("{} memory object(s) never freed", machine::MemoryObject::live()));
 }
 
 }  // namespace machsim::gate

@@ -3,8 +3,11 @@
 // a thin facade over it that also starts the bootstrap server.
 #pragma once
 
+#include <atomic>
+
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,9 +19,14 @@
 #include "kernel/machine/trace_bus.h"
 #include "machsim.h"
 #include "ports/env.h"
+#include "tasks/memory_entry.h"
 #include "tasks/task.h"
 
 namespace machsim::gate {
+
+class Kernel;
+// Routes faults in task code to k.handle_fault (exceptions.cpp).
+void install_fault_path(Kernel& k);
 
 class Kernel {
 public:
@@ -52,6 +60,10 @@ public:
     tasks::Thread* start_thread(tasks::Task& t, std::function<int()> body, bool main);
     // Stops every thread of t (each unwinds at its next kernel exit).
     void kill_task(tasks::Task& t, TaskEnd why);
+    // Takes a new memory entry; returns its port (the kernel keeps the receive right).
+    ipc::Port* adopt_memory_entry(std::unique_ptr<tasks::MemoryEntry> entry);
+    void drop_memory_entry(ipc::Port* p);
+
     // The public facade that owns this kernel (for programs started from tasks).
     void* facade = nullptr;
 
@@ -59,6 +71,27 @@ public:
     void thread_finished(tasks::Thread* t, TaskEnd how, int code, std::string detail);
     // Makes t unwind at its next kernel exit (it is woken if it waits).
     void kill(tasks::Thread* t, TaskEnd why);
+    // task_suspend / task_resume (also stop and continue signals). resume_task is
+    // false when the task was not suspended.
+    void suspend_task(tasks::Task& t, tasks::Thread& caller);
+    bool resume_task(tasks::Task& t);
+
+    // Faults and exceptions (exceptions.cpp). handle_fault runs as the faulting
+    // thread on its fault stack: true resumes it, false means it has finished.
+    bool handle_fault(tasks::Thread& t, const machine::FaultInfo& f);
+    kern_return_t raise_exception(tasks::Thread& t, const tasks::ExceptionPort& ep, int level,
+                                  exception_type_t type, int64_t code, int64_t subcode);
+
+    // Signals (signals.cpp).
+    void post_signal(tasks::Task& target, int signal);
+    // At a kernel exit with t.attention set: unwind a killed thread, deliver signals.
+    void kernel_exit(tasks::Thread& t);
+    // A fault nobody handled becomes `signal`: its handler runs (true: resume) or the task ends (false).
+    bool fault_signal(tasks::Thread& t, int signal, const std::string& what);
+    // Ends the task as `signal`'s default action does.
+    void end_by_signal(tasks::Task& task, int signal, std::string detail);
+    // Whether the task has signals to deliver; sets its threads' attention if so.
+    void signals_changed(tasks::Task& task);
 
     const Config cfg;
     machine::Clock clock;
@@ -76,10 +109,12 @@ private:
     RunReport make_report(bool time_limit);
 
     static inline thread_local Kernel* running_ = nullptr;
+    static inline std::atomic<int> instances_{0};  // memory objects are counted per process, not per kernel
     std::vector<std::unique_ptr<tasks::Task>> tasks_;
     uint32_t next_thread_ = 0;
     uint32_t live_ordinary_ = 0;  // tasks alive that are not daemons
     ipc::Port* bootstrap_port_ = nullptr;  // a kernel reference, to make send rights for new tasks
+    std::map<uint32_t, std::unique_ptr<tasks::MemoryEntry>> memory_entries_;  // by port number
     bool ran_ = false;
 };
 

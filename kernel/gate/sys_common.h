@@ -19,6 +19,9 @@ inline tasks::Thread* caller() {
 // of the task port would reach). Null when it names no live task.
 tasks::Task* target_task(tasks::Thread& self, mach_port_name_t task_name);
 
+// The thread a thread-port name in the caller's space denotes; null if none lives.
+tasks::Thread* target_thread(tasks::Thread& self, mach_port_name_t thread_name);
+
 // Writes a result through a task pointer; false if it is not writable.
 template <class T>
 [[nodiscard]] bool put_user(T* where, const T& value) {
@@ -47,6 +50,16 @@ kern_return_t task_call(Sys sys, mach_port_name_t task, F&& body) {
         tasks::Task* t = target_task(self, task);
         if (!t)
             return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right to a live task's port", task);
+        return body(k, self, *t);
+    });
+}
+
+// Runs body(kernel, caller, target thread) for a call aimed at a thread port.
+template <class F>
+kern_return_t thread_call(Sys sys, mach_port_name_t thread, F&& body) {
+    return call(sys, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        tasks::Thread* t = target_thread(self, thread);
+        if (!t) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right to a live thread", thread);
         return body(k, self, *t);
     });
 }

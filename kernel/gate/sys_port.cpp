@@ -16,6 +16,14 @@ tasks::Task* target_task(tasks::Thread& self, mach_port_name_t task_name) {
     return static_cast<tasks::Task*>(p->kobject);
 }
 
+tasks::Thread* target_thread(tasks::Thread& self, mach_port_name_t thread_name) {
+    ipc::Entry* e = self.task.space.lookup(thread_name);
+    if (!e || !e->has(MACH_PORT_TYPE_SEND)) return nullptr;
+    ipc::Port* p = e->port();
+    if (p->kobject_kind != ipc::KobjectKind::Thread || !p->kobject) return nullptr;
+    return static_cast<tasks::Thread*>(p->kobject);
+}
+
 namespace {
 
 bool valid_disposition(mach_msg_type_name_t d) { return MACH_MSG_TYPE_PORT_ANY(d); }

@@ -38,17 +38,21 @@ void on_abort(machine::Context* c) {
     Kernel::current()->sched.wake(c, KERN_ABORTED);
 }
 
-kern_return_t wait(Kernel& k, tasks::Thread& self, tasks::Semaphore& s, const uint64_t* timeout) {
+kern_return_t wait(Kernel& k, tasks::Thread& self, tasks::Semaphore& s, mach_port_name_t name,
+                   const uint64_t* timeout) {
     if (s.value > 0) {
         --s.value;
         return KERN_SUCCESS;
     }
     if ((timeout && *timeout == 0) || self.kill_pending) return KERN_OPERATION_TIMED_OUT;
+    if (self.attention) return KERN_ABORTED;  // a signal first; as an interrupted wait
     s.waiters.push_back(&self);
     self.wait_object = &s;
+    self.semaphore_name = name;
     self.abort_wait = on_abort;
     if (timeout) k.sched.arm_timer(&self, k.clock.now() + *timeout, on_timeout);
-    MS_TRACE(k.trace, Event{.kind = EventKind::Block, .port = s.port ? s.port->id() : 0, .text = "semaphore"});
+    MS_TRACE(k.trace, Event{.kind = EventKind::Block, .port = s.port ? s.port->id() : 0, .space = self.task.id,
+                            .name = name, .text = "semaphore"});
     kern_return_t kr = k.sched.block();
     self.wait_object = &self.waiter;  // IPC waits find their Waiter here
     return kr;
@@ -107,14 +111,14 @@ kern_return_t sys_semaphore_signal_all(mach_port_name_t semaphore) {
 }
 
 kern_return_t sys_semaphore_wait(mach_port_name_t semaphore) {
-    return semaphore_call(Sys::semaphore_wait, semaphore, [](Kernel& k, tasks::Thread& self, tasks::Semaphore& s) {
-        return wait(k, self, s, nullptr);
+    return semaphore_call(Sys::semaphore_wait, semaphore, [&](Kernel& k, tasks::Thread& self, tasks::Semaphore& s) {
+        return wait(k, self, s, semaphore, nullptr);
     });
 }
 
 kern_return_t sys_semaphore_timedwait(mach_port_name_t semaphore, const uint64_t* timeout_ticks) {
     return semaphore_call(Sys::semaphore_timedwait, semaphore, [&](Kernel& k, tasks::Thread& self, tasks::Semaphore& s) {
-        return wait(k, self, s, timeout_ticks);
+        return wait(k, self, s, semaphore, timeout_ticks);
     });
 }
 

@@ -56,7 +56,7 @@ kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_ti
         case SWITCH_OPTION_NONE:
         case SWITCH_OPTION_DEPRESS: k.sched.yield(); return KERN_SUCCESS;
         case SWITCH_OPTION_WAIT: {
-            if (self.kill_pending) return KERN_ABORTED;
+            if (self.kill_pending || self.attention) return KERN_ABORTED;  // a signal first: the sleep is cut short
             k.sched.arm_timer(&self, k.clock.now() + uint64_t{time} * ipc::kTicksPerMs, on_sleep_over);
             MS_TRACE(k.trace, Event{.kind = EventKind::Block, .text = "sleep"});
             self.abort_wait = on_sleep_aborted;
@@ -64,23 +64,6 @@ kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_ti
         }
         default: return KERN_INVALID_ARGUMENT;
         }
-    });
-}
-
-kern_return_t sys_vm_allocate(mach_port_name_t task, vm_address_t* address, vm_size_t size, int flags) {
-    return task_call(Sys::vm_allocate, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) -> kern_return_t {
-        if (flags & ~VM_FLAGS_ANYWHERE) return KERN_INVALID_ARGUMENT;
-        vm_address_t a = 0;
-        if (!get_user(a, address) || !put_user(address, a)) return KERN_INVALID_ADDRESS;
-        kern_return_t kr = t.vm.allocate(a, size, flags);
-        if (kr == KERN_SUCCESS) (void)put_user(address, a);
-        return kr;
-    });
-}
-
-kern_return_t sys_vm_deallocate(mach_port_name_t task, vm_address_t address, vm_size_t size) {
-    return task_call(Sys::vm_deallocate, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) {
-        return t.vm.deallocate(address, size);
     });
 }
 

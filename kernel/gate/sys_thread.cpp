@@ -9,24 +9,6 @@ namespace machsim::gate {
 
 namespace {
 
-// The thread a thread-port name in the caller's space denotes; null if none lives.
-tasks::Thread* target_thread(tasks::Thread& self, mach_port_name_t name) {
-    ipc::Entry* e = self.task.space.lookup(name);
-    if (!e || !e->has(MACH_PORT_TYPE_SEND)) return nullptr;
-    ipc::Port* p = e->port();
-    if (p->kobject_kind != ipc::KobjectKind::Thread || !p->kobject) return nullptr;
-    return static_cast<tasks::Thread*>(p->kobject);
-}
-
-template <class F>
-kern_return_t thread_call(Sys sys, mach_port_name_t thread, F&& body) {
-    return call(sys, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
-        tasks::Thread* t = target_thread(self, thread);
-        if (!t) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right to a live thread", thread);
-        return body(k, self, *t);
-    });
-}
-
 // A new send right to p in the caller's space.
 mach_port_name_t send_right_for(tasks::Thread& self, ipc::Port* p) {
     if (!p) return MACH_PORT_NULL;
@@ -114,7 +96,7 @@ kern_return_t sys_task_threads(mach_port_name_t task, mach_port_name_t** threads
 }
 
 kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_t)> body, mach_port_name_t give,
-                             mach_msg_type_name_t give_disposition, bool daemon, mach_port_name_t* child) {
+                             mach_msg_type_name_t give_disposition, SpawnOptions opts, mach_port_name_t* child) {
     return call(Sys::task_spawn, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
         if (!put_user(child, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
         ipc::Carried given;
@@ -130,8 +112,14 @@ kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_
         // The child's body learns the name its given right got; it is set before the child first runs.
         auto given_name = std::make_shared<mach_port_name_t>(MACH_PORT_NULL);
         uint32_t id = k.spawn(std::move(name), [b = std::move(body), given_name]() mutable { return b(*given_name); },
-                              SpawnOptions{.daemon = daemon});
+                              SpawnOptions{.daemon = opts.daemon});
         tasks::Task* t = k.task(id);
+        if (t->end != TaskEnd::Running) {  // the host refused its stack: the given right comes back
+            mach_port_name_t back = MACH_PORT_NULL;
+            if (ipc::copyout(self.task.space, given, &back) != KERN_SUCCESS) ipc::carried_release(k.env, given);
+            return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "task {} could not start: {}", id, t->detail);
+        }
+        if (opts.inherit_memory) self.task.vm.inherit_into(t->vm);  // vm_inherit (R24)
         if (ipc::copyout(t->space, given, given_name.get()) != KERN_SUCCESS) ipc::carried_release(k.env, given);
         (void)put_user(child, send_right_for(self, t->task_port));
         return KERN_SUCCESS;
@@ -147,20 +135,15 @@ kern_return_t sys_task_terminate(mach_port_name_t task) {
 
 kern_return_t sys_task_suspend(mach_port_name_t task) {
     return task_call(Sys::task_suspend, task, [](Kernel& k, tasks::Thread& self, tasks::Task& t) {
-        if (t.suspend_count++ > 0) return KERN_SUCCESS;
-        for (auto& th : t.threads)
-            if (th.get() != &self && runs(*th) && !th->kill_pending) k.sched.hold(th.get());
-        if (&self.task == &t) k.sched.hold(&self);  // last: the caller stops here until resumed
+        k.suspend_task(t, self);
         return KERN_SUCCESS;
     });
 }
 
 kern_return_t sys_task_resume(mach_port_name_t task) {
     return task_call(Sys::task_resume, task, [](Kernel& k, tasks::Thread&, tasks::Task& t) {
-        if (t.suspend_count == 0) return KERN_FAILURE;  // not suspended
-        if (--t.suspend_count > 0) return KERN_SUCCESS;
-        for (auto& th : t.threads)
-            if (th->suspend_count == 0) k.sched.release(th.get());
+        if (!k.resume_task(t)) return KERN_FAILURE;  // it was not suspended
+        if (t.suspend_count == 0) t.signals.stopped = false;  // resumed out of a stop signal: no longer stopped
         return KERN_SUCCESS;
     });
 }

@@ -10,7 +10,9 @@
 
 #include "mach/message.h"
 #include "mach/port.h"
+#include "mach/exception_types.h"
 #include "mach/vm_types.h"
+#include "machsim.h"
 
 namespace machsim::gate {
 
@@ -55,6 +57,20 @@ kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_p
 kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_timeout_t time);
 kern_return_t sys_vm_allocate(mach_port_name_t task, vm_address_t* address, vm_size_t size, int flags);
 kern_return_t sys_vm_deallocate(mach_port_name_t task, vm_address_t address, vm_size_t size);
+kern_return_t sys_vm_protect(mach_port_name_t task, vm_address_t address, vm_size_t size, boolean_t set_maximum,
+                             vm_prot_t new_protection);
+kern_return_t sys_vm_inherit(mach_port_name_t task, vm_address_t address, vm_size_t size, vm_inherit_t inheritance);
+kern_return_t sys_vm_read(mach_port_name_t task, vm_address_t address, vm_size_t size, vm_offset_t* data,
+                          mach_msg_type_number_t* count);
+kern_return_t sys_vm_write(mach_port_name_t task, vm_address_t address, vm_offset_t data, mach_msg_type_number_t count);
+kern_return_t sys_vm_copy(mach_port_name_t task, vm_address_t source, vm_size_t size, vm_address_t dest);
+kern_return_t sys_vm_region_64(mach_port_name_t task, vm_address_t* address, vm_size_t* size, int flavor, int* info,
+                               mach_msg_type_number_t* count, mach_port_name_t* object_name);
+kern_return_t sys_make_memory_entry(mach_port_name_t task, uint64_t* size, uint64_t offset, vm_prot_t permission,
+                                    mach_port_name_t* handle, mach_port_name_t parent);
+kern_return_t sys_vm_map(mach_port_name_t task, vm_address_t* address, vm_size_t size, vm_address_t mask, int flags,
+                         mach_port_name_t object, vm_offset_t offset, boolean_t copy, vm_prot_t cur, vm_prot_t max,
+                         vm_inherit_t inheritance);
 void sys_compute(uint64_t ticks);
 
 mach_port_name_t sys_mach_thread_self();
@@ -66,7 +82,7 @@ kern_return_t sys_thread_abort(mach_port_name_t thread);
 kern_return_t sys_task_threads(mach_port_name_t task, mach_port_name_t** threads, mach_msg_type_number_t* count);
 // A new task running body(name of the right it was given); *child = a send right to its task port.
 kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_t)> body, mach_port_name_t give,
-                             mach_msg_type_name_t give_disposition, bool daemon, mach_port_name_t* child);
+                             mach_msg_type_name_t give_disposition, SpawnOptions opts, mach_port_name_t* child);
 kern_return_t sys_task_terminate(mach_port_name_t task);
 kern_return_t sys_task_suspend(mach_port_name_t task);
 kern_return_t sys_task_resume(mach_port_name_t task);
@@ -78,7 +94,24 @@ kern_return_t sys_semaphore_signal(mach_port_name_t semaphore);
 kern_return_t sys_semaphore_signal_all(mach_port_name_t semaphore);
 kern_return_t sys_semaphore_wait(mach_port_name_t semaphore);
 // timeout_ticks: virtual time to wait; nullptr means forever.
-kern_return_t sys_semaphore_timedwait(mach_port_name_t semaphore, const uint64_t* timeout_ticks);  // the machsim::Kernel whose kernel runs now
+kern_return_t sys_semaphore_timedwait(mach_port_name_t semaphore, const uint64_t* timeout_ticks);
+
+kern_return_t sys_task_set_exception_ports(mach_port_name_t task, exception_mask_t mask, mach_port_name_t port,
+                                           exception_behavior_t behavior, thread_state_flavor_t flavor);
+kern_return_t sys_thread_set_exception_ports(mach_port_name_t thread, exception_mask_t mask, mach_port_name_t port,
+                                             exception_behavior_t behavior, thread_state_flavor_t flavor);
+kern_return_t sys_task_get_exception_ports(mach_port_name_t task, exception_mask_t mask, exception_mask_array_t masks,
+                                           mach_msg_type_number_t* count, exception_handler_array_t handlers,
+                                           exception_behavior_array_t behaviors, exception_flavor_array_t flavors);
+kern_return_t sys_thread_get_exception_ports(mach_port_name_t thread, exception_mask_t mask,
+                                             exception_mask_array_t masks, mach_msg_type_number_t* count,
+                                             exception_handler_array_t handlers, exception_behavior_array_t behaviors,
+                                             exception_flavor_array_t flavors);
+
+kern_return_t sys_signal_action(int signal, const SignalAction* act, SignalAction* old);
+kern_return_t sys_signal_mask(MaskHow how, SignalSet set, SignalSet* old);
+kern_return_t sys_signal_pending(SignalSet* out);
+kern_return_t sys_task_signal(mach_port_name_t task, int signal);
 
 // State a real system keeps in user space (variables, caches): no kernel entry.
 mach_port_name_t task_self_name();

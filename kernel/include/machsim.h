@@ -29,7 +29,7 @@ class Kernel;
 }
 
 struct Config {
-    uint64_t seed = 1;             // recorded in reports and traces; seeds randomised policies
+    uint64_t seed = 1;             // recorded in reports and traces (no scheduling policy is random yet)
     uint64_t quantum = 10'000;     // ticks a thread may run before the timer asks it to yield
     uint64_t syscall_cost = 1;     // ticks each kernel entry costs (1 tick = 1 virtual microsecond)
     std::size_t stack_size = 64 * 1024;  // bytes of stack per thread, plus a guard page
@@ -37,6 +37,9 @@ struct Config {
     uint32_t max_names = 1u << 16; // names one space may hold before KERN_NO_SPACE
     uint32_t max_message = 1u << 20;  // largest inline message (bytes) before MACH_SEND_TOO_LARGE
     uint64_t max_ticks = 0;        // stop the run at this virtual time (0 = no limit)
+    // A thread that runs this long (host CPU milliseconds) without entering the
+    // kernel is taken for an endless loop: its task gets SIGXCPU (0 = never).
+    uint32_t runaway_ms = 2000;
 };
 
 enum class TaskEnd : uint8_t {
@@ -47,6 +50,7 @@ enum class TaskEnd : uint8_t {
     Deadlocked,  // blocked forever; stopped when the run ended in deadlock
     Stopped,     // stopped because the run hit a limit (max_ticks)
     Terminated,  // ended by task_terminate
+    Signaled,    // ended by a signal's default action (exit_code = the signal): a fault nobody handled, task_signal
 };
 const char* task_end_name(TaskEnd end);
 
@@ -63,10 +67,10 @@ struct BlockedThread {
     uint32_t task = 0;
     std::string task_name;
     uint32_t thread = 0;
-    std::string waiting;       // "receive", "send" or "sleep"
+    std::string waiting;       // "receive", "send", "semaphore", "sleep" or "suspended"
     uint32_t port = 0;         // port object number (0 = none)
     mach_port_name_t name = 0; // the name it waits on, in its own space
-    uint32_t holder = 0;       // task holding the port's receive right (0 = none)
+    uint32_t holder = 0;       // task holding the port's receive right; for a semaphore, its maker (0 = none)
     std::string holder_name;
     std::string describe() const;
 };
@@ -90,6 +94,9 @@ struct RunReport {
 
 struct SpawnOptions {
     bool daemon = false;  // a server that waits for work: shut down when the ordinary tasks are done
+    // For task_spawn from a task (Mach's task_create inherit_memory): the child
+    // gets the caller's regions as vm_inherit says (SHARE, COPY, NONE).
+    bool inherit_memory = true;
 };
 
 class Kernel {
@@ -142,8 +149,9 @@ mach_port_t thread_start(std::function<void()> body);
 // Creates a task running `body`, which may return void or int (its exit code).
 // `give` (a name in the caller's space, copied in with `disposition`) arrives in
 // the new task under the name passed to `body`; the new task also starts with
-// its own task port and the bootstrap port. Returns a send right to its task
-// port (MACH_PORT_NULL on failure).
+// its own task port and the bootstrap port, and (unless opts.inherit_memory is
+// false) the caller's memory as vm_inherit says. Returns a send right to its
+// task port (MACH_PORT_NULL on failure).
 mach_port_t task_spawn_body(std::string name, std::function<int(mach_port_t)> body, mach_port_t give,
                             mach_msg_type_name_t disposition, SpawnOptions opts);
 template <class F>
@@ -167,6 +175,47 @@ bool program_spawn(std::string_view name);
 // between what ports count and what spaces, messages and threads hold. Empty
 // when the books balance. Callable from task bodies at any point.
 std::vector<std::string> check_invariants();
+
+// --- Signals -----------------------------------------------------------------
+// BSD signals for tasks, with XNU's numbers, kept in this namespace so that the
+// host's own signals and <signal.h> are untouched. Each task has one set of
+// handlers, one blocked set and one pending set. A signal is delivered when a
+// thread of the task next leaves the kernel; a thread blocked in the kernel is
+// interrupted for it, runs the handler, and its call restarts (mach_msg returns
+// MACH_RCV_INTERRUPTED / MACH_SEND_INTERRUPTED instead where the options
+// MACH_RCV_INTERRUPT / MACH_SEND_INTERRUPT ask for that; semaphore waits and
+// thread_switch sleeps return KERN_ABORTED). docs/signals.md has the details.
+namespace sig {
+enum : int {
+    HUP = 1, INT, QUIT, ILL, TRAP, ABRT, EMT, FPE, KILL, BUS, SEGV, SYS, PIPE, ALRM, TERM, URG,
+    STOP, TSTP, CONT, CHLD, TTIN, TTOU, IO, XCPU, XFSZ, VTALRM, PROF, WINCH, INFO, USR1, USR2,
+};
+constexpr int kCount = 32;  // numbers 1..31; signal_name() (machsim/trace.h) names them
+}  // namespace sig
+
+using SignalSet = uint32_t;
+constexpr SignalSet signal_bit(int signal) { return signal >= 1 && signal < sig::kCount ? 1u << (signal - 1) : 0; }
+
+struct SignalAction {
+    enum Kind : uint8_t { Default, Ignore, Handle };
+    Kind kind = Default;
+    void (*handler)(int signal) = nullptr;  // for Handle
+    SignalSet mask = 0;                     // also blocked while the handler runs (the signal itself always is)
+};
+
+// sigaction: sets (if act) and returns (if old) what the task does with `signal`.
+// KERN_INVALID_ARGUMENT for a bad number, for catching or ignoring SIGKILL or
+// SIGSTOP, or for Handle without a handler.
+kern_return_t signal_action(int signal, const SignalAction* act, SignalAction* old);
+// sigprocmask: Block adds `set`, Unblock removes it, SetMask replaces the mask.
+// SIGKILL and SIGSTOP cannot be blocked (they are dropped from `set`).
+enum class MaskHow : uint8_t { Block, Unblock, SetMask };
+kern_return_t signal_mask(MaskHow how, SignalSet set, SignalSet* old);
+// The signals posted to the calling task and not yet delivered.
+SignalSet signal_pending();
+// kill: posts `signal` to the task named by a send right to its task port
+// (mach_task_self() included). 0 checks the right without posting.
+kern_return_t task_signal(mach_port_t task, int signal);
 
 // Programs: named setups the `machsim` command can run.
 struct Program {

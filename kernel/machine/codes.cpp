@@ -2,6 +2,9 @@
 // helpers and mach_error_string.
 #include <fmt/format.h>
 
+#include <iterator>
+
+#include "mach/exception_types.h"
 #include "mach/kern_return.h"
 #include "mach/message.h"
 #include "mach/mig_errors.h"
@@ -53,6 +56,41 @@ std::string code_name(int code) {
             if (c.code == base) return fmt::format("{}|{:#x}", c.name, code & MACH_MSG_MASK);
     }
     return fmt::format("{:#x}", static_cast<unsigned>(code));
+}
+
+const char* exception_name(int exception) {
+    static constexpr const char* kNames[] = {"EXC_0", "EXC_BAD_ACCESS", "EXC_BAD_INSTRUCTION", "EXC_ARITHMETIC",
+                                             "EXC_EMULATION", "EXC_SOFTWARE", "EXC_BREAKPOINT", "EXC_SYSCALL",
+                                             "EXC_MACH_SYSCALL", "EXC_RPC_ALERT", "EXC_CRASH", "EXC_RESOURCE",
+                                             "EXC_GUARD", "EXC_CORPSE_NOTIFY"};
+    return exception >= 0 && exception < static_cast<int>(std::size(kNames)) ? kNames[exception] : "EXC_?";
+}
+
+std::string exception_code_name(int exception, int code) {
+    switch (exception) {
+    case EXC_BAD_ACCESS: return code_name(code);  // a kern_return_t
+    case EXC_BAD_INSTRUCTION:
+        if (code == EXC_I386_INVOP) return "EXC_I386_INVOP";
+        break;
+    case EXC_ARITHMETIC: {
+        static constexpr const char* kNames[] = {"0", "EXC_I386_DIV", "EXC_I386_INTO", "EXC_I386_NOEXT",
+                                                 "EXC_I386_EXTOVR", "EXC_I386_EXTERR", "EXC_I386_EMERR",
+                                                 "EXC_I386_BOUND", "EXC_I386_SSEEXTERR"};
+        if (code > 0 && code < static_cast<int>(std::size(kNames))) return kNames[code];
+        break;
+    }
+    }
+    return fmt::format("{:#x}", static_cast<unsigned>(code));
+}
+
+// XNU's numbering (machsim::sig).
+const char* signal_name(int signal) {
+    static constexpr const char* kNames[] = {
+        "SIG0",    "SIGHUP",  "SIGINT",    "SIGQUIT", "SIGILL",   "SIGTRAP", "SIGABRT", "SIGEMT",
+        "SIGFPE",  "SIGKILL", "SIGBUS",    "SIGSEGV", "SIGSYS",   "SIGPIPE", "SIGALRM", "SIGTERM",
+        "SIGURG",  "SIGSTOP", "SIGTSTP",   "SIGCONT", "SIGCHLD",  "SIGTTIN", "SIGTTOU", "SIGIO",
+        "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGINFO", "SIGUSR1", "SIGUSR2"};
+    return signal > 0 && signal < static_cast<int>(std::size(kNames)) ? kNames[signal] : "SIG?";
 }
 
 }  // namespace machsim

@@ -11,6 +11,7 @@
 
 namespace machsim::machine {
 
+class AddressSpace;
 class Scheduler;
 
 enum class RunState : uint8_t { New, Ready, Running, Blocked, Dead };
@@ -23,6 +24,8 @@ public:
     Context& operator=(const Context&) = delete;
 
     RunState state() const { return state_; }
+    const void* stack_lo() const { return stack_.lo; }  // its guard page lies just below
+    bool in_fault() const { return fault_stack_.lo != nullptr; }  // the kernel is handling its fault
     bool held() const { return held_; }
     // Ready but suspended, or blocked: it cannot run now.
     bool stalled() const { return state_ == RunState::Blocked || (state_ == RunState::Ready && parked_); }
@@ -38,6 +41,14 @@ public:
     // Ends the current wait early (thread_abort, termination), with the code that kind
     // of wait reports; set by whoever blocks the context.
     void (*abort_wait)(Context*) = nullptr;
+    // The address space this context runs in (null for the idle context).
+    AddressSpace* vm = nullptr;
+    // Running kernel code (inside a system call or the kernel's own bookkeeping):
+    // a fault now is the kernel's, not the task's.
+    bool in_kernel = false;
+    // Something awaits it at its next kernel exit (a signal, termination). An
+    // interruptible wait it is about to begin ends at once instead, interrupted.
+    bool attention = false;
     // Identity shown in the trace.
     uint32_t trace_task = 0;
     uint32_t trace_thread = 0;
@@ -47,12 +58,14 @@ public:
 
 private:
     friend class Scheduler;
+    friend struct FaultDetour;
     RunState state_ = RunState::New;
     Scheduler* sched_ = nullptr;
     bool held_ = false;    // suspended: may not run until released
     bool parked_ = false;  // ready, but kept off the run queue while held
     boost::context::detail::fcontext_t fctx_ = nullptr;  // where to resume this context
     StackPool::Stack stack_{};
+    StackPool::Stack fault_stack_{};  // the kernel stack it runs on while its fault is handled
     void (*entry_)(Context*) = nullptr;
     // AddressSanitizer's view of the stack; see Scheduler::switch_to.
     void* fake_stack_ = nullptr;

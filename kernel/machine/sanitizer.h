@@ -14,6 +14,7 @@
 #ifdef MACHSIM_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
 #endif
 
 namespace machsim::machine {
@@ -31,6 +32,15 @@ inline void asan_finish_switch(void* fake_stack_save, const void** bottom_old, s
     __sanitizer_finish_switch_fiber(fake_stack_save, bottom_old, size_old);
 #else
     (void)fake_stack_save, (void)bottom_old, (void)size_old;
+#endif
+}
+
+// Memory LeakSanitizer should scan for pointers, as it scans globals.
+inline void lsan_register_root(const void* p, std::size_t n) {
+#ifdef MACHSIM_ASAN
+    __lsan_register_root_region(p, n);
+#else
+    (void)p, (void)n;
 #endif
 }
 

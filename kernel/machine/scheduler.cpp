@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernel/machine/address_space.h"
 #include "kernel/machine/sanitizer.h"
 
 namespace machsim::machine {
@@ -16,6 +17,7 @@ Scheduler::Scheduler(StackPool& stacks, Clock& clock, TimerQueue& timers, TraceB
 
 bool Scheduler::start(Context* c, void (*entry)(Context*)) {
     MS_ASSERT(c->state_ == RunState::New, "starting a context twice");
+    replenish_fault_stack();
     if (!stacks_.allocate(c->stack_)) return false;
     c->entry_ = entry;
     c->sched_ = this;
@@ -113,6 +115,7 @@ void Scheduler::exit_current() {
     Context* next = pick();
     next->state_ = RunState::Running;
     current_ = next;
+    if (self->vm != next->vm && self->vm && self->vm->is_open()) self->vm->close();
     trace_.set_actor(next->trace_task, next->trace_thread);
     quantum_end_ = clock_.now() + quantum_;
     recompute_next_event();
@@ -129,6 +132,8 @@ void Scheduler::switch_to(Context* next) {
     }
     next->state_ = RunState::Running;
     current_ = next;
+    // Isolation: the outgoing task's regions leave the address range if it had opened them.
+    if (__builtin_expect(prev->vm != next->vm && prev->vm && prev->vm->is_open(), 0)) prev->vm->close();
     trace_.set_actor(next->trace_task, next->trace_thread);
     MS_TRACE(trace_, Event{.kind = EventKind::Switch, .extra = prev->trace_thread});
     quantum_end_ = clock_.now() + quantum_;
@@ -168,7 +173,10 @@ void Scheduler::trampoline(fc::transfer_t t) {
 
 void Scheduler::run_ready() {
     MS_ASSERT(current_ == &idle_, "run_ready must be called from the idle context");
+    Scheduler* outer = active_;
+    active_ = this;
     while (!return_to_idle_ && !runq_.empty()) switch_to(runq_.pop_front());
+    active_ = outer;
 }
 
 void Scheduler::discard(Context* c) {
@@ -177,7 +185,9 @@ void Scheduler::discard(Context* c) {
     c->parked_ = false;
     timers_.forget(c);
     stacks_.release(c->stack_);
+    stacks_.release(c->fault_stack_);
     c->stack_ = {};
+    c->fault_stack_ = {};
     c->fctx_ = nullptr;
     c->state_ = RunState::Dead;
 }

@@ -12,6 +12,7 @@
 
 #include "kernel/machine/clock.h"
 #include "kernel/machine/context.h"
+#include "kernel/machine/fault.h"
 #include "kernel/machine/list.h"
 #include "kernel/machine/stack_pool.h"
 #include "kernel/machine/timer_queue.h"
@@ -26,6 +27,8 @@ public:
     Scheduler& operator=(const Scheduler&) = delete;
 
     Context* current() const { return current_; }
+    // The scheduler running contexts on this host thread now (for the fault handler).
+    static Scheduler* active() { return active_; }
     bool on_idle() const { return current_ == &idle_; }
 
     // Gives c a stack and puts it on the run queue; it will begin in entry(c).
@@ -56,6 +59,7 @@ public:
 
     // Kernel entry: time passes, timers fire, and an expired quantum yields.
     void kernel_entry(uint64_t cost) {
+        ++kernel_entries_;
         clock_.advance(cost);
         if (__builtin_expect(clock_.now() >= next_event_, 0)) tick_events();
     }
@@ -73,7 +77,17 @@ public:
     }
     // Takes c out of scheduling for good without running it again (kernel teardown).
     void discard(Context* c);
+
+    // Gives back the stack kept ready for the next fault (the run is over).
+    void drop_spare_fault_stack();
+    // Faults in task code (fault.h) go to h.
+    void set_fault_handler(FaultHandler h, void* ctx) {
+        fault_handler_ = h;
+        fault_ctx_ = ctx;
+    }
     bool has_ready() const { return !runq_.empty(); }
+    // Kernel entries so far (the watchdog's sign of life).
+    uint64_t kernel_entries() const { return kernel_entries_; }
 
 private:
     Context* pick();  // next context to run: the run queue's head, else idle
@@ -84,12 +98,19 @@ private:
     void recompute_next_event();
     static void trampoline(boost::context::detail::transfer_t t);
 
+    // The fault detour (fault.cpp).
+    friend struct FaultDetour;
+    bool take_fault_stack(StackPool::Stack& out);  // signal context: no allocation
+    void replenish_fault_stack();
+    [[noreturn]] void exit_faulted();  // the current context ends on its fault stack
+
     StackPool& stacks_;
     Clock& clock_;
     TimerQueue& timers_;
     TraceBus& trace_;
     const uint64_t quantum_;
 
+    static inline thread_local Scheduler* active_ = nullptr;
     Context idle_;
     Context* current_ = &idle_;
     Context* zombie_ = nullptr;  // exited; its stack is released on the next arrival
@@ -101,6 +122,10 @@ private:
     // then tick_events finds nothing to do and recomputes it exactly).
     uint64_t other_events_ = 0;
     bool return_to_idle_ = false;
+    uint64_t kernel_entries_ = 0;
+    FaultHandler fault_handler_ = nullptr;
+    void* fault_ctx_ = nullptr;
+    StackPool::Stack spare_fault_stack_{};  // ready before a fault needs it: the handler cannot allocate
 };
 
 }  // namespace machsim::machine

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernel/machine/fault.h"
 #include "kernel/machine/sanitizer.h"
 
 namespace machsim::machine {
@@ -50,13 +51,15 @@ void StackPool::release(Stack s) {
     --in_use_;
 }
 
-bool StackPool::in_guard(const void* addr) const {
-    auto a = reinterpret_cast<uintptr_t>(addr);
-    for (void* lo : all_) {
-        auto l = reinterpret_cast<uintptr_t>(lo);
-        if (a >= l - page_ && a < l) return true;
-    }
-    return false;
+void StackPool::retire(Stack s) {
+    if (!s.lo) return;
+    static int retired = 0;  // per process: the stacks outlive their pool
+    auto it = std::find(all_.begin(), all_.end(), s.lo);
+    if (retired >= kRetiredStacks || it == all_.end()) return release(s);
+    ++retired;
+    all_.erase(it);
+    --in_use_;
+    lsan_register_root(s.lo, s.size);
 }
 
 }  // namespace machsim::machine

@@ -24,11 +24,13 @@ public:
 
     [[nodiscard]] bool allocate(Stack& out);
     void release(Stack s);
+    // The stack of a thread that ended without unwinding (fault.h): its frames
+    // may still own host memory, so it stays mapped for the rest of the process
+    // and LeakSanitizer scans it. Past kRetiredStacks it is simply released.
+    void retire(Stack s);
 
     std::size_t in_use() const { return in_use_; }
     std::size_t usable() const { return usable_; }
-    // True when addr lies in the guard page of one of this pool's stacks.
-    bool in_guard(const void* addr) const;
 
 private:
     std::size_t usable_;

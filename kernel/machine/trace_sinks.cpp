@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <ostream>
+#include <string_view>
 
 #include "mach/message.h"
 #include "machsim/trace.h"
@@ -35,6 +36,11 @@ const char* event_kind_name(EventKind kind) {
     case EventKind::DeadName: return "deadname";
     case EventKind::Timer: return "timeout";
     case EventKind::Deadlock: return "deadlock";
+    case EventKind::Fault: return "fault";
+    case EventKind::ExceptionRaise: return "exc-raise";
+    case EventKind::ExceptionReply: return "exc-reply";
+    case EventKind::SignalPost: return "signal";
+    case EventKind::SignalAction: return "sig-act";
     }
     return "?";
 }
@@ -139,9 +145,33 @@ void TextSink::on_event(const Event& e) {
     case EventKind::DeadName: d = fmt::format("{} is now a dead name ({} died)", in_space, port(e.port)); break;
     case EventKind::Timer: d = fmt::format("{} of thread {}", text, e.extra); break;
     case EventKind::Deadlock:
-        d = fmt::format("blocked forever in {} on {} ({}); its receive right is held by {}", text, in_space,
-                        port(e.port), e.extra ? name_of(e.extra) : std::string("nobody"));
+        if (std::string_view(text) == "semaphore")
+            d = fmt::format("blocked forever in semaphore_wait on {} ({}), made by {}", in_space, port(e.port),
+                            e.extra ? name_of(e.extra) : std::string("the kernel"));
+        else if (std::string_view(text) == "sleep")
+            d = "blocked forever, waiting on no port and no semaphore";
+        else if (std::string_view(text) == "suspended")
+            d = "suspended forever: nobody resumes it";
+        else
+            d = fmt::format("blocked forever in {} on {} ({}); its receive right is held by {}", text, in_space,
+                            port(e.port), e.extra ? name_of(e.extra) : std::string("nobody"));
         break;
+    case EventKind::Fault: {
+        uint64_t at = (uint64_t{e.after} << 32) | e.before;
+        if (e.code == 0)  // abort() or a runaway thread: no Mach exception
+            d = fmt::format("at {:#x}: {}", at, text);
+        else
+            d = fmt::format("{} ({}) at {:#x}: {}", exception_name(e.code),
+                            exception_code_name(e.code, static_cast<int32_t>(e.extra)), at, text);
+        break;
+    }
+    case EventKind::ExceptionRaise:
+        d = fmt::format("{} sent to the {}'s exception port {}", exception_name(e.code),
+                        e.extra == 1 ? "thread" : "task", port(e.port));
+        break;
+    case EventKind::ExceptionReply: d = fmt::format("handler on {} answered {}", port(e.port), code_name(e.code)); break;
+    case EventKind::SignalPost: d = fmt::format("{} posted to {}", signal_name(e.code), name_of(e.space)); break;
+    case EventKind::SignalAction: d = fmt::format("{} in {}: {}", signal_name(e.code), name_of(e.space), text); break;
     }
     out_ << fmt::format("{:>6} {:>9}  {:<18} {:<9} {}\n", e.seq, e.tick, who(e.task, e.thread),
                         event_kind_name(e.kind), d);

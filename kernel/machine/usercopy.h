@@ -1,6 +1,6 @@
 // Copy-in and copy-out of task memory. A task may hand the kernel any pointer;
 // these copies never crash the host: a fault inside them is caught by the fault
-// handler and reported as `false`.
+// handler (fault.cpp) and reported as `false`.
 #pragma once
 
 #include <cstddef>
@@ -13,8 +13,5 @@ namespace machsim::machine {
 [[nodiscard]] inline bool copy_user(void* dst, const void* src, std::size_t n) {
     return n == 0 || machsim_usercopy(dst, src, n) == 0;
 }
-
-// Installs the process-wide SIGSEGV/SIGBUS handler (once; idempotent).
-void install_fault_handler();
 
 }  // namespace machsim::machine

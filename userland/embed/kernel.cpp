@@ -38,7 +38,7 @@ mach_port_t thread_start(std::function<void()> body) {
 mach_port_t task_spawn_body(std::string name, std::function<int(mach_port_t)> body, mach_port_t give,
                             mach_msg_type_name_t disposition, SpawnOptions opts) {
     mach_port_t child = MACH_PORT_NULL;
-    (void)gate::sys_task_spawn(std::move(name), std::move(body), give, disposition, opts.daemon, &child);
+    (void)gate::sys_task_spawn(std::move(name), std::move(body), give, disposition, opts, &child);
     return child;
 }
 
@@ -59,6 +59,7 @@ const char* task_end_name(TaskEnd end) {
     case TaskEnd::Deadlocked: return "deadlocked";
     case TaskEnd::Stopped: return "stopped";
     case TaskEnd::Terminated: return "terminated";
+    case TaskEnd::Signaled: return "killed by a signal";
     }
     return "?";
 }
@@ -68,8 +69,9 @@ std::string BlockedThread::describe() const {
     std::string holder_text = holder ? fmt::format("task {} ({})", holder, holder_name) : std::string("no task");
     if (waiting == "sleep") return fmt::format("task {} ({}) thread {} sleeps", task, task_name, thread);
     if (waiting == "semaphore")
-        return fmt::format("task {} ({}) thread {} waits on a semaphore (P{}) of task {} ({}) nobody signals", task,
-                           task_name, thread, port, holder, holder_name);
+        return fmt::format("task {} ({}) thread {} waits on semaphore {:#x} (P{}), made by task {} ({}), that "
+                           "nobody signals",
+                           task, task_name, thread, name, port, holder, holder_name);
     if (waiting == "suspended")
         return fmt::format("task {} ({}) thread {} is suspended and nobody resumes it", task, task_name, thread);
     return fmt::format("task {} ({}) thread {} waits to {} on {}; its receive right is held by {}", task, task_name,

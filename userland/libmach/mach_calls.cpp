@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernel/gate/syscalls.h"
+#include "kernel/machine/usercopy.h"
 #include "mach/mach.h"
 #include "machsim/trace.h"
 
@@ -21,7 +22,17 @@ mach_port_t machsim_bootstrap_port(void) { return gate::bootstrap_name(); }
 mach_msg_return_t mach_msg(mach_msg_header_t* msg, mach_msg_option_t option, mach_msg_size_t send_size,
                            mach_msg_size_t rcv_size, mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
                            mach_port_name_t notify) {
-    return gate::sys_mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, notify);
+    mach_msg_return_t mr = gate::sys_mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, notify);
+    // As Mach's own library does: an interrupted wait is retried unless the caller
+    // asked to see interruptions. An interrupted send has its message back, so it
+    // is sent again whole; an interrupted receive is only received again.
+    if (!(option & MACH_SEND_INTERRUPT))
+        while (mr == MACH_SEND_INTERRUPTED)
+            mr = gate::sys_mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, notify);
+    if (!(option & MACH_RCV_INTERRUPT))
+        while (mr == MACH_RCV_INTERRUPTED)
+            mr = gate::sys_mach_msg(msg, option & ~MACH_SEND_MSG, 0, rcv_size, rcv_name, timeout, notify);
+    return mr;
 }
 
 mach_msg_return_t mach_msg_send(mach_msg_header_t* msg) {
@@ -112,6 +123,29 @@ kern_return_t task_terminate(task_t target_task) { return gate::sys_task_termina
 kern_return_t task_suspend(task_t target_task) { return gate::sys_task_suspend(target_task); }
 kern_return_t task_resume(task_t target_task) { return gate::sys_task_resume(target_task); }
 
+kern_return_t task_set_exception_ports(task_t task, exception_mask_t exception_mask, mach_port_t new_port,
+                                       exception_behavior_t behavior, thread_state_flavor_t new_flavor) {
+    return gate::sys_task_set_exception_ports(task, exception_mask, new_port, behavior, new_flavor);
+}
+kern_return_t thread_set_exception_ports(thread_act_t thread, exception_mask_t exception_mask, mach_port_t new_port,
+                                         exception_behavior_t behavior, thread_state_flavor_t new_flavor) {
+    return gate::sys_thread_set_exception_ports(thread, exception_mask, new_port, behavior, new_flavor);
+}
+kern_return_t task_get_exception_ports(task_t task, exception_mask_t exception_mask, exception_mask_array_t masks,
+                                       mach_msg_type_number_t* masksCnt, exception_handler_array_t old_handlers,
+                                       exception_behavior_array_t old_behaviors, exception_flavor_array_t old_flavors) {
+    return gate::sys_task_get_exception_ports(task, exception_mask, masks, masksCnt, old_handlers, old_behaviors,
+                                              old_flavors);
+}
+kern_return_t thread_get_exception_ports(thread_act_t thread, exception_mask_t exception_mask,
+                                         exception_mask_array_t masks, mach_msg_type_number_t* masksCnt,
+                                         exception_handler_array_t old_handlers,
+                                         exception_behavior_array_t old_behaviors,
+                                         exception_flavor_array_t old_flavors) {
+    return gate::sys_thread_get_exception_ports(thread, exception_mask, masks, masksCnt, old_handlers, old_behaviors,
+                                                old_flavors);
+}
+
 kern_return_t semaphore_create(task_t task, semaphore_t* semaphore, int policy, int value) {
     return gate::sys_semaphore_create(task, semaphore, policy, value);
 }
@@ -130,6 +164,93 @@ kern_return_t vm_allocate(vm_map_t target_task, vm_address_t* address, vm_size_t
 }
 kern_return_t vm_deallocate(vm_map_t target_task, vm_address_t address, vm_size_t size) {
     return gate::sys_vm_deallocate(target_task, address, size);
+}
+
+kern_return_t vm_protect(vm_map_t target_task, vm_address_t address, vm_size_t size, boolean_t set_maximum,
+                         vm_prot_t new_protection) {
+    return gate::sys_vm_protect(target_task, address, size, set_maximum, new_protection);
+}
+kern_return_t vm_inherit(vm_map_t target_task, vm_address_t address, vm_size_t size, vm_inherit_t new_inheritance) {
+    return gate::sys_vm_inherit(target_task, address, size, new_inheritance);
+}
+kern_return_t vm_read(vm_map_t target_task, vm_address_t address, vm_size_t size, vm_offset_t* data,
+                      mach_msg_type_number_t* dataCnt) {
+    return gate::sys_vm_read(target_task, address, size, data, dataCnt);
+}
+kern_return_t vm_write(vm_map_t target_task, vm_address_t address, vm_offset_t data, mach_msg_type_number_t dataCnt) {
+    return gate::sys_vm_write(target_task, address, data, dataCnt);
+}
+kern_return_t vm_copy(vm_map_t target_task, vm_address_t source_address, vm_size_t size, vm_address_t dest_address) {
+    return gate::sys_vm_copy(target_task, source_address, size, dest_address);
+}
+kern_return_t vm_region_64(vm_map_t target_task, vm_address_t* address, vm_size_t* size, vm_region_flavor_t flavor,
+                           vm_region_info_t info, mach_msg_type_number_t* infoCnt, mach_port_t* object_name) {
+    return gate::sys_vm_region_64(target_task, address, size, flavor, info, infoCnt, object_name);
+}
+kern_return_t vm_map(vm_map_t target_task, vm_address_t* address, vm_size_t size, vm_address_t mask, int flags,
+                     mem_entry_name_port_t object, vm_offset_t offset, boolean_t copy, vm_prot_t cur_protection,
+                     vm_prot_t max_protection, vm_inherit_t inheritance) {
+    return gate::sys_vm_map(target_task, address, size, mask, flags, object, offset, copy, cur_protection,
+                            max_protection, inheritance);
+}
+kern_return_t mach_make_memory_entry_64(vm_map_t target_task, memory_object_size_t* size,
+                                        memory_object_offset_t offset, vm_prot_t permission, mach_port_t* object_handle,
+                                        mem_entry_name_port_t parent_entry) {
+    return gate::sys_make_memory_entry(target_task, size, offset, permission, object_handle, parent_entry);
+}
+kern_return_t mach_make_memory_entry(vm_map_t target_task, vm_size_t* size, vm_offset_t offset, vm_prot_t permission,
+                                     mem_entry_name_port_t* object_handle, mem_entry_name_port_t parent_entry) {
+    // The 64-bit call does the work; its size travels through a local, copied in and out as the kernel would.
+    uint64_t s = 0;
+    if (!size || !machsim::machine::copy_user(&s, size, sizeof *size) || !machsim::machine::copy_user(size, &s, sizeof *size))
+        return KERN_INVALID_ADDRESS;
+    kern_return_t kr = gate::sys_make_memory_entry(target_task, &s, offset, permission, object_handle, parent_entry);
+    if (kr == KERN_SUCCESS) {
+        vm_size_t out = static_cast<vm_size_t>(s);
+        (void)machsim::machine::copy_user(size, &out, sizeof out);
+    }
+    return kr;
+}
+
+kern_return_t mach_vm_allocate(vm_map_t target, mach_vm_address_t* address, mach_vm_size_t size, int flags) {
+    static_assert(sizeof(mach_vm_address_t) == sizeof(vm_address_t), "64-bit hosts only");
+    return vm_allocate(target, reinterpret_cast<vm_address_t*>(address), size, flags);
+}
+kern_return_t mach_vm_deallocate(vm_map_t target, mach_vm_address_t address, mach_vm_size_t size) {
+    return vm_deallocate(target, address, size);
+}
+kern_return_t mach_vm_protect(vm_map_t target_task, mach_vm_address_t address, mach_vm_size_t size,
+                              boolean_t set_maximum, vm_prot_t new_protection) {
+    return vm_protect(target_task, address, size, set_maximum, new_protection);
+}
+kern_return_t mach_vm_inherit(vm_map_t target_task, mach_vm_address_t address, mach_vm_size_t size,
+                              vm_inherit_t new_inheritance) {
+    return vm_inherit(target_task, address, size, new_inheritance);
+}
+kern_return_t mach_vm_read(vm_map_t target_task, mach_vm_address_t address, mach_vm_size_t size, vm_offset_t* data,
+                           mach_msg_type_number_t* dataCnt) {
+    return vm_read(target_task, address, size, data, dataCnt);
+}
+kern_return_t mach_vm_write(vm_map_t target_task, mach_vm_address_t address, vm_offset_t data,
+                            mach_msg_type_number_t dataCnt) {
+    return vm_write(target_task, address, data, dataCnt);
+}
+kern_return_t mach_vm_copy(vm_map_t target_task, mach_vm_address_t source_address, mach_vm_size_t size,
+                           mach_vm_address_t dest_address) {
+    return vm_copy(target_task, source_address, size, dest_address);
+}
+kern_return_t mach_vm_region(vm_map_t target_task, mach_vm_address_t* address, mach_vm_size_t* size,
+                             vm_region_flavor_t flavor, vm_region_info_t info, mach_msg_type_number_t* infoCnt,
+                             mach_port_t* object_name) {
+    return vm_region_64(target_task, reinterpret_cast<vm_address_t*>(address), reinterpret_cast<vm_size_t*>(size),
+                        flavor, info, infoCnt, object_name);
+}
+kern_return_t mach_vm_map(vm_map_t target_task, mach_vm_address_t* address, mach_vm_size_t size,
+                          mach_vm_offset_t mask, int flags, mem_entry_name_port_t object, memory_object_offset_t offset,
+                          boolean_t copy, vm_prot_t cur_protection, vm_prot_t max_protection,
+                          vm_inherit_t inheritance) {
+    return vm_map(target_task, reinterpret_cast<vm_address_t*>(address), size, mask, flags, object, offset, copy,
+                  cur_protection, max_protection, inheritance);
 }
 
 char* mach_error_string(mach_error_t error_value) {

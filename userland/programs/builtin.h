@@ -1,6 +1,7 @@
 // The demo programs that ship with machsim.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "machsim.h"
@@ -9,7 +10,38 @@ namespace machsim::demos {
 
 Program echo_program();      // RPC echo server and client over the bootstrap server
 Program prodcons_program();  // producer/consumer with a port's queue as the bounded buffer
+Program failover_program();  // a backup server takes over a service port through a port-destroyed notification
+Program sieve_program();     // concurrent prime sieve: a pipeline of tasks that grows at run time
+Program nosenders_program(); // objects freed on no-senders notifications, with the Hurd race protocol
+Program shmring_program();   // producer/consumer over a ring buffer in shared memory, with two semaphores
+Program pager_program();     // a user-level pager: page faults arrive as exception messages
 
-inline std::vector<Program> builtin() { return {echo_program(), prodcons_program()}; }
+// What the last run of a demo saw, for tests.
+std::vector<int> sieve_primes();  // the primes the stages found, in order
+struct NoSendersStats {
+    int created = 0, freed = 0, rearmed = 0;  // objects made, freed, and notifications that lost the race
+};
+NoSendersStats nosenders_stats();
+int failover_backup_served();  // requests the backup answered after the takeover
+struct ShmRingStats {
+    int produced = 0, consumed = 0;               // items each side moved through the ring
+    uint64_t producer_sum = 0, consumer_sum = 0;  // each side's checksum of the items it moved
+    uint64_t producer_read_sum = 0;               // the consumer's checksum, as the producer read it in the ring
+    uint64_t consumer_read_sum = 0;               // the producer's checksum, as the consumer read it in the ring
+};
+ShmRingStats shmring_stats();
+struct PagerStats {
+    int faults = 0;   // page faults the pager served (KERN_SUCCESS)
+    int refused = 0;  // faults it answered KERN_FAILURE (outside its region)
+    int reads = 0;    // page reads the client reported
+    uint64_t client_sum = 0;    // what the client added up through its pointer
+    uint64_t expected_sum = 0;  // what the pager's pattern says those pages hold
+};
+PagerStats pager_stats();
+
+inline std::vector<Program> builtin() {
+    return {echo_program(),      prodcons_program(), failover_program(), sieve_program(),
+            nosenders_program(), shmring_program(),  pager_program()};
+}
 
 }  // namespace machsim::demos

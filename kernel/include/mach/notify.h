@@ -3,6 +3,7 @@
 #define MACHSIM_MACH_NOTIFY_H
 
 #include "mach/message.h"
+#include "mach/ndr.h"
 #include "mach/port.h"
 
 #define MACH_NOTIFY_FIRST 0100
@@ -17,17 +18,6 @@
 typedef mach_port_t notify_port_t;
 
 #pragma pack(push, 4)
-
-typedef struct {
-    unsigned char mig_vers;
-    unsigned char if_vers;
-    unsigned char reserved1;
-    unsigned char mig_encoding;
-    unsigned char int_rep;
-    unsigned char char_rep;
-    unsigned char float_rep;
-    unsigned char reserved2;
-} NDR_record_t;
 
 typedef struct {
     mach_msg_header_t not_header;

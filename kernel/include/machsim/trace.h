@@ -31,7 +31,7 @@ enum class EventKind : uint8_t {
     Dequeue,       // msg, port, after = queue length afterwards, extra = seqno
     Receive,       // msg, port, space/name = receiver's name for the port, code = msgh_id, before = size
     MsgDestroy,    // msg, port = its destination, text = why
-    Block,         // port (0 = none), space/name = the name waited on, text = "receive" / "send" / "sleep"
+    Block,         // port (0 = none), space/name = the name waited on, text = "receive" / "send" / "semaphore" / "sleep"
     Wake,          // extra = the woken thread, code = its wait result (actor = the waker; 0 = kernel)
     RightCopyIn,   // space, name, port, before/after = urefs, extra = disposition
     RightCopyOut,  // space, name, port, before/after = urefs, extra = received right type
@@ -39,7 +39,15 @@ enum class EventKind : uint8_t {
     DeadName,      // space, name, port: a right's port died; the name is now a dead name
     Timer,         // extra = the thread whose timeout fired, text = what timed out
     Deadlock,      // task/thread = a thread blocked forever, port/space/name = what it waits on,
-                   // extra = the task holding that port's receive right
+                   // extra = the task holding that port's receive right (for a semaphore: the task that
+                   // made it), text = "receive" / "send" / "semaphore" / "sleep" / "suspended"
+    Fault,         // the acting thread faulted: code = exception type (EXC_*), extra = its code,
+                   // before/after = the address's low/high 32 bits, text = what happened
+    ExceptionRaise,  // port = the exception port, code = exception type, extra = 1 thread's port, 2 task's
+    ExceptionReply,  // port = the exception port, code = the handler's answer (KERN_SUCCESS resumes)
+    SignalPost,    // space = the task signalled, code = the signal (actor = who posted it: for a fault, the faulting thread)
+    SignalAction,  // space = the task it applies to, code = the signal, text = what was done: "handler",
+                   // "ignore", "terminate", "stop", "continue"
 };
 
 const char* event_kind_name(EventKind kind);
@@ -100,5 +108,10 @@ private:
 
 // The symbolic name of a Mach return code ("MACH_SEND_INVALID_DEST"), or its hex value.
 std::string code_name(int code);
+// "EXC_BAD_ACCESS" for an exception type; "SIGSEGV" for a machsim signal (sig:: numbers).
+const char* exception_name(int exception);
+// An exception's code as its type defines it: a kern_return_t name for EXC_BAD_ACCESS, EXC_I386_* otherwise.
+std::string exception_code_name(int exception, int code);
+const char* signal_name(int signal);
 
 }  // namespace machsim

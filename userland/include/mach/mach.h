@@ -7,6 +7,8 @@
 #include "mach/kern_return.h"
 #include "mach/machine_types.h"
 #include "mach/clock_types.h"
+#include "mach/exc.h"
+#include "mach/exception_types.h"
 #include "mach/message.h"
 #include "mach/mig_errors.h"
 #include "mach/notify.h"
@@ -14,6 +16,7 @@
 #include "mach/sync_policy.h"
 #include "mach/task_special_ports.h"
 #include "mach/thread_switch.h"
+#include "mach/vm_region.h"
 #include "mach/vm_types.h"
 
 #ifdef __cplusplus
@@ -86,7 +89,9 @@ mach_port_t mach_thread_self(void);
 kern_return_t thread_terminate(thread_act_t target_act);
 kern_return_t thread_suspend(thread_act_t target_act);
 kern_return_t thread_resume(thread_act_t target_act);
-/* A thread blocked in mach_msg returns MACH_RCV_INTERRUPTED / MACH_SEND_INTERRUPTED. */
+/* A thread blocked in mach_msg with MACH_RCV_INTERRUPT / MACH_SEND_INTERRUPT
+ * returns MACH_RCV_INTERRUPTED / MACH_SEND_INTERRUPTED; without them its call
+ * goes on waiting, as mach_msg retries. */
 kern_return_t thread_abort(thread_act_t target_act);
 /* Send rights to the task's live threads, in an array in the caller's memory. */
 kern_return_t task_threads(task_t target_task, thread_act_array_t *act_list, mach_msg_type_number_t *act_listCnt);
@@ -105,6 +110,76 @@ kern_return_t semaphore_timedwait(semaphore_t semaphore, mach_timespec_t wait_ti
 
 kern_return_t vm_allocate(vm_map_t target_task, vm_address_t *address, vm_size_t size, int flags);
 kern_return_t vm_deallocate(vm_map_t target_task, vm_address_t address, vm_size_t size);
+kern_return_t vm_protect(vm_map_t target_task, vm_address_t address, vm_size_t size, boolean_t set_maximum,
+                         vm_prot_t new_protection);
+kern_return_t vm_inherit(vm_map_t target_task, vm_address_t address, vm_size_t size, vm_inherit_t new_inheritance);
+/* A copy of the range, in a new region of the caller's space (vm_deallocate it). */
+kern_return_t vm_read(vm_map_t target_task, vm_address_t address, vm_size_t size, vm_offset_t *data,
+                      mach_msg_type_number_t *dataCnt);
+kern_return_t vm_write(vm_map_t target_task, vm_address_t address, vm_offset_t data, mach_msg_type_number_t dataCnt);
+kern_return_t vm_copy(vm_map_t target_task, vm_address_t source_address, vm_size_t size, vm_address_t dest_address);
+kern_return_t vm_region_64(vm_map_t target_task, vm_address_t *address, vm_size_t *size, vm_region_flavor_t flavor,
+                           vm_region_info_t info, mach_msg_type_number_t *infoCnt, mach_port_t *object_name);
+kern_return_t vm_map(vm_map_t target_task, vm_address_t *address, vm_size_t size, vm_address_t mask, int flags,
+                     mem_entry_name_port_t object, vm_offset_t offset, boolean_t copy, vm_prot_t cur_protection,
+                     vm_prot_t max_protection, vm_inherit_t inheritance);
+/* A port naming memory: [offset, offset+size) of target_task's space, or a new object with MAP_MEM_NAMED_CREATE. */
+kern_return_t mach_make_memory_entry_64(vm_map_t target_task, memory_object_size_t *size,
+                                        memory_object_offset_t offset, vm_prot_t permission, mach_port_t *object_handle,
+                                        mem_entry_name_port_t parent_entry);
+kern_return_t mach_make_memory_entry(vm_map_t target_task, vm_size_t *size, vm_offset_t offset, vm_prot_t permission,
+                                     mem_entry_name_port_t *object_handle, mem_entry_name_port_t parent_entry);
+
+/* The mach_vm_* spellings (64-bit addresses and sizes; the same calls). */
+kern_return_t mach_vm_allocate(vm_map_t target, mach_vm_address_t *address, mach_vm_size_t size, int flags);
+kern_return_t mach_vm_deallocate(vm_map_t target, mach_vm_address_t address, mach_vm_size_t size);
+kern_return_t mach_vm_protect(vm_map_t target_task, mach_vm_address_t address, mach_vm_size_t size,
+                              boolean_t set_maximum, vm_prot_t new_protection);
+kern_return_t mach_vm_inherit(vm_map_t target_task, mach_vm_address_t address, mach_vm_size_t size,
+                              vm_inherit_t new_inheritance);
+kern_return_t mach_vm_read(vm_map_t target_task, mach_vm_address_t address, mach_vm_size_t size, vm_offset_t *data,
+                           mach_msg_type_number_t *dataCnt);
+kern_return_t mach_vm_write(vm_map_t target_task, mach_vm_address_t address, vm_offset_t data,
+                            mach_msg_type_number_t dataCnt);
+kern_return_t mach_vm_copy(vm_map_t target_task, mach_vm_address_t source_address, mach_vm_size_t size,
+                           mach_vm_address_t dest_address);
+kern_return_t mach_vm_region(vm_map_t target_task, mach_vm_address_t *address, mach_vm_size_t *size,
+                             vm_region_flavor_t flavor, vm_region_info_t info, mach_msg_type_number_t *infoCnt,
+                             mach_port_t *object_name);
+kern_return_t mach_vm_map(vm_map_t target_task, mach_vm_address_t *address, mach_vm_size_t size,
+                          mach_vm_offset_t mask, int flags, mem_entry_name_port_t object, memory_object_offset_t offset,
+                          boolean_t copy, vm_prot_t cur_protection, vm_prot_t max_protection,
+                          vm_inherit_t inheritance);
+
+/* Exception ports (R23): where a thread's faults go, first the thread's own
+ * port for the exception type, then its task's. Only EXCEPTION_DEFAULT
+ * (optionally | MACH_EXCEPTION_CODES) is accepted; the flavor is ignored. */
+kern_return_t task_set_exception_ports(task_t task, exception_mask_t exception_mask, mach_port_t new_port,
+                                       exception_behavior_t behavior, thread_state_flavor_t new_flavor);
+kern_return_t thread_set_exception_ports(thread_act_t thread, exception_mask_t exception_mask, mach_port_t new_port,
+                                         exception_behavior_t behavior, thread_state_flavor_t new_flavor);
+kern_return_t task_get_exception_ports(task_t task, exception_mask_t exception_mask, exception_mask_array_t masks,
+                                       mach_msg_type_number_t *masksCnt, exception_handler_array_t old_handlers,
+                                       exception_behavior_array_t old_behaviors, exception_flavor_array_t old_flavors);
+kern_return_t thread_get_exception_ports(thread_act_t thread, exception_mask_t exception_mask,
+                                         exception_mask_array_t masks, mach_msg_type_number_t *masksCnt,
+                                         exception_handler_array_t old_handlers,
+                                         exception_behavior_array_t old_behaviors,
+                                         exception_flavor_array_t old_flavors);
+/* MIG-style demultiplexers for an exception server: for an exception_raise
+ * (2401) or mach_exception_raise (2405) request they call the program's own
+ * catch_exception_raise / catch_mach_exception_raise, write the reply (its
+ * RetCode is the handler's answer; KERN_SUCCESS resumes the thread) and return
+ * TRUE; for anything else the reply says MIG_BAD_ID and they return FALSE. A
+ * program that does not define the handler gets KERN_FAILURE as the answer. */
+boolean_t exc_server(mach_msg_header_t *request, mach_msg_header_t *reply);
+boolean_t mach_exc_server(mach_msg_header_t *request, mach_msg_header_t *reply);
+kern_return_t catch_exception_raise(mach_port_t exception_port, mach_port_t thread, mach_port_t task,
+                                    exception_type_t exception, exception_data_t code,
+                                    mach_msg_type_number_t codeCnt);
+kern_return_t catch_mach_exception_raise(mach_port_t exception_port, mach_port_t thread, mach_port_t task,
+                                         exception_type_t exception, mach_exception_data_t code,
+                                         mach_msg_type_number_t codeCnt);
 
 /* The symbolic name of a return code, e.g. "MACH_SEND_INVALID_DEST". */
 char *mach_error_string(mach_error_t error_value);

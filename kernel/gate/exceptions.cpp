@@ -1,0 +1,306 @@
+// Faults become Mach exceptions (R23): the faulting thread sends an
+// exception_raise RPC to its own exception port, then to its task's; a handler
+// that answers KERN_SUCCESS resumes it at the faulting instruction. With no
+// handler left the fault becomes a signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, as
+// XNU maps them), whose default action ends the task.
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "kernel/gate/sys_common.h"
+#include "mach/exc.h"
+#include "mach/mig_errors.h"
+#include "ports/mqueue.h"
+#include "ports/rights.h"
+
+namespace machsim::gate {
+
+namespace {
+
+struct Exception {
+    exception_type_t type = 0;
+    int64_t code = 0;
+    int64_t subcode = 0;
+    int signal = 0;  // what it becomes when nobody handles it
+    std::string what;
+};
+
+std::string prot_text(vm_prot_t p) {
+    return fmt::format("{}{}{}", p & VM_PROT_READ ? 'r' : '-', p & VM_PROT_WRITE ? 'w' : '-',
+                       p & VM_PROT_EXECUTE ? 'x' : '-');
+}
+
+// What the hardware fault means in Mach terms, and a line a person can act on.
+Exception classify(const tasks::Thread& t, const machine::FaultInfo& f, uint32_t runaway_ms) {
+    Exception e;
+    if (f.runaway) {  // no Mach exception: a CPU limit, as RLIMIT_CPU gives SIGXCPU
+        e.signal = sig::XCPU;
+        e.what = fmt::format("thread {} ran {} ms of host CPU without entering the kernel (an endless loop?)", t.id,
+                             runaway_ms);
+        return e;
+    }
+    switch (f.signal) {
+    case SIGSEGV:
+    case SIGBUS: {
+        e.type = EXC_BAD_ACCESS;
+        e.subcode = static_cast<int64_t>(f.address);
+        uintptr_t start = 0;
+        const machine::AddressSpace::Region* r =
+            machine::AddressSpace::in_range(f.address) ? t.task.vm.find(f.address, &start) : nullptr;
+        e.code = r || f.stack_overflow ? KERN_PROTECTION_FAILURE : KERN_INVALID_ADDRESS;
+        e.signal = e.code == KERN_INVALID_ADDRESS ? sig::SEGV : sig::BUS;  // as XNU's ux_exception
+        std::string where;
+        if (f.stack_overflow) {
+            where = "stack overflow: the guard page below the thread's stack";
+        } else if (r) {
+            where = fmt::format("in region {:#x}-{:#x} {}", start, start + r->size, prot_text(r->prot));
+        } else if (machine::AddressSpace::in_range(f.address)) {
+            where = "no region of this task there";
+        } else {
+            where = "outside the task's memory";
+        }
+        e.what = fmt::format("thread {} {} {:#x} ({})", t.id, f.write ? "wrote" : "touched", f.address, where);
+        break;
+    }
+    case SIGILL:
+        e.type = EXC_BAD_INSTRUCTION;
+        e.code = EXC_I386_INVOP;
+        e.signal = sig::ILL;
+        e.what = fmt::format("thread {} ran an invalid instruction at {:#x}", t.id, f.pc);
+        break;
+    case SIGFPE:
+        e.type = EXC_ARITHMETIC;
+        e.code = f.code == FPE_INTDIV || f.code == FPE_INTOVF ? EXC_I386_DIV : EXC_I386_SSEEXTERR;
+        e.signal = sig::FPE;
+        e.what = fmt::format("thread {} {} at {:#x}", t.id,
+                             e.code == EXC_I386_DIV ? "divided an integer by zero" : "raised a floating-point trap",
+                             f.pc);
+        break;
+    default:  // SIGABRT: abort() is a signal, not an exception
+        e.signal = sig::ABRT;
+        e.what = fmt::format("thread {} called abort()", t.id);
+        break;
+    }
+    return e;
+}
+
+bool on_fault(machine::Context* c, const machine::FaultInfo& f, void* kernel) {
+    return static_cast<Kernel*>(kernel)->handle_fault(*static_cast<tasks::Thread*>(c), f);
+}
+
+}  // namespace
+
+void install_fault_path(Kernel& k) { k.sched.set_fault_handler(on_fault, &k); }
+
+bool Kernel::handle_fault(tasks::Thread& t, const machine::FaultInfo& f) {
+    sched.kernel_entry(cfg.syscall_cost);  // a fault costs time, so a handler that never fixes it cannot spin forever
+    Exception e = classify(t, f, cfg.runaway_ms);
+    auto address = static_cast<uint64_t>(e.type == EXC_BAD_ACCESS ? f.address : f.pc);
+    MS_TRACE(trace, Event{.kind = EventKind::Fault,
+                          .code = e.type,
+                          .before = static_cast<uint32_t>(address),
+                          .after = static_cast<uint32_t>(address >> 32),
+                          .extra = static_cast<uint32_t>(e.code),
+                          .text = e.what.c_str()});
+    if (e.type && !t.kill_pending) {
+        tasks::ExceptionPorts* levels[] = {&t.exc_ports, &t.task.exc_ports};
+        for (int level = 0; level < 2 && !t.kill_pending; ++level) {
+            const tasks::ExceptionPort& ep = (*levels[level])[e.type];
+            if (!ep.port || !ep.port->active) continue;
+            if (raise_exception(t, ep, level + 1, e.type, e.code, e.subcode) == KERN_SUCCESS) return true;
+        }
+    }
+    if (t.kill_pending) {  // ended while its handler had it (task_terminate, the end of the run)
+        thread_finished(&t, t.kill_reason, 0, {});
+        return false;
+    }
+    return fault_signal(t, e.signal, e.what);
+}
+
+kern_return_t Kernel::raise_exception(tasks::Thread& t, const tasks::ExceptionPort& ep, int level,
+                                      exception_type_t type, int64_t code, int64_t subcode) {
+    if (!t.exc_reply) t.exc_reply = ipc::port_create(env, t.task.id);
+    bool codes64 = ep.behavior & MACH_EXCEPTION_CODES;
+    mach_exception_raise_request_t req{};  // the larger layout; the 32-bit one is its prefix
+    req.NDR = MACHSIM_NDR_NATIVE;
+    req.msgh_body.msgh_descriptor_count = 2;
+    for (mach_msg_port_descriptor_t* d : {&req.thread, &req.task}) {
+        d->disposition = MACH_MSG_TYPE_PORT_SEND;
+        d->type = MACH_MSG_PORT_DESCRIPTOR;
+    }
+    req.exception = type;
+    req.codeCnt = 2;
+    uint32_t size;
+    if (codes64) {
+        req.code[0] = code;
+        req.code[1] = subcode;
+        size = sizeof(mach_exception_raise_request_t);
+    } else {
+        auto* narrow = reinterpret_cast<exception_raise_request_t*>(&req);
+        narrow->code[0] = static_cast<exception_data_type_t>(code);
+        narrow->code[1] = static_cast<exception_data_type_t>(subcode);
+        size = sizeof(exception_raise_request_t);
+    }
+    ipc::BodyItem items[2];
+    items[0].offset = offsetof(mach_exception_raise_request_t, thread);
+    items[0].right = ipc::make_send(t.thread_port);
+    items[1].offset = offsetof(mach_exception_raise_request_t, task);
+    items[1].right = ipc::make_send(t.task.task_port);
+    mach_msg_id_t id = codes64 ? MACH_EXCEPTION_RAISE_ID : EXCEPTION_RAISE_ID;
+    ipc::Carried dest = ipc::copy_send(ep.port);
+    ipc::Carried reply = ipc::make_send_once(t.exc_reply);
+    MS_TRACE(trace, Event{.kind = EventKind::ExceptionRaise,
+                          .port = ep.port->id(),
+                          .code = type,
+                          .extra = static_cast<uint32_t>(level)});
+    constexpr uint32_t kHeader = sizeof(mach_msg_header_t);
+    if (!ipc::kernel_send_request(env, dest, reply, id, reinterpret_cast<const char*>(&req) + kHeader,
+                                  size - kHeader, items, 2))
+        return KERN_FAILURE;
+    ipc::KMsg* m = nullptr;
+    kern_return_t answer;
+    if (ipc::kernel_receive(env, t.waiter, t.exc_reply, &m) != MACH_MSG_SUCCESS) {
+        answer = KERN_ABORTED;  // thread_abort or termination
+    } else {
+        exception_raise_reply_t r{};
+        if (!m->complex && m->size >= sizeof r && m->header()->msgh_id == id + EXCEPTION_REPLY_ID_OFFSET) {
+            std::memcpy(&r, m->data(), sizeof r);
+            answer = r.RetCode;
+        } else {
+            answer = MIG_REPLY_MISMATCH;  // e.g. the send-once notification of a handler that died
+        }
+        ipc::msg_consume(env, m);
+    }
+    MS_TRACE(trace, Event{.kind = EventKind::ExceptionReply, .port = ep.port->id(), .code = answer});
+    return answer;
+}
+
+// --- exception ports ---------------------------------------------------------
+
+namespace {
+
+// Checks the arguments of a *_set_exception_ports call the way XNU does.
+kern_return_t check_set(Kernel& k, exception_mask_t mask, exception_behavior_t behavior) {
+    if (mask & ~static_cast<exception_mask_t>(EXC_MASK_VALID))
+        return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "exception mask {:#x} has bits outside EXC_MASK_VALID", mask);
+    switch (behavior & ~MACH_EXCEPTION_MASK) {
+    case EXCEPTION_DEFAULT: return KERN_SUCCESS;
+    case EXCEPTION_STATE:
+    case EXCEPTION_STATE_IDENTITY:
+        return ipc::fail(k.env, KERN_INVALID_ARGUMENT,
+                         "behaviour {:#x}: machsim sends only EXCEPTION_DEFAULT messages (no thread state)", behavior);
+    default: return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not an exception behaviour", behavior);
+    }
+}
+
+// The right `port` names in the caller's space, as MIG's COPY_SEND would take it.
+kern_return_t copy_handler(Kernel& k, tasks::Thread& self, mach_port_name_t port, ipc::Port** out) {
+    *out = nullptr;
+    if (!MACH_PORT_VALID(port)) return KERN_SUCCESS;  // MACH_PORT_NULL or DEAD: no handler
+    if (ipc::copyin_check(self.task.space, port, MACH_MSG_TYPE_COPY_SEND) != KERN_SUCCESS)
+        return ipc::fail(k.env, MACH_SEND_INVALID_RIGHT, "{:#x} is not a send right", port);
+    ipc::Carried c = ipc::copyin(self.task.space, port, MACH_MSG_TYPE_COPY_SEND);
+    if (!c.port) return KERN_SUCCESS;  // a dead name: no handler
+    *out = c.port;
+    return KERN_SUCCESS;
+}
+
+kern_return_t set_ports(Kernel& k, tasks::Thread& self, tasks::ExceptionPorts& ports, exception_mask_t mask,
+                        mach_port_name_t port, exception_behavior_t behavior, thread_state_flavor_t flavor) {
+    if (kern_return_t kr = check_set(k, mask, behavior); kr != KERN_SUCCESS) return kr;
+    ipc::Port* p = nullptr;
+    if (kern_return_t kr = copy_handler(k, self, port, &p); kr != KERN_SUCCESS) return kr;
+    for (int type = 1; type < EXC_TYPES_COUNT; ++type) {
+        if (!(mask & (1u << type))) continue;
+        tasks::ExceptionPort& slot = ports[type];
+        if (slot.port) ipc::release_send(k.env, slot.port);
+        slot = {p ? ipc::copy_send(p).port : nullptr, behavior, flavor};
+    }
+    if (p) ipc::release_send(k.env, p);  // the one taken from the caller; each slot holds its own
+    return KERN_SUCCESS;
+}
+
+kern_return_t get_ports(Kernel& k, tasks::Thread& self, const tasks::ExceptionPorts& ports, exception_mask_t mask,
+                        exception_mask_array_t masks, mach_msg_type_number_t* count,
+                        exception_handler_array_t handlers, exception_behavior_array_t behaviors,
+                        exception_flavor_array_t flavors) {
+    if (mask & ~static_cast<exception_mask_t>(EXC_MASK_VALID))
+        return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "exception mask {:#x} has bits outside EXC_MASK_VALID", mask);
+    mach_msg_type_number_t room = 0;
+    if (!get_user(room, count)) return KERN_INVALID_ADDRESS;
+    // One entry per distinct handler, as XNU groups them.
+    struct Group {
+        exception_mask_t mask;
+        tasks::ExceptionPort port;
+    };
+    std::vector<Group> groups;
+    for (int type = 1; type < EXC_TYPES_COUNT; ++type) {
+        if (!(mask & (1u << type))) continue;
+        const tasks::ExceptionPort& ep = ports[type];
+        auto same = [&](const Group& g) {
+            return g.port.port == ep.port && g.port.behavior == ep.behavior && g.port.flavor == ep.flavor;
+        };
+        auto it = std::find_if(groups.begin(), groups.end(), same);
+        if (it != groups.end()) {
+            it->mask |= 1u << type;
+        } else if (groups.size() < room) {
+            groups.push_back({1u << type, ep});
+        }
+    }
+    // Everything is written before any right is copied out, so that a bad array
+    // costs the caller no rights.
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const tasks::ExceptionPort& ep = groups[i].port;
+        if (!put_user(&masks[i], groups[i].mask) || !put_user(&handlers[i], mach_port_name_t{MACH_PORT_NULL}) ||
+            !put_user(&behaviors[i], ep.behavior) || !put_user(&flavors[i], ep.flavor))
+            return KERN_INVALID_ADDRESS;
+    }
+    if (!put_user(count, static_cast<mach_msg_type_number_t>(groups.size()))) return KERN_INVALID_ADDRESS;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        mach_port_name_t name = MACH_PORT_NULL;
+        const tasks::ExceptionPort& ep = groups[i].port;
+        if (ep.port && ep.port->active) {
+            ipc::Carried c = ipc::copy_send(ep.port);
+            if (ipc::copyout(self.task.space, c, &name) != KERN_SUCCESS) ipc::carried_release(k.env, c);
+        } else if (ep.port) {
+            name = MACH_PORT_DEAD;
+        }
+        (void)put_user(&handlers[i], name);  // writable: checked above
+    }
+    return KERN_SUCCESS;
+}
+
+}  // namespace
+
+kern_return_t sys_task_set_exception_ports(mach_port_name_t task, exception_mask_t mask, mach_port_name_t port,
+                                           exception_behavior_t behavior, thread_state_flavor_t flavor) {
+    return task_call(Sys::task_set_exception_ports, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) {
+        return set_ports(k, self, t.exc_ports, mask, port, behavior, flavor);
+    });
+}
+
+kern_return_t sys_thread_set_exception_ports(mach_port_name_t thread, exception_mask_t mask, mach_port_name_t port,
+                                             exception_behavior_t behavior, thread_state_flavor_t flavor) {
+    return thread_call(Sys::thread_set_exception_ports, thread, [&](Kernel& k, tasks::Thread& self, tasks::Thread& t) {
+        return set_ports(k, self, t.exc_ports, mask, port, behavior, flavor);
+    });
+}
+
+kern_return_t sys_task_get_exception_ports(mach_port_name_t task, exception_mask_t mask, exception_mask_array_t masks,
+                                           mach_msg_type_number_t* count, exception_handler_array_t handlers,
+                                           exception_behavior_array_t behaviors, exception_flavor_array_t flavors) {
+    return task_call(Sys::task_get_exception_ports, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) {
+        return get_ports(k, self, t.exc_ports, mask, masks, count, handlers, behaviors, flavors);
+    });
+}
+
+kern_return_t sys_thread_get_exception_ports(mach_port_name_t thread, exception_mask_t mask,
+                                             exception_mask_array_t masks, mach_msg_type_number_t* count,
+                                             exception_handler_array_t handlers, exception_behavior_array_t behaviors,
+                                             exception_flavor_array_t flavors) {
+    return thread_call(Sys::thread_get_exception_ports, thread, [&](Kernel& k, tasks::Thread& self, tasks::Thread& t) {
+        return get_ports(k, self, t.exc_ports, mask, masks, count, handlers, behaviors, flavors);
+    });
+}
+
+}  // namespace machsim::gate

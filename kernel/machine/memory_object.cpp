@@ -1,0 +1,46 @@
+#include "kernel/machine/memory_object.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "kernel/machine/assert.h"
+
+namespace machsim::machine {
+
+namespace {
+std::size_t live_objects = 0;
+uint32_t next_id = 0;
+}  // namespace
+
+MemoryObject* MemoryObject::create(std::size_t size) {
+    int fd = memfd_create("machsim-memory", MFD_CLOEXEC);
+    if (fd < 0) return nullptr;
+    if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+        close(fd);
+        return nullptr;
+    }
+    void* alias = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (alias == MAP_FAILED) {
+        close(fd);
+        return nullptr;
+    }
+    ++live_objects;
+    return new MemoryObject(fd, size, static_cast<uint8_t*>(alias), ++next_id);
+}
+
+void MemoryObject::unref() {
+    MS_ASSERT(refs_ > 0, "memory object {}: reference count underflow", id_);
+    if (--refs_ == 0) delete this;
+}
+
+MemoryObject::~MemoryObject() {
+    munmap(alias_, size_);
+    close(fd_);
+    --live_objects;
+}
+
+std::size_t MemoryObject::live() { return live_objects; }
+
+}  // namespace machsim::machine

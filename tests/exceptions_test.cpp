@@ -1,0 +1,250 @@
+// Faults in task code (R23): EXC_BAD_ACCESS and friends, exception ports,
+// resuming after a handler fixed the cause, and the signal a fault becomes
+// when nobody handles it.
+#include <cstdlib>
+#include <string>
+
+#include "tests/support.h"
+
+namespace {
+
+// A page of the caller's memory with protection `prot`.
+vm_address_t page_with(vm_prot_t prot) {
+    vm_address_t a = 0;
+    if (vm_allocate(mach_task_self(), &a, vm_page_size, VM_FLAGS_ANYWHERE) != KERN_SUCCESS) return 0;
+    if (vm_protect(mach_task_self(), a, vm_page_size, FALSE, prot) != KERN_SUCCESS) return 0;
+    return a;
+}
+
+// Writes through a raw pointer the compiler cannot prove anything about.
+void poke(vm_address_t a, int value) { *reinterpret_cast<volatile int*>(a) = value; }
+int peek(vm_address_t a) { return *reinterpret_cast<volatile int*>(a); }
+
+struct ExcRequest {
+    mach_exception_raise_request_t req;
+    mach_msg_audit_trailer_t trailer;
+};
+
+// Receives one exception message on `port` and answers it with `answer` after
+// calling `fix` with the request. Returns the request.
+template <class Fix>
+mach_exception_raise_request_t serve_one(mach_port_t port, kern_return_t answer, Fix&& fix) {
+    ExcRequest in{};
+    CHECK_KR(mach_msg(&in.req.Head, MACH_RCV_MSG, 0, sizeof in, port, 0, MACH_PORT_NULL), MACH_MSG_SUCCESS);
+    fix(in.req);
+    exception_raise_reply_t out{};
+    out.Head.msgh_bits = MACH_MSGH_BITS(MACH_MSGH_BITS_REMOTE(in.req.Head.msgh_bits), 0);
+    out.Head.msgh_size = sizeof out;
+    out.Head.msgh_remote_port = in.req.Head.msgh_remote_port;
+    out.Head.msgh_id = in.req.Head.msgh_id + 100;
+    out.RetCode = answer;
+    CHECK_KR(mach_msg(&out.Head, MACH_SEND_MSG, sizeof out, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL), MACH_MSG_SUCCESS);
+    (void)mach_port_deallocate(mach_task_self(), in.req.thread.name);
+    (void)mach_port_deallocate(mach_task_self(), in.req.task.name);
+    return in.req;
+}
+
+// Recurses until the stack runs out; the array keeps each frame from being optimised away.
+int recurse(int depth) {
+    if (depth < 0) return 0;  // never: it keeps the compiler from calling the recursion infinite
+    volatile char frame[256];
+    frame[0] = static_cast<char>(depth);
+    return recurse(depth + 1) + frame[0];
+}
+
+const machsim::TaskReport& report_of(const machsim::RunReport& r, const char* name) {
+    const machsim::TaskReport* t = r.task(name);
+    REQUIRE(t);
+    return *t;
+}
+
+}  // namespace
+
+TEST_SUITE("exceptions") {
+
+TEST_CASE("a write through a read-only mapping with no handler ends the task with SIGBUS; others run on") {
+    int others = 0;
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("victim", [] {
+            vm_address_t a = page_with(VM_PROT_READ);
+            REQUIRE(a != 0);
+            CHECK(peek(a) == 0);  // reading is allowed
+            poke(a, 1);
+            FAIL("the write should not have returned");
+        });
+        k.spawn("bystander", [&] {
+            for (int i = 0; i < 5; ++i) {
+                thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+                ++others;
+            }
+        });
+    });
+    const machsim::TaskReport& v = report_of(r, "victim");
+    CHECK(v.end == machsim::TaskEnd::Signaled);
+    CHECK(v.exit_code == machsim::sig::BUS);
+    CHECK(v.detail.find("SIGBUS") != std::string::npos);
+    CHECK(v.detail.find("wrote 0x") != std::string::npos);
+    CHECK(v.detail.find("r--") != std::string::npos);
+    CHECK(report_of(r, "bystander").end == machsim::TaskEnd::Exited);
+    CHECK(others == 5);
+    CHECK(r.leaks.empty());
+    CHECK(r.accounting.empty());
+}
+
+TEST_CASE("a read of an address near null ends the task with SIGSEGV (KERN_INVALID_ADDRESS)") {
+    machsim::RunReport r = mt::run_task([] {
+        volatile vm_address_t near_null = 64;  // not null: UndefinedBehaviorSanitizer would stop a null load first
+        (void)peek(near_null);
+    });
+    const machsim::TaskReport& t = report_of(r, "test");
+    CHECK(t.end == machsim::TaskEnd::Signaled);
+    CHECK(t.exit_code == machsim::sig::SEGV);
+    CHECK(t.detail.find("outside the task's memory") != std::string::npos);
+    CHECK(r.leaks.empty());
+}
+
+TEST_CASE("an exception handler that fixes the protection and answers KERN_SUCCESS resumes the faulting write") {
+    int seen = 0;
+    exception_type_t type = 0;
+    int64_t code = 0;
+    uint64_t address = 0;
+    vm_address_t page = 0;
+    machsim::RunReport r = mt::run_task([&] {
+        page = page_with(VM_PROT_READ);
+        mach_port_t exc = mt::new_port_with_send();
+        CHECK_KR(task_set_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, exc,
+                                          EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES, THREAD_STATE_NONE),
+                 KERN_SUCCESS);
+        machsim::thread_start([&] {
+            serve_one(exc, KERN_SUCCESS, [&](const mach_exception_raise_request_t& req) {
+                type = req.exception;
+                code = req.code[0];
+                address = static_cast<uint64_t>(req.code[1]);
+                CHECK(req.Head.msgh_id == MACH_EXCEPTION_RAISE_ID);
+                CHECK_KR(vm_protect(mach_task_self(), page, vm_page_size, FALSE, VM_PROT_READ | VM_PROT_WRITE),
+                         KERN_SUCCESS);
+            });
+        });
+        poke(page + 8, 42);  // faults once; resumed, the write happens
+        seen = peek(page + 8);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK(type == EXC_BAD_ACCESS);
+    CHECK(code == KERN_PROTECTION_FAILURE);
+    CHECK(address == page + 8);
+    CHECK(seen == 42);
+}
+
+TEST_CASE("a handler answering KERN_FAILURE passes the exception on: thread port first, then task port, then SIGBUS") {
+    std::string order;
+    machsim::RunReport r = mt::run_task([&] {
+        vm_address_t page = page_with(VM_PROT_READ);
+        mach_port_t thread_exc = mt::new_port_with_send();
+        mach_port_t task_exc = mt::new_port_with_send();
+        CHECK_KR(task_set_exception_ports(mach_task_self(), EXC_MASK_ALL, task_exc, EXCEPTION_DEFAULT, 0),
+                 KERN_SUCCESS);
+        machsim::thread_start([&] {
+            serve_one(thread_exc, KERN_FAILURE, [&](const mach_exception_raise_request_t& req) {
+                order += "thread ";
+                CHECK(req.Head.msgh_id == EXCEPTION_RAISE_ID);  // no MACH_EXCEPTION_CODES: 32-bit codes
+                auto* narrow = reinterpret_cast<const exception_raise_request_t*>(&req);
+                CHECK(narrow->code[0] == KERN_PROTECTION_FAILURE);
+            });
+            serve_one(task_exc, KERN_FAILURE, [&](const mach_exception_raise_request_t&) { order += "task"; });
+        });
+        mach_port_t self = mach_thread_self();
+        CHECK_KR(thread_set_exception_ports(self, EXC_MASK_BAD_ACCESS, thread_exc, EXCEPTION_DEFAULT, 0), KERN_SUCCESS);
+        poke(page, 1);
+    });
+    CHECK(order == "thread task");
+    const machsim::TaskReport& t = report_of(r, "test");
+    CHECK(t.end == machsim::TaskEnd::Signaled);
+    CHECK(t.exit_code == machsim::sig::BUS);
+    CHECK(r.leaks.empty());
+    CHECK(r.accounting.empty());
+}
+
+// The hardware's divide, which UndefinedBehaviorSanitizer would otherwise stop before the CPU traps.
+static __attribute__((no_sanitize("undefined"))) int divide(int a, int b) { return a / b; }
+
+TEST_CASE("an integer division by zero is EXC_ARITHMETIC and ends the task with SIGFPE") {
+    machsim::RunReport r = mt::run_task([] {
+        volatile int zero = 0;
+        volatile int x = divide(10, zero);
+        (void)x;
+    });
+    const machsim::TaskReport& t = report_of(r, "test");
+    CHECK(t.end == machsim::TaskEnd::Signaled);
+    CHECK(t.exit_code == machsim::sig::FPE);
+}
+
+TEST_CASE("abort() in a task ends that task with SIGABRT, not the host") {
+    machsim::RunReport r = mt::run_task([] { std::abort(); });
+    const machsim::TaskReport& t = report_of(r, "test");
+    CHECK(t.end == machsim::TaskEnd::Signaled);
+    CHECK(t.exit_code == machsim::sig::ABRT);
+}
+
+TEST_CASE("a stack overflow ends that task with a fault report; the other tasks and the host carry on") {
+    machsim::RunReport r = mt::run_kernel([](machsim::Kernel& k) {
+        k.spawn("deep", [] { CHECK(recurse(1) > 0); });
+        k.spawn("shallow", [] { thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0); });
+    });
+    const machsim::TaskReport& t = report_of(r, "deep");
+    CHECK(t.end == machsim::TaskEnd::Signaled);
+    CHECK(t.exit_code == machsim::sig::BUS);
+    CHECK(t.detail.find("stack overflow") != std::string::npos);
+    CHECK(report_of(r, "shallow").end == machsim::TaskEnd::Exited);
+    CHECK(r.leaks.empty());
+}
+
+TEST_CASE("thousands of tasks overflowing their stacks one after another are each caught") {
+#ifdef __SANITIZE_ADDRESS__
+    constexpr int kTasks = 500;  // each keeps its stack for LeakSanitizer
+#else
+    constexpr int kTasks = 20000;
+#endif
+    int caught = 0;
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("spawner", [&] {
+            for (int i = 0; i < kTasks; ++i) {
+                mach_port_t child = machsim::task_spawn("deep", [](mach_port_t) { CHECK(recurse(1) > 0); });
+                REQUIRE(child != MACH_PORT_NULL);
+                while (mt::type_of(child) != MACH_PORT_TYPE_DEAD_NAME) thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+                ++caught;
+                CHECK_KR(mach_port_deallocate(mach_task_self(), child), KERN_SUCCESS);
+            }
+        });
+    });
+    CHECK(caught == kTasks);
+    int overflowed = 0;
+    for (const machsim::TaskReport& t : r.tasks)
+        if (t.name == "deep" && t.end == machsim::TaskEnd::Signaled && t.detail.find("stack overflow") != std::string::npos)
+            ++overflowed;
+    CHECK(overflowed == kTasks);
+    CHECK(r.leaks.empty());
+}
+
+TEST_CASE("a task in an endless loop that never enters the kernel is stopped with SIGXCPU") {
+    machsim::Config cfg;
+    cfg.runaway_ms = 100;
+    bool other_ran = false;
+    machsim::RunReport r = mt::run_kernel(
+        [&](machsim::Kernel& k) {
+            k.spawn("spinner", [] {
+                volatile uint64_t n = 0;
+                for (;;) n = n + 1;
+            });
+            k.spawn("other", [&] { other_ran = true; });
+        },
+        cfg);
+    const machsim::TaskReport& t = report_of(r, "spinner");
+    CHECK(t.end == machsim::TaskEnd::Signaled);
+    CHECK(t.exit_code == machsim::sig::XCPU);
+    CHECK(t.detail.find("without entering the kernel") != std::string::npos);
+    CHECK(other_ran);
+    CHECK(r.leaks.empty());
+}
+
+}  // TEST_SUITE("exceptions")
