@@ -35,7 +35,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kReps = 7;
 
 // Iterations per repetition (timed), and untimed warm-up iterations before them.
-constexpr uint64_t kRpcIters = 1'000'000, kRpcWarmup = 20'000;
+constexpr uint64_t kRpcIters = 1'000'000, kRpcTouchIters = 50'000;
 constexpr uint64_t kOnewayMsgs = 4'000'000, kOnewayWarmup = 50'000;
 constexpr uint64_t kRawIters = 20'000'000, kRawWarmup = 100'000;
 constexpr uint64_t kFiberRtIters = 1'000'000, kFiberRtWarmup = 20'000;
@@ -115,10 +115,42 @@ mach_port_t look_up(const char* name, std::string& err) {
 
 // --- 1. machsim RPC round trip ------------------------------------------------------------
 
+// How the two tasks of an RPC benchmark use memory of their own.
+enum class Regions {
+    None,   // no regions at all
+    Hold,   // each holds kRegions mapped regions (written once before the timed loop)
+    Touch,  // each also writes one word of its regions per message
+};
+constexpr int kRegions = 8;
+constexpr std::size_t kRegionPages = 4;
+
+// The regions of one task, allocated and written once; null when `use` is None.
+struct TaskRegions {
+    volatile uint64_t* words[kRegions] = {};
+    std::string err;
+    explicit TaskRegions(Regions use) {
+        if (use == Regions::None) return;
+        for (volatile uint64_t*& w : words) {
+            vm_address_t a = 0;
+            kern_return_t kr = vm_allocate(mach_task_self(), &a, kRegionPages * vm_page_size, VM_FLAGS_ANYWHERE);
+            if (kr != KERN_SUCCESS) {
+                err = fmt::format("vm_allocate: {}", mach_error_string(kr));
+                return;
+            }
+            w = reinterpret_cast<volatile uint64_t*>(a);
+            for (std::size_t p = 0; p < kRegionPages; ++p) w[p * vm_page_size / sizeof(uint64_t)] = p;
+        }
+    }
+    void touch(uint64_t i) {
+        volatile uint64_t* w = words[i % kRegions];
+        *w = *w + 1;
+    }
+};
+
 // Client: mach_msg(SEND|RCV) to the server with a MAKE_SEND_ONCE reply right.
 // Server: one plain receive, then MIG-style combined reply(MOVE_SEND_ONCE)+receive-next.
 // Returns ns per round trip over the client's timed loop.
-double rpc_once() {
+double rpc_once(Regions use = Regions::None, uint64_t iters = kRpcIters) {
     machsim::Kernel k;  // no trace sink attached
     double elapsed_ns = -1;
     std::string server_err, client_err;
@@ -130,10 +162,16 @@ double rpc_once() {
             server_err = fmt::format("bootstrap_check_in: {}", mach_error_string(kr));
             return 1;
         }
+        TaskRegions mine(use);
+        if (!mine.err.empty()) {
+            server_err = mine.err;
+            return 1;
+        }
         SmallRcv buf{};
         mach_msg_return_t mr =
             mach_msg(&buf.msg.head, MACH_RCV_MSG, 0, sizeof buf, port, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
         for (;;) {
+            if (use == Regions::Touch) mine.touch(buf.msg.value);
             if (mr != MACH_MSG_SUCCESS) {
                 server_err = fmt::format("server mach_msg: {}", mach_error_string(mr));
                 return 1;
@@ -160,12 +198,19 @@ double rpc_once() {
         mach_port_t server = look_up("bench.rpc", client_err);
         if (server == MACH_PORT_NULL) return 1;
         mach_port_t reply = mach_reply_port();
+        TaskRegions mine(use);
+        if (!mine.err.empty()) {
+            client_err = mine.err;
+            return 1;
+        }
         SmallRcv buf{};
         Clock::time_point t0{};
-        const uint64_t total = kRpcWarmup + kRpcIters;
+        const uint64_t warmup = iters / 50;
+        const uint64_t total = warmup + iters;
         uint64_t i = 0;
         for (; i < total; ++i) {
-            if (i == kRpcWarmup) t0 = Clock::now();
+            if (i == warmup) t0 = Clock::now();
+            if (use == Regions::Touch) mine.touch(i);
             buf.msg.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
             buf.msg.head.msgh_size = sizeof(SmallMsg);
             buf.msg.head.msgh_remote_port = server;
@@ -203,7 +248,7 @@ double rpc_once() {
     if (!server_err.empty()) fail("rpc server: " + server_err);
     if (!client_err.empty()) fail("rpc client: " + client_err);
     check_report("rpc", r);
-    return elapsed_ns / static_cast<double>(kRpcIters);
+    return elapsed_ns / static_cast<double>(iters);
 }
 
 // --- 2. machsim one-way throughput --------------------------------------------------------
@@ -466,7 +511,10 @@ int main(int argc, char** argv) {
         return f;
     };
     std::vector<Bench> benches = {
-        {figure("rpc_roundtrip_ns", "ns", kRpcIters), "RPCs", rpc_once},
+        {figure("rpc_roundtrip_ns", "ns", kRpcIters), "RPCs", [] { return rpc_once(); }},
+        {figure("rpc_with_regions_roundtrip_ns", "ns", kRpcIters), "RPCs", [] { return rpc_once(Regions::Hold); }},
+        {figure("rpc_touching_regions_roundtrip_ns", "ns", kRpcTouchIters), "RPCs",
+         [] { return rpc_once(Regions::Touch, kRpcTouchIters); }},
         {figure("oneway_msgs_per_s", "msg/s", kOnewayMsgs), "messages", oneway_once},
         {figure("raw_switch_roundtrip_ns", "ns", kRawIters), "round trips", raw_switch_once},
         {figure("boost_fiber_roundtrip_ns", "ns", kFiberRtIters), "round trips",
@@ -477,11 +525,13 @@ int main(int argc, char** argv) {
     };
     measure_interleaved(benches);
     const Figure& rpc = benches[0].figure;
-    const Figure& oneway = benches[1].figure;
-    const Figure& raw = benches[2].figure;
-    const Figure& fiber_rt = benches[3].figure;
-    const Figure& fiber_rt_buf = benches[4].figure;
-    const Figure& fiber_msgs = benches[5].figure;
+    const Figure& rpc_regions = benches[1].figure;
+    const Figure& rpc_touching = benches[2].figure;
+    const Figure& oneway = benches[3].figure;
+    const Figure& raw = benches[4].figure;
+    const Figure& fiber_rt = benches[5].figure;
+    const Figure& fiber_rt_buf = benches[6].figure;
+    const Figure& fiber_msgs = benches[7].figure;
     const std::string load_after = loadavg();
 
     struct Ratio {
@@ -492,36 +542,42 @@ int main(int argc, char** argv) {
         bool pass;
     };
     const double r1 = rpc.median / fiber_rt.median, r2 = rpc.median / raw.median,
-                 r3 = oneway.median / fiber_msgs.median;
+                 r3 = oneway.median / fiber_msgs.median, r4 = rpc_regions.median / rpc.median;
     const Ratio ratios[] = {
         {"rpc_vs_boost_fiber", r1, "<=", 0.5, r1 <= 0.5},
         {"rpc_vs_raw_switch", r2, "<=", 12, r2 <= 12},
         {"oneway_vs_boost_fiber", r3, ">=", 1.5, r3 >= 1.5},
+        {"rpc_with_regions_vs_rpc", r4, "<=", 3, r4 <= 3},
     };
+    const double touching_vs_rpc = rpc_touching.median / rpc.median;  // informational: no target
 
     std::printf("\n%-36s %14s %14s %14s  %s\n", "figure", "median", "min", "max", "unit");
-    for (const Figure* f : {&rpc, &oneway, &raw, &fiber_rt, &fiber_rt_buf, &fiber_msgs})
+    for (const Figure* f : {&rpc, &rpc_regions, &rpc_touching, &oneway, &raw, &fiber_rt, &fiber_rt_buf, &fiber_msgs})
         std::printf("%-36s %14.5g %14.5g %14.5g  %s\n", f->key.c_str(), f->median, f->min, f->max, f->unit.c_str());
     std::printf("\n%-36s %14s %14s  %s\n", "ratio", "value", "target", "");
     for (const Ratio& r : ratios)
         std::printf("%-36s %14.4g %11s %-4g  %s\n", r.key, r.value, r.op, r.target, r.pass ? "PASS" : "MISS");
+    std::printf("%-36s %14.4g %11s %-4s  %s\n", "rpc_touching_regions_vs_rpc", touching_vs_rpc, "", "", "(informational)");
     std::printf("(boost_fiber_buffered2_roundtrip_ns is informational: the same ping-pong over buffered_channel(2))\n");
+    std::printf("(rpc_touching_regions: each task writes its own memory on every message, so every switch remaps it;\n"
+                " docs/memory.md explains the cost)\n");
 
     std::error_code ec;
     std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
     std::ofstream out(out_path);
     out << "{\n";
-    for (const Figure* f : {&rpc, &raw, &fiber_rt, &oneway, &fiber_msgs})
+    for (const Figure* f : {&rpc, &rpc_regions, &rpc_touching, &raw, &fiber_rt, &oneway, &fiber_msgs})
         out << fmt::format("  \"{}\": {:.6g},\n", f->key, f->median);
     for (const Ratio& r : ratios) out << fmt::format("  \"{}\": {:.6g},\n", r.key, r.value);
+    out << fmt::format("  \"rpc_touching_regions_vs_rpc\": {:.6g},\n", touching_vs_rpc);
     out << fmt::format("  \"{}\": {:.6g},\n", fiber_rt_buf.key, fiber_rt_buf.median);
     out << "  \"targets\": {";
     for (std::size_t i = 0; i < std::size(ratios); ++i)
         out << fmt::format("{}\"{}\": {{\"op\": \"{}\", \"target\": {}, \"pass\": {}}}", i ? ", " : "",
                            ratios[i].key, ratios[i].op, ratios[i].target, ratios[i].pass ? "true" : "false");
     out << "},\n  \"figures\": {\n";
-    const Figure* all[] = {&rpc, &oneway, &raw, &fiber_rt, &fiber_rt_buf, &fiber_msgs};
+    const Figure* all[] = {&rpc, &rpc_regions, &rpc_touching, &oneway, &raw, &fiber_rt, &fiber_rt_buf, &fiber_msgs};
     for (std::size_t i = 0; i < std::size(all); ++i) {
         const Figure& f = *all[i];
         out << fmt::format(
