@@ -34,7 +34,7 @@ Q := $(if $(V),,@)
 say = $(if $(V),,@printf '  %-6s %s\n' $(1) $(2);)
 
 # One folder, one layer (docs/architecture.md).
-MACHINE_SRC := $(wildcard kernel/machine/*.cpp) kernel/machine/usercopy_x86_64.S
+MACHINE_SRC := $(wildcard kernel/machine/*.cpp) kernel/machine/usercopy_x86_64.S kernel/machine/switch_x86_64.S
 PORTS_SRC := $(wildcard ports/*.cpp)
 TASKS_SRC := $(wildcard tasks/*.cpp)
 GATE_SRC := $(wildcard kernel/gate/*.cpp)

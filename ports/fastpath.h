@@ -12,8 +12,6 @@
 // over to a waiting receiver.
 #pragma once
 
-#include <cstring>
-
 #include "kernel/machine/usercopy.h"
 #include "mach/message.h"
 #include "ports/env.h"
@@ -33,8 +31,7 @@ namespace detail {
 inline void put_trailer(char* buf, mach_msg_size_t size, mach_msg_size_t trailer, mach_port_seqno_t seqno,
                         uint32_t sender) {
     uint32_t* t = reinterpret_cast<uint32_t*>(buf + size);
-    t[0] = MACH_MSG_TRAILER_FORMAT_0;
-    t[1] = trailer;
+    put_trailer_word(t, trailer);
     if (trailer <= sizeof(mach_msg_trailer_t)) return;
     t[2] = seqno;
     if (trailer <= sizeof(mach_msg_seqno_trailer_t)) return;
@@ -46,8 +43,9 @@ inline void put_trailer(char* buf, mach_msg_size_t size, mach_msg_size_t trailer
 }
 
 // Delivers straight into the buffer of the receiver waiting on p (L4 style):
-// no kernel message, one copy out, and the receiver has nothing left to do when
-// it wakes. buf holds the message; its header is rewritten for the receiver.
+// one copy out, and the receiver has nothing left to do when it wakes. buf holds
+// the message (with room for the largest trailer); its header is rewritten for
+// the receiver.
 // False when a guard fails; then nothing has changed.
 inline bool deliver_direct(Env& env, IpcSpace& space, Waiter& self, char* buf, mach_msg_size_t size, Entry* de,
                            Entry* re, Port* p) {
@@ -63,11 +61,8 @@ inline bool deliver_direct(Env& env, IpcSpace& space, Waiter& self, char* buf, m
     mach_port_name_t dest = h->msgh_remote_port;
     bool once = MACH_MSGH_BITS_REMOTE(h->msgh_bits) == MACH_MSG_TYPE_MOVE_SEND_ONCE;
     uint8_t dest_type = once ? MACH_MSG_TYPE_PORT_SEND_ONCE : MACH_MSG_TYPE_PORT_SEND;
-    h->msgh_bits = MACH_MSGH_BITS(re ? MACH_MSG_TYPE_PORT_SEND_ONCE : 0, dest_type);
-    h->msgh_size = size;
-    h->msgh_remote_port = rname;
-    h->msgh_local_port = p->receiver_name;
-    h->msgh_voucher_port = MACH_PORT_NULL;
+    put_header_words(h, MACH_MSGH_BITS(re ? MACH_MSG_TYPE_PORT_SEND_ONCE : 0, dest_type), size, rname,
+                     p->receiver_name);
     put_trailer(buf, size, w->trailer_size, p->seqno, space.task_id());
     if (!machine::copy_user(w->umsg, buf, size + w->trailer_size)) {
         if (rentry) rs.release_name(rname);
@@ -102,14 +97,22 @@ inline bool deliver_direct(Env& env, IpcSpace& space, Waiter& self, char* buf, m
 }  // namespace detail
 
 // Copies in and delivers a simple message. True: sent (MACH_MSG_SUCCESS).
-// False: a guard failed and nothing happened.
-inline bool try_send(Env& env, IpcSpace& space, Waiter& self, const mach_msg_header_t* umsg,
-                     mach_msg_size_t size) {
+// False: a guard failed and nothing happened. Forced inline into sys_mach_msg,
+// its one caller: out of line it would save and restore six registers per message.
+[[gnu::always_inline]] inline bool try_send(Env& env, IpcSpace& space, Waiter& self,
+                                            const mach_msg_header_t* umsg, mach_msg_size_t size) {
     if (!env.fast_path || env.trace.active() || size < sizeof(mach_msg_header_t) || size > kMaxSize || (size & 3))
         return false;
-    alignas(8) char buf[kMaxSize + MAX_TRAILER_SIZE];
-    if (!machine::copy_user(buf, umsg, size)) return false;
-    auto* h = reinterpret_cast<mach_msg_header_t*>(buf);
+    // The message is copied in once, into the kernel message it travels in if it is
+    // queued; delivered straight into a waiting receiver's buffer, that one goes back
+    // to the pool unused.
+    KMsg* m = env.msgs.get(size + MAX_TRAILER_SIZE);
+    auto give_up = [&] {
+        env.msgs.put(m);
+        return false;
+    };
+    if (!machine::copy_user(m->data(), umsg, size)) return give_up();
+    auto* h = m->header();
     mach_msg_bits_t bits = h->msgh_bits;
     mach_msg_type_name_t rdisp = MACH_MSGH_BITS_REMOTE(bits);
     mach_msg_type_name_t ldisp = MACH_MSGH_BITS_LOCAL(bits);
@@ -117,23 +120,26 @@ inline bool try_send(Env& env, IpcSpace& space, Waiter& self, const mach_msg_hea
     if ((bits & ~(MACH_MSGH_BITS_REMOTE_MASK | MACH_MSGH_BITS_LOCAL_MASK)) != 0 ||
         (rdisp != MACH_MSG_TYPE_COPY_SEND && rdisp != MACH_MSG_TYPE_MOVE_SEND_ONCE) ||
         (ldisp == 0 ? reply != MACH_PORT_NULL : ldisp != MACH_MSG_TYPE_MAKE_SEND_ONCE || reply == dest))
-        return false;
+        return give_up();
     Entry* de = space.lookup(dest);
     if (!de || !(rdisp == MACH_MSG_TYPE_COPY_SEND ? de->has(MACH_PORT_TYPE_SEND)
                                                  : de->type == MACH_PORT_TYPE_SEND_ONCE))
-        return false;
+        return give_up();
     Port* p = de->port();
-    if (p->kobject_kind != KobjectKind::None || (rdisp != MACH_MSG_TYPE_MOVE_SEND_ONCE && p->full())) return false;
+    if (p->kobject_kind != KobjectKind::None || (rdisp != MACH_MSG_TYPE_MOVE_SEND_ONCE && p->full()))
+        return give_up();
     Entry* re = nullptr;
     if (ldisp) {
         re = space.lookup(reply);
-        if (!re || !re->has(MACH_PORT_TYPE_RECEIVE)) return false;
+        if (!re || !re->has(MACH_PORT_TYPE_RECEIVE)) return give_up();
     }
     self.handoff = nullptr;
-    if (detail::deliver_direct(env, space, self, buf, size, de, re, p)) return true;
+    if (!p->receivers.empty() &&
+        detail::deliver_direct(env, space, self, reinterpret_cast<char*>(h), size, de, re, p)) {
+        env.msgs.put(m);
+        return true;
+    }
     // Nothing can fail from here on: queue it (or hand it to a receiver on a set).
-    KMsg* m = env.msgs.get(size + MAX_TRAILER_SIZE);
-    std::memcpy(m->data(), buf, size);
     if (rdisp == MACH_MSG_TYPE_COPY_SEND) {
         ++p->srights;
         p->ref();
@@ -148,7 +154,7 @@ inline bool try_send(Env& env, IpcSpace& space, Waiter& self, const mach_msg_hea
     if (ldisp) m->reply = make_send_once(re->port());
     m->dest = p;
     m->size = size;
-    m->header()->msgh_size = size;
+    h->msgh_size = size;
     m->sender_task = space.task_id();
     m->number = ++env.next_msg;
     if (p->set || !p->receivers.empty()) {
@@ -159,28 +165,29 @@ inline bool try_send(Env& env, IpcSpace& space, Waiter& self, const mach_msg_hea
     return true;
 }
 
-// Copies a simple received message out: no descriptors, and no reply right or
-// a send-once one. True: done and m consumed. False: nothing happened.
-inline bool try_copyout(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_msg_size_t trailer) {
+namespace detail {
+
+// try_copyout once the fast path is known to be on (no trace sink listens).
+inline bool copyout_simple(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_msg_size_t trailer) {
     Env& env = space.env();
     Carried& reply = m->reply;
-    if (!env.fast_path || env.trace.active() || m->complex || reply.dead ||
+    if (m->complex || reply.dead ||
         (reply.port && (reply.type != MACH_MSG_TYPE_PORT_SEND_ONCE || !reply.port->active)))
         return false;
     Port* dest = m->dest;
     mach_port_name_t remote = MACH_PORT_NULL;
     Entry* re = nullptr;
     if (reply.port && !(re = space.allocate(remote))) return false;
-    mach_msg_header_t* h = m->header();
-    h->msgh_bits = MACH_MSGH_BITS(reply.type, m->dest_type);
-    h->msgh_remote_port = remote;
-    h->msgh_local_port = dest->receiver == &space ? dest->receiver_name : MACH_PORT_NULL;
-    h->msgh_voucher_port = MACH_PORT_NULL;
-    uint32_t* t = reinterpret_cast<uint32_t*>(m->data() + m->size);
-    t[0] = MACH_MSG_TRAILER_FORMAT_0;
-    t[1] = trailer;
+    uint8_t* data = m->data();
+    // 64 bits wide on purpose: put_header_words shifts it into a word's upper half,
+    // and GCC, when it spills a 32-bit value for that, reloads it 64 bits wide: a
+    // load its 4-byte store cannot forward to, a stall on every message.
+    const uint64_t size = m->size;
+    put_header_words(data, MACH_MSGH_BITS(reply.type, m->dest_type), size, remote,
+                     dest->receiver == &space ? dest->receiver_name : MACH_PORT_NULL);
+    put_trailer_word(data + size, trailer);
     if (trailer > sizeof(mach_msg_trailer_t)) write_trailer_elements(m, trailer);
-    if (!machine::copy_user(umsg, h, m->size + trailer)) {
+    if (!machine::copy_user(umsg, data, size + trailer)) {
         if (re) space.release_name(remote);
         return false;  // the general path destroys it and reports the bad buffer
     }
@@ -201,6 +208,16 @@ inline bool try_copyout(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_
     return true;
 }
 
+}  // namespace detail
+
+// Copies a simple received message out: no descriptors, and no reply right or
+// a send-once one. True: done and m consumed. False: nothing happened.
+inline bool try_copyout(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_msg_size_t trailer) {
+    Env& env = space.env();
+    if (!env.fast_path || env.trace.active()) return false;
+    return detail::copyout_simple(space, m, umsg, trailer);
+}
+
 // Receives the message at the head of a port's queue when it is simple and
 // fits. True: received (MACH_MSG_SUCCESS). False: nothing happened.
 inline bool try_receive(IpcSpace& space, mach_msg_header_t* umsg, mach_msg_size_t rcv_size,
@@ -215,7 +232,7 @@ inline bool try_receive(IpcSpace& space, mach_msg_header_t* umsg, mach_msg_size_
     if (!m || p->set || m->size + trailer > rcv_size) return false;
     p->queue.pop_front();
     m->seqno = p->seqno++;
-    if (!try_copyout(space, m, umsg, trailer)) {  // put it back as it was
+    if (!detail::copyout_simple(space, m, umsg, trailer)) {  // put it back as it was
         p->queue.push_front(m);
         --p->seqno;
         return false;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -34,6 +35,30 @@ inline uint8_t received_type(mach_msg_type_name_t disp) {
     case MACH_MSG_TYPE_MAKE_SEND_ONCE: return MACH_MSG_TYPE_PORT_SEND_ONCE;
     default: return 0;
     }
+}
+
+// The header of a message about to be copied out, and the first word of its
+// trailer, are written in 8-byte words: machine::copy_user reads them back at once
+// with loads of up to 8 bytes, and a load that spans two narrower stores still in
+// flight cannot take their data (no store forwarding) but waits for them to reach
+// the cache.
+inline void put_header_words(void* at, mach_msg_bits_t bits, mach_msg_size_t size, mach_port_name_t remote,
+                             mach_port_name_t local) {
+    static_assert(sizeof(mach_msg_header_t) == 3 * sizeof(uint64_t), "the header is three words");
+    char* h = static_cast<char*>(at);
+    const uint64_t w0 = bits | uint64_t{size} << 32;
+    const uint64_t w1 = remote | uint64_t{local} << 32;
+    uint64_t w2;  // msgh_voucher_port, then msgh_id: the id stays, there is no voucher
+    std::memcpy(&w2, h + 16, 8);
+    w2 &= ~uint64_t{0xffffffff};
+    std::memcpy(h, &w0, 8);
+    std::memcpy(h + 8, &w1, 8);
+    std::memcpy(h + 16, &w2, 8);
+}
+// The trailer's format-0 words: its format and its size.
+inline void put_trailer_word(void* at, mach_msg_size_t trailer_size) {
+    const uint64_t w = MACH_MSG_TRAILER_FORMAT_0 | uint64_t{trailer_size} << 32;
+    std::memcpy(at, &w, 8);
 }
 
 // One descriptor of a complex message, in kernel form.
@@ -80,14 +105,16 @@ public:
     MsgPool& operator=(const MsgPool&) = delete;
 
     // A clean KMsg able to hold `bytes` (message plus room for the largest trailer).
-    KMsg* get(uint32_t bytes) {
+    // get and put are forced inline: every message passes both, and out of line
+    // they cost more in saved registers than in their own work.
+    [[gnu::always_inline]] KMsg* get(uint32_t bytes) {
         KMsg* m = free_;
         if (__builtin_expect(!m || bytes > KMsg::kInline, 0)) return get_slow(bytes);
         free_ = m->next_free_;
         ++live_;
         return m;
     }
-    void put(KMsg* m) {
+    [[gnu::always_inline]] void put(KMsg* m) {
         if (__builtin_expect(m->big_ != nullptr || m->complex || m->circular, 0)) return put_slow(m);
         MS_ASSERT(!m->hook.linked(), "recycling msg {} while it is still queued", m->number);
         m->reply = {};

@@ -420,11 +420,8 @@ mach_msg_return_t copyout_message(IpcSpace& space, KMsg* m, mach_msg_header_t* u
         result = MACH_RCV_HEADER_ERROR | MACH_MSG_IPC_SPACE;
     }
     mach_msg_header_t* h = m->header();
-    h->msgh_bits = MACH_MSGH_BITS_SET(reply_type, dest_type, 0, m->complex ? MACH_MSGH_BITS_COMPLEX : 0);
-    h->msgh_size = m->size;
-    h->msgh_remote_port = remote;
-    h->msgh_local_port = local;
-    h->msgh_voucher_port = MACH_PORT_NULL;
+    put_header_words(h, MACH_MSGH_BITS_SET(reply_type, dest_type, 0, m->complex ? MACH_MSGH_BITS_COMPLEX : 0),
+                     m->size, remote, local);
     if (m->complex) {
         if (result == MACH_MSG_SUCCESS) {
             result = copyout_body(space, m);

@@ -237,13 +237,6 @@ Carried copy_send(Port* p) {
     return {p, MACH_MSG_TYPE_PORT_SEND, false};
 }
 
-void release_send(Env& env, Port* p) {
-    MS_ASSERT(p->srights > 0, "P{}: send right count underflow", p->id());
-    --p->srights;
-    send_rights_lowered(env, p);
-    p->unref();
-}
-
 // A send-once right yields exactly one message (R16): dropped unused, it
 // carries a send-once notification to its port instead.
 void release_send_once(Env& env, Port* p) {

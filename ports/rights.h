@@ -30,7 +30,14 @@ void leave_set(Port* p);
 Carried make_send(Port* p);       // a new send right (MAKE_SEND): counts toward mscount
 Carried make_send_once(Port* p);  // a new send-once right
 Carried copy_send(Port* p);       // another send right, from one the caller holds (COPY_SEND)
-void release_send(Env& env, Port* p);       // a send right is gone; consumes a reference
+void send_rights_lowered(Env& env, Port* p);  // notify.h
+// A send right is gone; consumes a reference. Inline: every message received
+// spends its destination's send right this way.
+inline void release_send(Env& env, Port* p) {
+    MS_ASSERT(p->srights > 0, "P{}: send right count underflow", p->id());
+    if (--p->srights == 0) send_rights_lowered(env, p);  // only the last one can fire no-senders
+    p->unref();
+}
 void release_send_once(Env& env, Port* p);  // a send-once right is gone unused; consumes a reference
 void carried_release(Env& env, Carried& c); // destroys whatever right c holds
 void msg_destroy(Env& env, KMsg* m, const char* why);  // the message and every right and byte in it

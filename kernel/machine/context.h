@@ -9,6 +9,11 @@
 #include "kernel/machine/list.h"
 #include "kernel/machine/stack_pool.h"
 
+// Boost.Context's jump_fcontext with the same frames, but ending in `ret`, which
+// keeps the CPU's return predictions right after a switch (switch_x86_64.S).
+extern "C" boost::context::detail::transfer_t machsim_jump_fcontext(boost::context::detail::fcontext_t to,
+                                                                    void* data);
+
 namespace machsim::machine {
 
 class AddressSpace;

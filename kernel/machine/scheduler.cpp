@@ -120,7 +120,7 @@ void Scheduler::exit_current() {
     quantum_end_ = clock_.now() + quantum_;
     recompute_next_event();
     asan_start_switch(nullptr, next->asan_bottom_, next->asan_size_);  // our fake stack dies with us
-    fc::jump_fcontext(next->fctx_, self);
+    machsim_jump_fcontext(next->fctx_, self);
     __builtin_unreachable();
 }
 
@@ -139,7 +139,7 @@ void Scheduler::switch_to(Context* next) {
     quantum_end_ = clock_.now() + quantum_;
     recompute_next_event();
     asan_start_switch(&prev->fake_stack_, next->asan_bottom_, next->asan_size_);
-    fc::transfer_t t = fc::jump_fcontext(next->fctx_, prev);
+    fc::transfer_t t = machsim_jump_fcontext(next->fctx_, prev);
     arrived(t);
 }
 

@@ -3,7 +3,13 @@
  * [machsim_usercopy_fault_begin, machsim_usercopy_fault_end) and resumes at
  * machsim_usercopy_fixup, so a bad task pointer costs nothing on the normal path.
  * Messages are small: up to 64 bytes move as two to eight overlapping loads and
- * stores (all loads first, so overlapping buffers stay correct), more with rep movsb. */
+ * stores (all loads first, so overlapping buffers stay correct), more with rep movsb.
+ * A load that spans two stores still in flight cannot take their data (no store
+ * forwarding): it waits for them to reach the cache, a stall of a dozen cycles or
+ * more. So the loads are never wider than the stores that usually just wrote the
+ * bytes: 4 bytes for up to 32 (a small message copied in, its header fields just
+ * stored one by one by the task), 8 bytes for 33 to 64 (a message copied out, its
+ * header and trailer just written by the kernel in 8-byte words, ports/message.h). */
     .text
     .p2align 4
     .globl machsim_usercopy
@@ -38,23 +44,43 @@ machsim_usercopy_fault_begin:
 .Lover16:
     cmpq $32, %rdx
     ja .Lover32
-    movdqu (%rsi), %xmm0            /* 17..32 bytes: first and last 16 */
-    movdqu -16(%rsi,%rdx), %xmm1
-    movdqu %xmm0, (%rdi)
-    movdqu %xmm1, -16(%rdi,%rdx)
+    movd (%rsi), %xmm0              /* 17..32 bytes: first 16 and last 16, in 4-byte */
+    movd 4(%rsi), %xmm1             /* pieces: a small message copied in, whose header */
+    movd 8(%rsi), %xmm2             /* fields the task has just stored one by one */
+    movd 12(%rsi), %xmm3
+    movd -16(%rsi,%rdx), %xmm4
+    movd -12(%rsi,%rdx), %xmm5
+    movd -8(%rsi,%rdx), %xmm6
+    movd -4(%rsi,%rdx), %xmm7
+    movd %xmm0, (%rdi)
+    movd %xmm1, 4(%rdi)
+    movd %xmm2, 8(%rdi)
+    movd %xmm3, 12(%rdi)
+    movd %xmm4, -16(%rdi,%rdx)
+    movd %xmm5, -12(%rdi,%rdx)
+    movd %xmm6, -8(%rdi,%rdx)
+    movd %xmm7, -4(%rdi,%rdx)
     xorl %eax, %eax
     ret
 .Lover32:
     cmpq $64, %rdx
     ja .Lbulk
-    movdqu (%rsi), %xmm0            /* 33..64 bytes: first 32 and last 32 */
-    movdqu 16(%rsi), %xmm1
-    movdqu -32(%rsi,%rdx), %xmm2
-    movdqu -16(%rsi,%rdx), %xmm3
-    movdqu %xmm0, (%rdi)
-    movdqu %xmm1, 16(%rdi)
-    movdqu %xmm2, -32(%rdi,%rdx)
-    movdqu %xmm3, -16(%rdi,%rdx)
+    movq (%rsi), %xmm0              /* 33..64 bytes: first 32 and last 32, in words */
+    movq 8(%rsi), %xmm1
+    movq 16(%rsi), %xmm2
+    movq 24(%rsi), %xmm3
+    movq -32(%rsi,%rdx), %xmm4
+    movq -24(%rsi,%rdx), %xmm5
+    movq -16(%rsi,%rdx), %xmm6
+    movq -8(%rsi,%rdx), %xmm7
+    movq %xmm0, (%rdi)
+    movq %xmm1, 8(%rdi)
+    movq %xmm2, 16(%rdi)
+    movq %xmm3, 24(%rdi)
+    movq %xmm4, -32(%rdi,%rdx)
+    movq %xmm5, -24(%rdi,%rdx)
+    movq %xmm6, -16(%rdi,%rdx)
+    movq %xmm7, -8(%rdi,%rdx)
     xorl %eax, %eax
     ret
 .Lbulk:

@@ -12,6 +12,28 @@
 
 namespace gate = machsim::gate;
 
+namespace {
+
+// As Mach's own library does: an interrupted wait is retried unless the caller
+// asked to see interruptions. An interrupted send has its message back, so it
+// is sent again whole; an interrupted receive is only received again. Out of
+// line and cold: every mach_msg passes here, and the common one only needs one
+// test of its result.
+[[gnu::noinline, gnu::cold]] mach_msg_return_t retry_interrupted(mach_msg_return_t mr, mach_msg_header_t* msg,
+                                                                 mach_msg_option_t option, mach_msg_size_t send_size,
+                                                                 mach_msg_size_t rcv_size, mach_port_name_t rcv_name,
+                                                                 mach_msg_timeout_t timeout, mach_port_name_t notify) {
+    if (!(option & MACH_SEND_INTERRUPT))
+        while (mr == MACH_SEND_INTERRUPTED)
+            mr = gate::sys_mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, notify);
+    if (!(option & MACH_RCV_INTERRUPT))
+        while (mr == MACH_RCV_INTERRUPTED)
+            mr = gate::sys_mach_msg(msg, option & ~MACH_SEND_MSG, 0, rcv_size, rcv_name, timeout, notify);
+    return mr;
+}
+
+}  // namespace
+
 vm_size_t vm_page_size = static_cast<vm_size_t>(sysconf(_SC_PAGESIZE));
 
 extern "C" {
@@ -23,15 +45,8 @@ mach_msg_return_t mach_msg(mach_msg_header_t* msg, mach_msg_option_t option, mac
                            mach_msg_size_t rcv_size, mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
                            mach_port_name_t notify) {
     mach_msg_return_t mr = gate::sys_mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, notify);
-    // As Mach's own library does: an interrupted wait is retried unless the caller
-    // asked to see interruptions. An interrupted send has its message back, so it
-    // is sent again whole; an interrupted receive is only received again.
-    if (!(option & MACH_SEND_INTERRUPT))
-        while (mr == MACH_SEND_INTERRUPTED)
-            mr = gate::sys_mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, notify);
-    if (!(option & MACH_RCV_INTERRUPT))
-        while (mr == MACH_RCV_INTERRUPTED)
-            mr = gate::sys_mach_msg(msg, option & ~MACH_SEND_MSG, 0, rcv_size, rcv_name, timeout, notify);
+    if (__builtin_expect(mr == MACH_SEND_INTERRUPTED || mr == MACH_RCV_INTERRUPTED, 0))
+        return retry_interrupted(mr, msg, option, send_size, rcv_size, rcv_name, timeout, notify);
     return mr;
 }
 
