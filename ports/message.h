@@ -48,9 +48,9 @@ inline void put_header_words(void* at, mach_msg_bits_t bits, mach_msg_size_t siz
     char* h = static_cast<char*>(at);
     const uint64_t w0 = bits | uint64_t{size} << 32;
     const uint64_t w1 = remote | uint64_t{local} << 32;
-    uint64_t w2;  // msgh_voucher_port, then msgh_id: the id stays, there is no voucher
-    std::memcpy(&w2, h + 16, 8);
-    w2 &= ~uint64_t{0xffffffff};
+    uint32_t id;  // msgh_id stays; msgh_voucher_port, before it, becomes 0 (no vouchers). Read
+    std::memcpy(&id, h + 20, 4);  // alone: it may just have been stored alone, by the task
+    const uint64_t w2 = uint64_t{id} << 32;
     std::memcpy(h, &w0, 8);
     std::memcpy(h + 8, &w1, 8);
     std::memcpy(h + 16, &w2, 8);
