@@ -198,12 +198,7 @@ inline bool copyout_simple(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, ma
         reply = {};
     }
     m->dest = nullptr;
-    if (m->dest_type == MACH_MSG_TYPE_PORT_SEND_ONCE) {  // spent by this delivery
-        --dest->sorights;
-        dest->unref();
-    } else {
-        release_send(env, dest);
-    }
+    spend_destination(env, dest, m->dest_type);
     env.msgs.put(m);
     return true;
 }

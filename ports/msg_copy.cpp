@@ -404,14 +404,8 @@ mach_msg_return_t copyout_message(IpcSpace& space, KMsg* m, mach_msg_header_t* u
     uint8_t reply_type = m->reply.type;
     mach_port_name_t local = dest->receiver == &space ? dest->receiver_name : MACH_PORT_NULL;
     uint32_t port_id = dest->id();
-    // The destination right is used up by this delivery (a send-once right is spent, not dropped).
     m->dest = nullptr;
-    if (dest_type == MACH_MSG_TYPE_PORT_SEND_ONCE) {
-        --dest->sorights;
-        dest->unref();
-    } else {
-        release_send(env, dest);
-    }
+    spend_destination(env, dest, dest_type);
     mach_port_name_t remote = MACH_PORT_NULL;
     mach_msg_return_t result = MACH_MSG_SUCCESS;
     if (copyout(space, m->reply, &remote) != KERN_SUCCESS) {

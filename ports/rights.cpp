@@ -289,12 +289,7 @@ void msg_destroy(Env& env, KMsg* m, const char* why) {
 void msg_consume(Env& env, KMsg* m) {
     Port* dest = m->dest;
     m->dest = nullptr;
-    if (m->dest_type == MACH_MSG_TYPE_PORT_SEND_ONCE) {
-        --dest->sorights;
-        dest->unref();
-    } else {
-        release_send(env, dest);
-    }
+    spend_destination(env, dest, m->dest_type);
     carried_release(env, m->reply);
     for (BodyItem& item : m->items) {
         carried_release(env, item.right);

@@ -39,6 +39,16 @@ inline void release_send(Env& env, Port* p) {
     p->unref();
 }
 void release_send_once(Env& env, Port* p);  // a send-once right is gone unused; consumes a reference
+// A delivered message's destination right is used up: a send-once right is spent
+// (it was used, so no send-once notification), a send right released. Consumes a reference.
+inline void spend_destination(Env& env, Port* dest, uint8_t dest_type) {
+    if (dest_type == MACH_MSG_TYPE_PORT_SEND_ONCE) {
+        --dest->sorights;
+        dest->unref();
+    } else {
+        release_send(env, dest);
+    }
+}
 void carried_release(Env& env, Carried& c); // destroys whatever right c holds
 void msg_destroy(Env& env, KMsg* m, const char* why);  // the message and every right and byte in it
 // The kernel received m itself (an exception reply): its destination right is
