@@ -24,6 +24,14 @@ namespace machsim::ipc::fast {
 
 constexpr mach_msg_size_t kMaxSize = 128;  // header + body bytes the fast path takes
 
+// What try_send did with a message.
+enum class Sent {
+    no,       // a guard failed and nothing happened: the general path takes the message
+    yes,      // sent (MACH_MSG_SUCCESS)
+    blocked,  // copied in and checked, as copyin_message leaves it, but the queue is
+              // full: the caller sends it with send_message, which waits for room
+};
+
 namespace detail {
 
 // Writes the trailer a receiver asked for after a message of `size` bytes in buf:
@@ -94,25 +102,69 @@ inline bool deliver_direct(Env& env, IpcSpace& space, Waiter& self, char* buf, m
     return true;
 }
 
+// Gives an unused kernel message back to the pool, when one of try_send's guards fails.
+[[gnu::noinline]] inline Sent give_back(Env& env, KMsg* m) {
+    env.msgs.put(m);
+    return Sent::no;
+}
+
+// Makes a checked, copied-in message ready to queue: the destination right goes
+// into it (a copied send right is made, with a reference; a moved send-once right
+// leaves the space), a send-once reply right is made, and it is stamped.
+[[gnu::always_inline]] inline void stamp(Env& env, IpcSpace& space, KMsg* m, mach_msg_size_t size, Entry* de,
+                                         Entry* re, Port* p) {
+    auto* h = reinterpret_cast<mach_msg_header_t*>(m->inline_data());
+    if (MACH_MSGH_BITS_REMOTE(h->msgh_bits) == MACH_MSG_TYPE_COPY_SEND) {
+        ++p->srights;
+        p->ref();
+        m->dest_type = MACH_MSG_TYPE_PORT_SEND;
+    } else {
+        de->type = 0;
+        de->object = nullptr;
+        de->urefs = 0;
+        space.release_name(h->msgh_remote_port);
+        m->dest_type = MACH_MSG_TYPE_PORT_SEND_ONCE;
+    }
+    if (re) m->reply = make_send_once(re->port());
+    m->dest = p;
+    m->size = size;
+    h->msgh_size = size;
+    m->sender_task = space.task_id();
+    m->number = ++env.next_msg;
+}
+
+// try_send's end when a receiver waits on p or its set: straight into the
+// receiver's buffer if it can, else queued and handed over as the general path
+// would. Out of line: one-way traffic mostly finds nobody waiting.
+[[gnu::noinline]] inline Sent send_to_waiting(Env& env, IpcSpace& space, Waiter& self, KMsg* m,
+                                              mach_msg_size_t size, Entry* de, Entry* re, Port* p) {
+    if (!p->receivers.empty() && deliver_direct(env, space, self, reinterpret_cast<char*>(m->inline_data()), size,
+                                                de, re, p)) {
+        env.msgs.put(m);
+        return Sent::yes;
+    }
+    stamp(env, space, m, size, de, re, p);  // nothing can fail from here on
+    post(env, p, m, &self);  // a receiver on the set, or one whose buffer is too small
+    return Sent::yes;
+}
+
 }  // namespace detail
 
-// Copies in and delivers a simple message. True: sent (MACH_MSG_SUCCESS).
-// False: a guard failed and nothing happened. Forced inline into sys_mach_msg,
-// its one caller: out of line it would save and restore six registers per message.
-[[gnu::always_inline]] inline bool try_send(Env& env, IpcSpace& space, Waiter& self,
-                                            const mach_msg_header_t* umsg, mach_msg_size_t size) {
-    if (!env.fast_path || env.trace.active() || size < sizeof(mach_msg_header_t) || size > kMaxSize || (size & 3))
-        return false;
+// Whether the fast path may run: it is on, and no trace sink listens (every
+// trace is the general path's). try_send and try_receive assume it.
+inline bool allowed(const Env& env) { return env.fast_path && !env.trace.active(); }
+
+// Copies in and delivers a simple message. Forced inline into its callers
+// (sys_msg.cpp): out of line it would save and restore six registers per message.
+[[gnu::always_inline]] inline Sent try_send(Env& env, IpcSpace& space, Waiter& self, const mach_msg_header_t* umsg,
+                                            mach_msg_size_t size, KMsg*& out) {
+    if (size - sizeof(mach_msg_header_t) > kMaxSize - sizeof(mach_msg_header_t) || (size & 3)) return Sent::no;
     // The message is copied in once, into the kernel message it travels in if it is
     // queued; delivered straight into a waiting receiver's buffer, that one goes back
     // to the pool unused.
     KMsg* m = env.msgs.get(size + MAX_TRAILER_SIZE);
-    auto give_up = [&] {
-        env.msgs.put(m);
-        return false;
-    };
-    if (!machine::copy_user(m->data(), umsg, size)) return give_up();
-    auto* h = m->header();
+    auto* h = reinterpret_cast<mach_msg_header_t*>(m->inline_data());
+    if (!machine::copy_user(h, umsg, size)) return detail::give_back(env, m);
     mach_msg_bits_t bits = h->msgh_bits;
     mach_msg_type_name_t rdisp = MACH_MSGH_BITS_REMOTE(bits);
     mach_msg_type_name_t ldisp = MACH_MSGH_BITS_LOCAL(bits);
@@ -120,55 +172,35 @@ inline bool deliver_direct(Env& env, IpcSpace& space, Waiter& self, char* buf, m
     if ((bits & ~(MACH_MSGH_BITS_REMOTE_MASK | MACH_MSGH_BITS_LOCAL_MASK)) != 0 ||
         (rdisp != MACH_MSG_TYPE_COPY_SEND && rdisp != MACH_MSG_TYPE_MOVE_SEND_ONCE) ||
         (ldisp == 0 ? reply != MACH_PORT_NULL : ldisp != MACH_MSG_TYPE_MAKE_SEND_ONCE || reply == dest))
-        return give_up();
-    Entry* de = space.lookup(dest);
+        return detail::give_back(env, m);
+    Entry* de = space.find(dest);
     if (!de || !(rdisp == MACH_MSG_TYPE_COPY_SEND ? de->has(MACH_PORT_TYPE_SEND)
                                                  : de->type == MACH_PORT_TYPE_SEND_ONCE))
-        return give_up();
+        return detail::give_back(env, m);
     Port* p = de->port();
-    if (p->kobject_kind != KobjectKind::None || (rdisp != MACH_MSG_TYPE_MOVE_SEND_ONCE && p->full()))
-        return give_up();
+    if (!p->active || p->kobject_kind != KobjectKind::None) return detail::give_back(env, m);
     Entry* re = nullptr;
     if (ldisp) {
-        re = space.lookup(reply);
-        if (!re || !re->has(MACH_PORT_TYPE_RECEIVE)) return give_up();
+        re = space.find(reply);
+        if (!re || !re->has(MACH_PORT_TYPE_RECEIVE)) return detail::give_back(env, m);
     }
     self.handoff = nullptr;
-    if (!p->receivers.empty() &&
-        detail::deliver_direct(env, space, self, reinterpret_cast<char*>(h), size, de, re, p)) {
-        env.msgs.put(m);
-        return true;
+    const bool full = rdisp != MACH_MSG_TYPE_MOVE_SEND_ONCE && p->full();  // nobody waits to receive then
+    if (__builtin_expect(!full && (!p->receivers.empty() || p->set), 0))
+        return detail::send_to_waiting(env, space, self, m, size, de, re, p);
+    detail::stamp(env, space, m, size, de, re, p);  // nothing can fail from here on
+    if (__builtin_expect(full, 0)) {
+        out = m;
+        return Sent::blocked;
     }
-    // Nothing can fail from here on: queue it (or hand it to a receiver on a set).
-    if (rdisp == MACH_MSG_TYPE_COPY_SEND) {
-        ++p->srights;
-        p->ref();
-        m->dest_type = MACH_MSG_TYPE_PORT_SEND;
-    } else {  // the send-once right and its reference leave the space
-        de->type = 0;
-        de->object = nullptr;
-        de->urefs = 0;
-        space.release_name(dest);
-        m->dest_type = MACH_MSG_TYPE_PORT_SEND_ONCE;
-    }
-    if (ldisp) m->reply = make_send_once(re->port());
-    m->dest = p;
-    m->size = size;
-    h->msgh_size = size;
-    m->sender_task = space.task_id();
-    m->number = ++env.next_msg;
-    if (p->set || !p->receivers.empty()) {
-        post(env, p, m, &self);  // a receiver on the set, or one whose buffer is too small
-    } else {
-        p->queue.push_back(m);
-    }
-    return true;
+    p->queue.push_back(m);
+    return Sent::yes;
 }
 
 namespace detail {
 
 // try_copyout once the fast path is known to be on (no trace sink listens).
-inline bool copyout_simple(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_msg_size_t trailer) {
+[[gnu::always_inline]] inline bool copyout_simple(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_msg_size_t trailer) {
     Env& env = space.env();
     Carried& reply = m->reply;
     if (m->complex || reply.dead ||
@@ -208,22 +240,20 @@ inline bool copyout_simple(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, ma
 // Copies a simple received message out: no descriptors, and no reply right or
 // a send-once one. True: done and m consumed. False: nothing happened.
 inline bool try_copyout(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_msg_size_t trailer) {
-    Env& env = space.env();
-    if (!env.fast_path || env.trace.active()) return false;
+    if (!allowed(space.env())) return false;
     return detail::copyout_simple(space, m, umsg, trailer);
 }
 
 // Receives the message at the head of a port's queue when it is simple and
 // fits. True: received (MACH_MSG_SUCCESS). False: nothing happened.
-inline bool try_receive(IpcSpace& space, mach_msg_header_t* umsg, mach_msg_size_t rcv_size,
-                        mach_port_name_t rcv_name, mach_msg_option_t option) {
+[[gnu::always_inline]] inline bool try_receive(IpcSpace& space, mach_msg_header_t* umsg, mach_msg_size_t rcv_size,
+                                               mach_port_name_t rcv_name, mach_msg_option_t option) {
     Env& env = space.env();
-    if (!env.fast_path || env.trace.active()) return false;
-    Entry* e = space.lookup(rcv_name);
+    Entry* e = space.find(rcv_name);
     if (!e || !e->has(MACH_PORT_TYPE_RECEIVE)) return false;
     Port* p = e->port();
     KMsg* m = p->queue.front();
-    mach_msg_size_t trailer = REQUESTED_TRAILER_SIZE(option);
+    mach_msg_size_t trailer = requested_trailer_size(option);
     if (!m || p->set || m->size + trailer > rcv_size) return false;
     p->queue.pop_front();
     m->seqno = p->seqno++;

@@ -25,7 +25,7 @@ public:
 
     void ref() { ++refs_; }
     // Drops a reference; the object is freed with the last one.
-    void unref() {
+    [[gnu::always_inline]] void unref() {
         MS_ASSERT(refs_ > 0, "P{}: reference count underflow", id_);
         if (--refs_ == 0) delete this;
     }

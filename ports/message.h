@@ -56,6 +56,19 @@ inline void put_header_words(void* at, mach_msg_bits_t bits, mach_msg_size_t siz
     std::memcpy(h + 16, &w2, 8);
 }
 // The trailer's format-0 words: its format and its size.
+// REQUESTED_TRAILER_SIZE(option), by table: every receive computes it.
+inline mach_msg_size_t requested_trailer_size(mach_msg_option_t option) {
+    static constexpr uint8_t size[16] = {
+        sizeof(mach_msg_trailer_t), sizeof(mach_msg_seqno_trailer_t), sizeof(mach_msg_security_trailer_t),
+        sizeof(mach_msg_audit_trailer_t), sizeof(mach_msg_audit_trailer_t), sizeof(mach_msg_audit_trailer_t),
+        sizeof(mach_msg_audit_trailer_t), sizeof(mach_msg_audit_trailer_t), sizeof(mach_msg_audit_trailer_t),
+        sizeof(mach_msg_audit_trailer_t), sizeof(mach_msg_audit_trailer_t), sizeof(mach_msg_audit_trailer_t),
+        sizeof(mach_msg_audit_trailer_t), sizeof(mach_msg_audit_trailer_t), sizeof(mach_msg_audit_trailer_t),
+        sizeof(mach_msg_audit_trailer_t)};
+    static_assert(MACH_RCV_TRAILER_NULL == 0 && MACH_RCV_TRAILER_SEQNO == 1 && MACH_RCV_TRAILER_SENDER == 2);
+    return size[GET_RCV_ELEMENTS(option)];
+}
+
 inline void put_trailer_word(void* at, mach_msg_size_t trailer_size) {
     const uint64_t w = MACH_MSG_TRAILER_FORMAT_0 | uint64_t{trailer_size} << 32;
     std::memcpy(at, &w, 8);
@@ -86,6 +99,9 @@ struct KMsg {
     std::vector<BodyItem> items;  // complex messages only
 
     uint8_t* data() { return big_ ? big_.get() : inline_; }
+    // data() without the test, for a KMsg known to hold its bytes inline (every one
+    // MsgPool::get gives for at most kInline bytes).
+    uint8_t* inline_data() { return inline_; }
     mach_msg_header_t* header() { return reinterpret_cast<mach_msg_header_t*>(data()); }
     uint32_t capacity() const { return big_ ? big_capacity_ : kInline; }
 

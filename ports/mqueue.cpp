@@ -193,7 +193,7 @@ mach_msg_return_t receive_message(IpcSpace& space, Waiter& self, mach_msg_header
     } else {
         return fail(env, MACH_RCV_INVALID_NAME, "{:#x} is not a receive right or a port set", rcv_name);
     }
-    mach_msg_size_t trailer = REQUESTED_TRAILER_SIZE(option);
+    mach_msg_size_t trailer = requested_trailer_size(option);
     KMsg* m;
     Port* p = direct ? direct : set->ready.front();
     if (p && !p->queue.empty()) {

@@ -390,7 +390,7 @@ void write_trailer_elements(KMsg* m, mach_msg_size_t trailer_size) {
 
 mach_msg_return_t copyout_message(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_msg_option_t option) {
     Env& env = space.env();
-    mach_msg_size_t trailer = REQUESTED_TRAILER_SIZE(option);
+    mach_msg_size_t trailer = requested_trailer_size(option);
     if (fast::try_copyout(space, m, umsg, trailer)) return MACH_MSG_SUCCESS;
     write_trailer_elements(m, trailer);
     // A complex message moves rights and memory into the space: first make sure the

@@ -33,7 +33,7 @@ Carried copy_send(Port* p);       // another send right, from one the caller hol
 void send_rights_lowered(Env& env, Port* p);  // notify.h
 // A send right is gone; consumes a reference. Inline: every message received
 // spends its destination's send right this way.
-inline void release_send(Env& env, Port* p) {
+[[gnu::always_inline]] inline void release_send(Env& env, Port* p) {
     MS_ASSERT(p->srights > 0, "P{}: send right count underflow", p->id());
     if (--p->srights == 0) send_rights_lowered(env, p);  // only the last one can fire no-senders
     p->unref();
@@ -41,7 +41,7 @@ inline void release_send(Env& env, Port* p) {
 void release_send_once(Env& env, Port* p);  // a send-once right is gone unused; consumes a reference
 // A delivered message's destination right is used up: a send-once right is spent
 // (it was used, so no send-once notification), a send right released. Consumes a reference.
-inline void spend_destination(Env& env, Port* dest, uint8_t dest_type) {
+[[gnu::always_inline]] inline void spend_destination(Env& env, Port* dest, uint8_t dest_type) {
     if (dest_type == MACH_MSG_TYPE_PORT_SEND_ONCE) {
         --dest->sorights;
         dest->unref();

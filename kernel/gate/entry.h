@@ -23,6 +23,22 @@ public:
         }
     }
 
+    // Whether this entry would be bookkeeping only: no trace sink listens, no timer
+    // or quantum end falls due at it, and nothing awaits the thread (a kill, a
+    // signal). The fast door (sys_msg.cpp) then does that bookkeeping itself, after
+    // its work, which reads neither the clock nor the count of entries.
+    static bool quiet(Kernel& k, tasks::Thread& self) {
+        return !self.attention && !k.trace.active() && k.sched.entry_is_quiet(k.cfg.syscall_cost);
+    }
+    // The bookkeeping of a quiet entry, for a call done by then.
+    static void quiet_done(Kernel& k) { k.sched.kernel_entry_quiet(k.cfg.syscall_cost); }
+    // Enters as the first constructor does, when quiet() said so.
+    struct Quiet {};
+    Entry(Kernel& k, tasks::Thread& self, Sys call, Quiet) : k_(k), self_(self), call_(call) {
+        self.in_kernel = true;
+        quiet_done(k);
+    }
+
     // Kernel exit: a thread with something pending (a kill, a signal) deals with it here.
     [[nodiscard]] int leave(int code) {
         MS_TRACE(k_.trace, Event{.kind = EventKind::SyscallLeave, .code = code, .text = sys_name(call_)});

@@ -1,4 +1,11 @@
 // mach_msg: send, receive, or both (an RPC), as one system call.
+//
+// A lone send or a lone receive first tries its fast door: when the kernel
+// entry would be bookkeeping only (Entry::quiet) and the fast path
+// (ports/fastpath.h) takes the message, that is all the call does. Everything
+// else goes the general way, `general`, which gives the same results at more
+// cost. The doors are small functions of their own, so that the common call pays
+// for no register the general path needs; the arguments stay in memory (MsgArgs).
 #include "kernel/gate/sys_common.h"
 #include "ports/fastpath.h"
 #include "ports/mqueue.h"
@@ -6,10 +13,21 @@
 
 namespace machsim::gate {
 
-mach_msg_return_t sys_mach_msg(mach_msg_header_t* msg, mach_msg_option_t option, mach_msg_size_t send_size,
-                               mach_msg_size_t rcv_size, mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
-                               mach_port_name_t notify) {
-    (void)notify;  // MACH_RCV_NOTIFY is obsolete and MACH_SEND_NOTIFY is not provided
+namespace {
+
+// Sends a message copied in for a call that has entered the kernel (a queue
+// that is full makes it wait). On failure the message comes back to the sender (R18).
+mach_msg_return_t send_copied(Kernel& k, tasks::Thread& self, ipc::KMsg* m, const MsgArgs& a,
+                              mach_msg_option_t option, mach_msg_timeout_t timeout) {
+    mach_msg_return_t mr = ipc::send_message(k.env, m, self.waiter, option, timeout);
+    if (mr != MACH_MSG_SUCCESS) ipc::pseudo_receive(self.task.space, m, a.msg);
+    return mr;
+}
+
+// Everything mach_msg can be asked, behind a full kernel entry.
+[[gnu::noinline]] mach_msg_return_t general(const MsgArgs& a) {
+    mach_msg_option_t option = a.option;
+    mach_msg_timeout_t timeout = a.timeout;
     tasks::Thread* self = caller();
     if (!self) return (option & MACH_SEND_MSG) ? MACH_SEND_INVALID_DEST : MACH_RCV_INVALID_NAME;
     Kernel& k = *Kernel::current();
@@ -20,26 +38,84 @@ mach_msg_return_t sys_mach_msg(mach_msg_header_t* msg, mach_msg_option_t option,
         timeout = 0;
     }
     if (option & MACH_SEND_MSG) {
+        // MACH_RCV_NOTIFY is obsolete, and MACH_SEND_NOTIFY is not provided: a.notify is never used.
         if (option & MACH_SEND_NOTIFY)
             return entry.leave(ipc::fail(k.env, MACH_SEND_INVALID_NOTIFY, "MACH_SEND_NOTIFY is not provided"));
-        if (!ipc::fast::try_send(k.env, space, self->waiter, msg, send_size)) {
-            ipc::KMsg* m = nullptr;
-            mach_msg_return_t mr = ipc::copyin_message(space, msg, send_size, m);
+        ipc::KMsg* m = nullptr;
+        ipc::fast::Sent sent = ipc::fast::Sent::no;
+        if (ipc::fast::allowed(k.env)) sent = ipc::fast::try_send(k.env, space, self->waiter, a.msg, a.send_size, m);
+        if (sent == ipc::fast::Sent::no) {
+            mach_msg_return_t mr = ipc::copyin_message(space, a.msg, a.send_size, m);
             if (mr != MACH_MSG_SUCCESS) return entry.leave(mr);
-            mr = ipc::send_message(k.env, m, self->waiter, option, timeout);
-            if (mr != MACH_MSG_SUCCESS) {
-                ipc::pseudo_receive(space, m, msg);  // R18: the message comes back to the sender
-                return entry.leave(mr);
-            }
+        }
+        if (sent != ipc::fast::Sent::yes) {
+            mach_msg_return_t mr = send_copied(k, *self, m, a, option, timeout);
+            if (mr != MACH_MSG_SUCCESS) return entry.leave(mr);
         }
     }
-    if (option & MACH_RCV_MSG) {
-        // After a send (an RPC) the reply is rarely queued yet; the general path waits for it.
-        if (!(option & MACH_SEND_MSG) && ipc::fast::try_receive(space, msg, rcv_size, rcv_name, option))
-            return entry.leave(MACH_MSG_SUCCESS);
-        return entry.leave(ipc::receive_message(space, self->waiter, msg, rcv_size, rcv_name, option, timeout));
-    }
+    if (option & MACH_RCV_MSG)  // after a send (an RPC) the reply is rarely queued yet: this path waits for it
+        return entry.leave(
+            ipc::receive_message(space, self->waiter, a.msg, a.rcv_size, a.rcv_name, option, timeout));
     return entry.leave(MACH_MSG_SUCCESS);
+}
+
+// The calling thread, when a fast door may open for it (see above).
+[[gnu::always_inline]] inline tasks::Thread* door_caller(Kernel*& k) {
+    k = Kernel::current();
+    if (!k) return nullptr;
+    tasks::Thread* self = k->current_thread();
+    // Entry::quiet includes the other half of ipc::fast::allowed: no trace sink listens.
+    if (!self || !k->env.fast_path || !Entry::quiet(*k, *self)) return nullptr;
+    return self;
+}
+
+[[gnu::noinline]] mach_msg_return_t send_door(const MsgArgs& a) {
+    Kernel* k;
+    tasks::Thread* self = door_caller(k);
+    if (!self) return general(a);
+    self->in_kernel = true;
+    ipc::KMsg* m = nullptr;
+    switch (ipc::fast::try_send(k->env, self->task.space, self->waiter, a.msg, a.send_size, m)) {
+    case ipc::fast::Sent::yes:
+        Entry::quiet_done(*k);
+        self->in_kernel = false;
+        return MACH_MSG_SUCCESS;
+    case ipc::fast::Sent::blocked: {
+        Entry entry(*k, *self, Sys::mach_msg, Entry::Quiet{});
+        return entry.leave(send_copied(*k, *self, m, a, a.option, a.timeout));
+    }
+    case ipc::fast::Sent::no:
+        break;
+    }
+    self->in_kernel = false;
+    return general(a);
+}
+
+[[gnu::noinline]] mach_msg_return_t receive_door(const MsgArgs& a) {
+    Kernel* k;
+    tasks::Thread* self = door_caller(k);
+    if (!self) return general(a);
+    self->in_kernel = true;
+    if (!ipc::fast::try_receive(self->task.space, a.msg, a.rcv_size, a.rcv_name, a.option)) {
+        self->in_kernel = false;
+        return general(a);
+    }
+    Entry::quiet_done(*k);
+    self->in_kernel = false;
+    return MACH_MSG_SUCCESS;
+}
+
+}  // namespace
+
+mach_msg_return_t sys_mach_msg(const MsgArgs& a) {
+    switch (a.option & (MACH_SEND_MSG | MACH_RCV_MSG | MACH_SEND_NOTIFY)) {
+    case MACH_SEND_MSG:
+        return send_door(a);
+    case MACH_RCV_MSG:
+        return receive_door(a);
+    default:
+        return general(a);
+    }
 }
 
 }  // namespace machsim::gate

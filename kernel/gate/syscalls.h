@@ -24,9 +24,20 @@ enum class Sys : uint8_t {
 };
 const char* sys_name(Sys call);
 
-mach_msg_return_t sys_mach_msg(mach_msg_header_t* msg, mach_msg_option_t option, mach_msg_size_t send_size,
-                               mach_msg_size_t rcv_size, mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
-                               mach_port_name_t notify);
+// mach_msg's arguments. They come in memory, not registers: the library keeps
+// them there anyway for its retry of an interrupted call, and the kernel's general
+// path, reached from the fast one, finds them there without the fast one keeping
+// them in registers.
+struct MsgArgs {
+    mach_msg_header_t* msg;
+    mach_msg_option_t option;
+    mach_msg_size_t send_size;
+    mach_msg_size_t rcv_size;
+    mach_port_name_t rcv_name;
+    mach_msg_timeout_t timeout;
+    mach_port_name_t notify;
+};
+mach_msg_return_t sys_mach_msg(const MsgArgs& args);
 kern_return_t sys_mach_port_allocate(mach_port_name_t task, mach_port_right_t right, mach_port_name_t* name);
 kern_return_t sys_mach_port_allocate_name(mach_port_name_t task, mach_port_right_t right, mach_port_name_t name);
 kern_return_t sys_mach_port_deallocate(mach_port_name_t task, mach_port_name_t name);

@@ -59,9 +59,16 @@ public:
 
     // Kernel entry: time passes, timers fire, and an expired quantum yields.
     void kernel_entry(uint64_t cost) {
+        const bool quiet = entry_is_quiet(cost);
+        kernel_entry_quiet(cost);
+        if (__builtin_expect(!quiet, 0)) tick_events();
+    }
+    // Whether kernel_entry(cost) now would only count and advance the clock.
+    bool entry_is_quiet(uint64_t cost) const { return clock_.now() + cost < next_event_; }
+    // kernel_entry(cost) when entry_is_quiet(cost).
+    void kernel_entry_quiet(uint64_t cost) {
         ++kernel_entries_;
         clock_.advance(cost);
-        if (__builtin_expect(clock_.now() >= next_event_, 0)) tick_events();
     }
 
     // Idle side: run ready contexts until none is left. Returns to the caller
