@@ -76,8 +76,7 @@ mach_msg_return_t wait_on(Env& env, Waiter& self, WaitList& q, IpcObject* on, bo
                           mach_msg_option_t option, mach_msg_timeout_t timeout, mach_port_name_t name,
                           uint32_t space) {
     // A signal waits for this thread: it leaves the kernel to take it; the call restarts (or not) as an abort.
-    if (__builtin_expect(self.ctx->attention, 0) && !self.ctx->in_fault())
-        return sending ? MACH_SEND_INTERRUPTED : MACH_RCV_INTERRUPTED;
+    if (__builtin_expect(self.ctx->wait_interrupted(), 0)) return sending ? MACH_SEND_INTERRUPTED : MACH_RCV_INTERRUPTED;
     self.queue = &q;
     self.on = on;
     self.sending = sending;

@@ -45,7 +45,7 @@ kern_return_t wait(Kernel& k, tasks::Thread& self, tasks::Semaphore& s, mach_por
         return KERN_SUCCESS;
     }
     if ((timeout && *timeout == 0) || self.kill_pending) return KERN_OPERATION_TIMED_OUT;
-    if (self.attention) return KERN_ABORTED;  // a signal first; as an interrupted wait
+    if (self.wait_interrupted()) return KERN_ABORTED;  // a signal first; as an interrupted wait
     s.waiters.push_back(&self);
     self.wait_object = &s;
     self.semaphore_name = name;

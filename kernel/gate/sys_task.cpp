@@ -56,7 +56,7 @@ kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_ti
         case SWITCH_OPTION_NONE:
         case SWITCH_OPTION_DEPRESS: k.sched.yield(); return KERN_SUCCESS;
         case SWITCH_OPTION_WAIT: {
-            if (self.kill_pending || self.attention) return KERN_ABORTED;  // a signal first: the sleep is cut short
+            if (self.wait_interrupted()) return KERN_ABORTED;  // a signal first: the sleep is cut short
             k.sched.arm_timer(&self, k.clock.now() + uint64_t{time} * ipc::kTicksPerMs, on_sleep_over);
             MS_TRACE(k.trace, Event{.kind = EventKind::Block, .text = "sleep"});
             self.abort_wait = on_sleep_aborted;

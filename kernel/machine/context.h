@@ -54,6 +54,10 @@ public:
     // Something awaits it at its next kernel exit (a signal, termination). An
     // interruptible wait it is about to begin ends at once instead, interrupted.
     bool attention = false;
+    // The rule for every such wait (IPC, semaphores, sleeps): true when it must not
+    // begin. A thread whose fault the kernel is handling waits regardless: the
+    // exception RPC has to finish before anything else can happen to it.
+    bool wait_interrupted() const { return attention && !in_fault(); }
     // Identity shown in the trace.
     uint32_t trace_task = 0;
     uint32_t trace_thread = 0;
