@@ -106,6 +106,17 @@ void Scheduler::yield() {
     switch_to(pick());
 }
 
+// The CPU goes from prev to next (the jump itself is the caller's).
+void Scheduler::make_current(Context* prev, Context* next) {
+    next->state_ = RunState::Running;
+    current_ = next;
+    // Isolation: the outgoing task's regions leave the address range if it had opened them.
+    if (__builtin_expect(prev->vm != next->vm && prev->vm && prev->vm->is_open(), 0)) prev->vm->close();
+    trace_.set_actor(next->trace_task, next->trace_thread);
+    quantum_end_ = clock_.now() + quantum_;
+    recompute_next_event();
+}
+
 void Scheduler::exit_current() {
     Context* self = current_;
     MS_ASSERT(self != &idle_, "the idle context cannot exit");
@@ -113,12 +124,7 @@ void Scheduler::exit_current() {
     timers_.forget(self);
     zombie_ = self;
     Context* next = pick();
-    next->state_ = RunState::Running;
-    current_ = next;
-    if (self->vm != next->vm && self->vm && self->vm->is_open()) self->vm->close();
-    trace_.set_actor(next->trace_task, next->trace_thread);
-    quantum_end_ = clock_.now() + quantum_;
-    recompute_next_event();
+    make_current(self, next);
     asan_start_switch(nullptr, next->asan_bottom_, next->asan_size_);  // our fake stack dies with us
     machsim_jump_fcontext(next->fctx_, self);
     __builtin_unreachable();
@@ -130,14 +136,8 @@ void Scheduler::switch_to(Context* next) {
         prev->state_ = RunState::Running;
         return;
     }
-    next->state_ = RunState::Running;
-    current_ = next;
-    // Isolation: the outgoing task's regions leave the address range if it had opened them.
-    if (__builtin_expect(prev->vm != next->vm && prev->vm && prev->vm->is_open(), 0)) prev->vm->close();
-    trace_.set_actor(next->trace_task, next->trace_thread);
+    make_current(prev, next);
     MS_TRACE(trace_, Event{.kind = EventKind::Switch, .extra = prev->trace_thread});
-    quantum_end_ = clock_.now() + quantum_;
-    recompute_next_event();
     asan_start_switch(&prev->fake_stack_, next->asan_bottom_, next->asan_size_);
     fc::transfer_t t = machsim_jump_fcontext(next->fctx_, prev);
     arrived(t);

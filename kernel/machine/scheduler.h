@@ -100,6 +100,7 @@ private:
     Context* pick();  // next context to run: the run queue's head, else idle
     void make_ready(Context* c);
     void switch_to(Context* next);
+    void make_current(Context* prev, Context* next);
     void arrived(boost::context::detail::transfer_t t);
     void tick_events();
     void recompute_next_event();
