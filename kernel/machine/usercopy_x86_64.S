@@ -10,6 +10,30 @@
  * bytes: 4 bytes for up to 32 (a small message copied in, its header fields just
  * stored one by one by the task), 8 bytes for 33 to 64 (a message copied out, its
  * header and trailer just written by the kernel in 8-byte words, ports/message.h). */
+
+/* The first 4*w and the last 4*w bytes of the n in %rdx, as eight w-byte pieces
+ * (`mov` moves w bytes through an xmm register), all loads before all stores. */
+.macro COPY_ENDS mov, w
+    \mov (%rsi), %xmm0
+    \mov \w(%rsi), %xmm1
+    \mov 2*\w(%rsi), %xmm2
+    \mov 3*\w(%rsi), %xmm3
+    \mov -4*\w(%rsi,%rdx), %xmm4
+    \mov -3*\w(%rsi,%rdx), %xmm5
+    \mov -2*\w(%rsi,%rdx), %xmm6
+    \mov -\w(%rsi,%rdx), %xmm7
+    \mov %xmm0, (%rdi)
+    \mov %xmm1, \w(%rdi)
+    \mov %xmm2, 2*\w(%rdi)
+    \mov %xmm3, 3*\w(%rdi)
+    \mov %xmm4, -4*\w(%rdi,%rdx)
+    \mov %xmm5, -3*\w(%rdi,%rdx)
+    \mov %xmm6, -2*\w(%rdi,%rdx)
+    \mov %xmm7, -\w(%rdi,%rdx)
+    xorl %eax, %eax
+    ret
+.endm
+
     .text
     .p2align 4
     .globl machsim_usercopy
@@ -44,45 +68,13 @@ machsim_usercopy_fault_begin:
 .Lover16:
     cmpq $32, %rdx
     ja .Lover32
-    movd (%rsi), %xmm0              /* 17..32 bytes: first 16 and last 16, in 4-byte */
-    movd 4(%rsi), %xmm1             /* pieces: a small message copied in, whose header */
-    movd 8(%rsi), %xmm2             /* fields the task has just stored one by one */
-    movd 12(%rsi), %xmm3
-    movd -16(%rsi,%rdx), %xmm4
-    movd -12(%rsi,%rdx), %xmm5
-    movd -8(%rsi,%rdx), %xmm6
-    movd -4(%rsi,%rdx), %xmm7
-    movd %xmm0, (%rdi)
-    movd %xmm1, 4(%rdi)
-    movd %xmm2, 8(%rdi)
-    movd %xmm3, 12(%rdi)
-    movd %xmm4, -16(%rdi,%rdx)
-    movd %xmm5, -12(%rdi,%rdx)
-    movd %xmm6, -8(%rdi,%rdx)
-    movd %xmm7, -4(%rdi,%rdx)
-    xorl %eax, %eax
-    ret
+    /* 17..32 bytes: a small message copied in, whose header fields the task has
+     * just stored one by one */
+    COPY_ENDS movd, 4
 .Lover32:
     cmpq $64, %rdx
     ja .Lbulk
-    movq (%rsi), %xmm0              /* 33..64 bytes: first 32 and last 32, in words */
-    movq 8(%rsi), %xmm1
-    movq 16(%rsi), %xmm2
-    movq 24(%rsi), %xmm3
-    movq -32(%rsi,%rdx), %xmm4
-    movq -24(%rsi,%rdx), %xmm5
-    movq -16(%rsi,%rdx), %xmm6
-    movq -8(%rsi,%rdx), %xmm7
-    movq %xmm0, (%rdi)
-    movq %xmm1, 8(%rdi)
-    movq %xmm2, 16(%rdi)
-    movq %xmm3, 24(%rdi)
-    movq %xmm4, -32(%rdi,%rdx)
-    movq %xmm5, -24(%rdi,%rdx)
-    movq %xmm6, -16(%rdi,%rdx)
-    movq %xmm7, -8(%rdi,%rdx)
-    xorl %eax, %eax
-    ret
+    COPY_ENDS movq, 8               /* 33..64 bytes: a message copied out */
 .Lbulk:
     movq %rdx, %rcx
     rep movsb
