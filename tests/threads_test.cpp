@@ -7,6 +7,62 @@
 
 TEST_SUITE("threads") {
 
+TEST_CASE("past Config::max_threads no task or thread starts; a refused task_spawn gives its right back") {
+    machsim::Config cfg;
+    cfg.max_threads = 4;  // the bootstrap server, the test task, and two more
+    machsim::RunReport r = mt::run_task(
+        [] {
+            mach_port_t go = mt::new_port_with_send();
+            mach_port_t t = machsim::thread_start([go] {  // third thread alive
+                mt::SimpleReceived in;
+                CHECK_KR(mt::receive_simple(go, in), MACH_MSG_SUCCESS);
+            });
+            CHECK(t != MACH_PORT_NULL);
+            mach_port_t wake = mt::new_port_with_send();
+            mach_port_t child = machsim::task_spawn(  // fourth
+                "waiter",
+                [](mach_port_t p) {
+                    mt::SimpleReceived in;
+                    CHECK_KR(mt::receive_simple(p, in), MACH_MSG_SUCCESS);
+                },
+                wake, MACH_MSG_TYPE_MOVE_RECEIVE);
+            CHECK(child != MACH_PORT_NULL);
+
+            // Full: a spawn is refused and the right it was to take comes back, as a
+            // failed send's rights do (a copied send right adds a uref to the caller's).
+            mach_port_t gift = mt::new_receive_right();
+            CHECK(machsim::task_spawn("refused", [](mach_port_t) {}, gift, MACH_MSG_TYPE_MAKE_SEND) ==
+                  MACH_PORT_NULL);
+            CHECK(mt::type_of(gift) == (MACH_PORT_TYPE_RECEIVE | MACH_PORT_TYPE_SEND));
+            CHECK(mt::refs(gift, MACH_PORT_RIGHT_SEND) == 1);
+            CHECK(machsim::task_spawn("refused too", [](mach_port_t) {}, gift, MACH_MSG_TYPE_MOVE_RECEIVE) ==
+                  MACH_PORT_NULL);
+            CHECK(mt::type_of(gift) == (MACH_PORT_TYPE_RECEIVE | MACH_PORT_TYPE_SEND));
+            CHECK(mt::refs(gift, MACH_PORT_RIGHT_RECEIVE) == 1);
+            CHECK(machsim::thread_start([] {}) == MACH_PORT_NULL);
+
+            // Two end; then there is room again.
+            CHECK_KR(mt::send_simple(go, MACH_MSG_TYPE_COPY_SEND, 1), MACH_MSG_SUCCESS);
+            CHECK_KR(mt::send_simple(wake, MACH_MSG_TYPE_COPY_SEND, 2), MACH_MSG_SUCCESS);
+            CHECK_KR(mach_port_deallocate(mach_task_self(), t), KERN_SUCCESS);
+            CHECK_KR(mach_port_deallocate(mach_task_self(), child), KERN_SUCCESS);
+            CHECK_KR(thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1), KERN_SUCCESS);
+            mach_port_t later = machsim::task_spawn("later", [](mach_port_t) {});
+            CHECK(later != MACH_PORT_NULL);
+            CHECK_KR(mach_port_deallocate(mach_task_self(), later), KERN_SUCCESS);
+        },
+        cfg);
+    INFO(r.summary());
+    CHECK_FALSE(r.deadlock);
+    CHECK(r.leaks.empty());
+    CHECK(r.accounting.empty());
+    REQUIRE(r.task("refused") != nullptr);
+    CHECK(r.task("refused")->end == machsim::TaskEnd::Crashed);
+    CHECK(r.task("refused")->detail == "no thread may start: 4 are alive (Config::max_threads)");
+    CHECK(r.task("waiter")->end == machsim::TaskEnd::Exited);
+    CHECK(r.task("later")->end == machsim::TaskEnd::Exited);
+}
+
 TEST_CASE("a task's threads run side by side and share its names") {
     std::vector<int> order;
     machsim::RunReport r = mt::run_task([&] {

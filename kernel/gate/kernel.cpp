@@ -160,13 +160,16 @@ uint32_t Kernel::spawn(std::string name, std::function<int()> body, SpawnOptions
     if (!opts.daemon) ++live_ordinary_;
     if (!start_thread(t, std::move(body), true)) {
         t.end = TaskEnd::Crashed;
-        t.detail = "the host refused a thread stack (too many threads for vm.max_map_count?)";
+        t.detail = at_thread_limit()
+                       ? fmt::format("no thread may start: {} are alive (Config::max_threads)", live_threads_)
+                       : "the host refused a thread stack (too many threads for vm.max_map_count?)";
         finish_task(t);
     }
     return id;
 }
 
 tasks::Thread* Kernel::start_thread(tasks::Task& t, std::function<int()> body, bool main) {
+    if (at_thread_limit()) return nullptr;
     t.threads.push_back(std::make_unique<tasks::Thread>(t, ++next_thread_, env, std::move(body)));
     tasks::Thread* th = t.threads.back().get();
     th->main = main;
@@ -179,6 +182,7 @@ tasks::Thread* Kernel::start_thread(tasks::Task& t, std::function<int()> body, b
     th->thread_port->kobject_kind = ipc::KobjectKind::Thread;
     th->thread_port->kobject = th;
     ++t.live_threads;
+    ++live_threads_;
     if (t.suspend_count > 0) sched.hold(th);  // a thread of a suspended task starts suspended
     return th;
 }
@@ -209,6 +213,7 @@ void Kernel::thread_finished(tasks::Thread* t, TaskEnd how, int code, std::strin
         task.detail = std::move(detail);
         kill_task(task, how);
     }
+    --live_threads_;
     if (--task.live_threads == 0) {
         if (task.end == TaskEnd::Running) task.end = how;
         finish_task(task);

@@ -56,8 +56,10 @@ public:
 
     tasks::Task* task(uint32_t id) { return id && id <= tasks_.size() ? tasks_[id - 1].get() : nullptr; }
 
-    // Adds a thread to t running body; null when the host has no stack for it.
+    // Adds a thread to t running body; null when Config::max_threads threads are
+    // alive or the host has no stack for it.
     tasks::Thread* start_thread(tasks::Task& t, std::function<int()> body, bool main);
+    bool at_thread_limit() const { return cfg.max_threads && live_threads_ >= cfg.max_threads; }
     // Stops every thread of t (each unwinds at its next kernel exit).
     void kill_task(tasks::Task& t, TaskEnd why);
     // Takes a new memory entry; returns its port (the kernel keeps the receive right).
@@ -113,6 +115,7 @@ private:
     std::vector<std::unique_ptr<tasks::Task>> tasks_;
     uint32_t next_thread_ = 0;
     uint32_t live_ordinary_ = 0;  // tasks alive that are not daemons
+    uint32_t live_threads_ = 0;   // threads started and not yet finished, in all tasks (Config::max_threads)
     ipc::Port* bootstrap_port_ = nullptr;  // a kernel reference, to make send rights for new tasks
     std::map<uint32_t, std::unique_ptr<tasks::MemoryEntry>> memory_entries_;  // by port number
     bool ran_ = false;

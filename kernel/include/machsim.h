@@ -33,6 +33,9 @@ struct Config {
     uint64_t quantum = 10'000;     // ticks a thread may run before the timer asks it to yield
     uint64_t syscall_cost = 1;     // ticks each kernel entry costs (1 tick = 1 virtual microsecond)
     std::size_t stack_size = 64 * 1024;  // bytes of stack per thread, plus a guard page
+    // Threads alive at once, in all tasks (0 = as many as the host gives stacks for,
+    // about 32,000 here: docs/memory.md). Past it a new task or thread cannot start.
+    uint32_t max_threads = 0;
     uint32_t qlimit_max = 16;      // largest qlimit mach_port_set_attributes accepts
     uint32_t max_names = 1u << 16; // names one space may hold before KERN_NO_SPACE
     uint32_t max_message = 1u << 20;  // largest inline message (bytes) before MACH_SEND_TOO_LARGE
