@@ -12,8 +12,8 @@ Thread::Thread(Task& t, uint32_t thread_id, ipc::Env& env, std::function<int()> 
     vm = &t.vm;
 }
 
-Task::Task(ipc::Env& env, uint32_t task_id, std::string task_name, bool is_daemon)
-    : id(task_id), name(std::move(task_name)), daemon(is_daemon), space(env, task_id, &vm) {}
+Task::Task(ipc::Env& env, machine::MemoryObjects& objects, uint32_t task_id, std::string task_name, bool is_daemon)
+    : id(task_id), name(std::move(task_name)), daemon(is_daemon), vm(objects), space(env, task_id, &vm) {}
 
 Task::~Task() = default;
 

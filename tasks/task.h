@@ -50,7 +50,7 @@ public:
 
 class Task {
 public:
-    Task(ipc::Env& env, uint32_t id, std::string name, bool daemon);
+    Task(ipc::Env& env, machine::MemoryObjects& objects, uint32_t id, std::string name, bool daemon);
     ~Task();
     Task(const Task&) = delete;
     Task& operator=(const Task&) = delete;

@@ -99,11 +99,9 @@ Kernel::Kernel(const Config& c) : cfg(c) {
     env.kobject_ctx = this;
     machine::install_fault_handler();
     install_fault_path(*this);
-    ++instances_;
 }
 
 Kernel::~Kernel() {
-    --instances_;
     Kernel* prev = running_;
     running_ = this;
     auto discard_threads = [this] {
@@ -144,7 +142,7 @@ void Kernel::boot(std::function<int()> bootstrap_server) {
 
 uint32_t Kernel::spawn(std::string name, std::function<int()> body, SpawnOptions opts) {
     uint32_t id = static_cast<uint32_t>(tasks_.size()) + 1;
-    tasks_.push_back(std::make_unique<tasks::Task>(env, id, std::move(name), opts.daemon));
+    tasks_.push_back(std::make_unique<tasks::Task>(env, memory_objects, id, std::move(name), opts.daemon));
     tasks::Task& t = *tasks_.back();
     MS_TRACE(trace, Event{.kind = EventKind::TaskCreate, .task = id, .extra = opts.daemon ? 1u : 0u,
                           .text = t.name.c_str()});
@@ -415,8 +413,8 @@ void Kernel::check_leaks(RunReport& report) {
             report.leaks.push_back(fmt::format("task {} ({}) still maps {} bytes", t->id, t->name, n));
     // Every region and memory entry is gone now; with no other kernel in the
     // process, no memory object may remain (a reference counting mistake).
-    if (instances_ == 1 && machine::MemoryObject::live() > 0)
-        report.leaks.push_back(fmt::format("{} memory object(s) never freed", machine::MemoryObject::live()));
+    if (memory_objects.live() > 0)
+        report.leaks.push_back(fmt::format("{} memory object(s) never freed", memory_objects.live()));
 }
 
 }  // namespace machsim::gate

@@ -3,8 +3,6 @@
 // a thin facade over it that also starts the bootstrap server.
 #pragma once
 
-#include <atomic>
-
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -101,6 +99,7 @@ public:
     machine::TimerQueue timers;
     machine::StackPool stacks{cfg.stack_size};
     machine::Scheduler sched{stacks, clock, timers, trace, cfg.quantum};
+    machine::MemoryObjects memory_objects;  // before everything that holds memory objects
     ipc::Env env{sched, clock, trace};
 
 private:
@@ -111,7 +110,6 @@ private:
     RunReport make_report(bool time_limit);
 
     static inline thread_local Kernel* running_ = nullptr;
-    static inline std::atomic<int> instances_{0};  // memory objects are counted per process, not per kernel
     std::vector<std::unique_ptr<tasks::Task>> tasks_;
     uint32_t next_thread_ = 0;
     uint32_t live_ordinary_ = 0;  // tasks alive that are not daemons

@@ -147,7 +147,7 @@ kern_return_t sys_make_memory_entry(mach_port_name_t task, uint64_t* size, uint6
         machine::MemoryObject* obj = nullptr;
         std::size_t at = 0;
         if (permission & MAP_MEM_NAMED_CREATE) {  // a fresh object, mapped nowhere yet
-            obj = machine::MemoryObject::create(rounded);
+            obj = machine::MemoryObject::create(k.memory_objects, rounded);
             if (!obj) return KERN_RESOURCE_SHORTAGE;
         } else {
             // An unaligned start widens the entry to whole pages: it covers every page the range touches.

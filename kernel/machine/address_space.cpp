@@ -175,7 +175,7 @@ kern_return_t AddressSpace::allocate(vm_address_t& addr, vm_size_t size, int fla
         if (!in_range(start) || start + len > kBase + kSize || start + len < start) return KERN_INVALID_ADDRESS;
         if (!range_free(start, len)) return KERN_NO_SPACE;
     }
-    MemoryObject* obj = MemoryObject::create(len);
+    MemoryObject* obj = MemoryObject::create(objects_, len);
     if (!obj) return KERN_RESOURCE_SHORTAGE;
     insert(start, Region{len, VM_PROT_DEFAULT, VM_PROT_ALL, VM_INHERIT_DEFAULT, obj, 0});
     addr = start;
@@ -316,11 +316,11 @@ kern_return_t AddressSpace::map(vm_address_t& addr, std::size_t size, uintptr_t 
     MemoryObject* use = obj;
     std::size_t at = offset;
     if (!obj) {
-        use = MemoryObject::create(len);
+        use = MemoryObject::create(objects_, len);
         if (!use) return KERN_RESOURCE_SHORTAGE;
         at = 0;
     } else if (copy) {
-        use = MemoryObject::create(len);
+        use = MemoryObject::create(objects_, len);
         if (!use) return KERN_RESOURCE_SHORTAGE;
         std::memcpy(use->alias(), obj->alias() + offset, len);
         at = 0;
@@ -368,7 +368,7 @@ void AddressSpace::inherit_into(AddressSpace& child) const {
         if (r.inherit == VM_INHERIT_SHARE) {
             r.object->ref();
         } else {  // COPY: a private copy, made now (machsim copies eagerly)
-            c.object = MemoryObject::create(r.size);
+            c.object = MemoryObject::create(objects_, r.size);
             if (!c.object) continue;
             std::memcpy(c.object->alias(), r.object->alias() + r.offset, r.size);
             c.offset = 0;

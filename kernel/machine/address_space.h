@@ -45,7 +45,8 @@ public:
         uint32_t object = 0;
     };
 
-    AddressSpace() = default;
+    // Its memory objects are counted in `objects` (the kernel's), which outlives it.
+    explicit AddressSpace(MemoryObjects& objects) : objects_(objects) {}
     ~AddressSpace();
     AddressSpace(const AddressSpace&) = delete;
     AddressSpace& operator=(const AddressSpace&) = delete;
@@ -100,6 +101,7 @@ private:
     void insert(uintptr_t start, Region r);
     void map_host(uintptr_t start, const Region& r) const;
 
+    MemoryObjects& objects_;
     std::map<uintptr_t, Region> regions_;
     bool open_ = false;
 };

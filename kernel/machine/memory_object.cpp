@@ -3,18 +3,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <atomic>
-
 #include "kernel/machine/assert.h"
 
 namespace machsim::machine {
 
-namespace {
-std::size_t live_objects = 0;
-uint32_t next_id = 0;
-}  // namespace
-
-MemoryObject* MemoryObject::create(std::size_t size) {
+MemoryObject* MemoryObject::create(MemoryObjects& owner, std::size_t size) {
     int fd = memfd_create("machsim-memory", MFD_CLOEXEC);
     if (fd < 0) return nullptr;
     if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
@@ -26,8 +19,8 @@ MemoryObject* MemoryObject::create(std::size_t size) {
         close(fd);
         return nullptr;
     }
-    ++live_objects;
-    return new MemoryObject(fd, size, static_cast<uint8_t*>(alias), ++next_id);
+    ++owner.live_;
+    return new MemoryObject(owner, fd, size, static_cast<uint8_t*>(alias), ++owner.next_id_);
 }
 
 void MemoryObject::unref() {
@@ -38,9 +31,7 @@ void MemoryObject::unref() {
 MemoryObject::~MemoryObject() {
     munmap(alias_, size_);
     close(fd_);
-    --live_objects;
+    --owner_.live_;
 }
-
-std::size_t MemoryObject::live() { return live_objects; }
 
 }  // namespace machsim::machine

@@ -9,10 +9,23 @@
 
 namespace machsim::machine {
 
+// The memory objects of one kernel: how many are alive (its leak check) and the
+// number the next one gets.
+class MemoryObjects {
+public:
+    std::size_t live() const { return live_; }
+
+private:
+    friend class MemoryObject;
+    std::size_t live_ = 0;
+    uint32_t next_id_ = 0;
+};
+
 class MemoryObject {
 public:
-    // A zero-filled object of `size` bytes (a page multiple); null when the host refuses.
-    static MemoryObject* create(std::size_t size);
+    // A zero-filled object of `size` bytes (a page multiple), counted in `owner`,
+    // which must outlive it; null when the host refuses.
+    static MemoryObject* create(MemoryObjects& owner, std::size_t size);
 
     void ref() { ++refs_; }
     void unref();
@@ -24,13 +37,12 @@ public:
     bool shared() const { return refs_ > 1; }  // more than one mapping or memory entry holds it
     uint32_t refs() const { return refs_; }
 
-    static std::size_t live();  // objects not yet freed (for leak checks)
-
 private:
-    MemoryObject(int fd, std::size_t size, uint8_t* alias, uint32_t id)
-        : fd_(fd), size_(size), alias_(alias), id_(id) {}
+    MemoryObject(MemoryObjects& owner, int fd, std::size_t size, uint8_t* alias, uint32_t id)
+        : owner_(owner), fd_(fd), size_(size), alias_(alias), id_(id) {}
     ~MemoryObject();
 
+    MemoryObjects& owner_;
     int fd_;
     std::size_t size_;
     uint8_t* alias_;
