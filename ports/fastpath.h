@@ -26,10 +26,10 @@ constexpr mach_msg_size_t kMaxSize = 128;  // header + body bytes the fast path 
 
 // What try_send did with a message.
 enum class Sent {
-    no,       // a guard failed and nothing happened: the general path takes the message
-    yes,      // sent (MACH_MSG_SUCCESS)
-    blocked,  // copied in and checked, as copyin_message leaves it, but the queue is
-              // full: the caller sends it with send_message, which waits for room
+    no,          // a guard failed and nothing happened: the general path takes the message
+    yes,         // sent (MACH_MSG_SUCCESS)
+    queue_full,  // copied in and checked, as copyin_message leaves it, but the queue is
+                 // full: the caller sends it with send_message, which waits for room
 };
 
 namespace detail {
@@ -191,7 +191,7 @@ inline bool allowed(const Env& env) { return env.fast_path && !env.trace.active(
     detail::stamp(env, space, m, size, de, re, p);  // nothing can fail from here on
     if (__builtin_expect(full, 0)) {
         out = m;
-        return Sent::blocked;
+        return Sent::queue_full;
     }
     p->queue.push_back(m);
     return Sent::yes;

@@ -80,7 +80,7 @@ mach_msg_return_t send_copied(Kernel& k, tasks::Thread& self, ipc::KMsg* m, cons
         Entry::quiet_done(*k);
         self->in_kernel = false;
         return MACH_MSG_SUCCESS;
-    case ipc::fast::Sent::blocked: {
+    case ipc::fast::Sent::queue_full: {
         Entry entry(*k, *self, Sys::mach_msg, Entry::Quiet{});
         return entry.leave(send_copied(*k, *self, m, a, a.option, a.timeout));
     }
