@@ -15,12 +15,23 @@ inline tasks::Thread* caller() {
     return k ? k->current_thread() : nullptr;
 }
 
-// The task a task-port name in the caller's space denotes (what MIG's COPY_SEND
-// of the task port would reach). Null when it names no live task.
-tasks::Task* target_task(tasks::Thread& self, mach_port_name_t task_name);
+// The kernel object behind the port that `name`, a send right in the caller's
+// space, names, when that port is a `kind` object's (what MIG's COPY_SEND of it
+// would reach); null otherwise, or when the object is gone.
+void* target_kobject(tasks::Thread& self, mach_port_name_t name, ipc::KobjectKind kind);
 
-// The thread a thread-port name in the caller's space denotes; null if none lives.
-tasks::Thread* target_thread(tasks::Thread& self, mach_port_name_t thread_name);
+inline tasks::Task* target_task(tasks::Thread& self, mach_port_name_t name) {
+    return static_cast<tasks::Task*>(target_kobject(self, name, ipc::KobjectKind::Task));
+}
+inline tasks::Thread* target_thread(tasks::Thread& self, mach_port_name_t name) {
+    return static_cast<tasks::Thread*>(target_kobject(self, name, ipc::KobjectKind::Thread));
+}
+inline tasks::Semaphore* target_semaphore(tasks::Thread& self, mach_port_name_t name) {
+    return static_cast<tasks::Semaphore*>(target_kobject(self, name, ipc::KobjectKind::Semaphore));
+}
+inline tasks::MemoryEntry* target_memory_entry(tasks::Thread& self, mach_port_name_t name) {
+    return static_cast<tasks::MemoryEntry*>(target_kobject(self, name, ipc::KobjectKind::MemoryEntry));
+}
 
 // Writes a result through a task pointer; false if it is not writable.
 template <class T>

@@ -8,20 +8,11 @@
 
 namespace machsim::gate {
 
-tasks::Task* target_task(tasks::Thread& self, mach_port_name_t task_name) {
-    ipc::Entry* e = self.task.space.lookup(task_name);
+void* target_kobject(tasks::Thread& self, mach_port_name_t name, ipc::KobjectKind kind) {
+    ipc::Entry* e = self.task.space.lookup(name);
     if (!e || !e->has(MACH_PORT_TYPE_SEND)) return nullptr;
     ipc::Port* p = e->port();
-    if (p->kobject_kind != ipc::KobjectKind::Task || !p->kobject) return nullptr;
-    return static_cast<tasks::Task*>(p->kobject);
-}
-
-tasks::Thread* target_thread(tasks::Thread& self, mach_port_name_t thread_name) {
-    ipc::Entry* e = self.task.space.lookup(thread_name);
-    if (!e || !e->has(MACH_PORT_TYPE_SEND)) return nullptr;
-    ipc::Port* p = e->port();
-    if (p->kobject_kind != ipc::KobjectKind::Thread || !p->kobject) return nullptr;
-    return static_cast<tasks::Thread*>(p->kobject);
+    return p->kobject_kind == kind ? p->kobject : nullptr;
 }
 
 namespace {

@@ -7,15 +7,6 @@ namespace machsim::gate {
 
 namespace {
 
-// The semaphore a name in the caller's space denotes, or null.
-tasks::Semaphore* target_semaphore(tasks::Thread& self, mach_port_name_t name) {
-    ipc::Entry* e = self.task.space.lookup(name);
-    if (!e || !e->has(MACH_PORT_TYPE_SEND)) return nullptr;
-    ipc::Port* p = e->port();
-    if (p->kobject_kind != ipc::KobjectKind::Semaphore || !p->kobject) return nullptr;
-    return static_cast<tasks::Semaphore*>(p->kobject);
-}
-
 template <class F>
 kern_return_t semaphore_call(Sys sys, mach_port_name_t name, F&& body) {
     return call(sys, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {

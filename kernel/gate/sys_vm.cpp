@@ -11,14 +11,6 @@ namespace machsim::gate {
 
 namespace {
 
-tasks::MemoryEntry* target_entry(tasks::Thread& self, mach_port_name_t name) {
-    ipc::Entry* e = self.task.space.lookup(name);
-    if (!e || !e->has(MACH_PORT_TYPE_SEND)) return nullptr;
-    ipc::Port* p = e->port();
-    if (p->kobject_kind != ipc::KobjectKind::MemoryEntry || !p->kobject) return nullptr;
-    return static_cast<tasks::MemoryEntry*>(p->kobject);
-}
-
 // Out-of-line data for the caller (vm_read's result), in a new region of its space.
 kern_return_t give_bytes(tasks::Thread& self, const std::vector<uint8_t>& bytes, vm_offset_t* data,
                          mach_msg_type_number_t* count) {
@@ -187,7 +179,7 @@ kern_return_t sys_vm_map(mach_port_name_t task, vm_address_t* address, vm_size_t
             if (kr == KERN_SUCCESS) (void)put_user(address, a);
             return kr;
         }
-        tasks::MemoryEntry* e = target_entry(self, object);
+        tasks::MemoryEntry* e = target_memory_entry(self, object);
         if (!e) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a memory entry", object);
         if ((e->protection & cur) != cur) return KERN_PROTECTION_FAILURE;  // wider than the entry allows
         if (offset + size > e->size || offset + size < offset) return KERN_INVALID_ARGUMENT;
