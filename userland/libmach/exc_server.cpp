@@ -30,44 +30,36 @@ bool well_formed(const mach_msg_header_t* in) {
            req->msgh_body.msgh_descriptor_count == 2 && req->codeCnt <= 2;
 }
 
+// One exception_raise-style request (message `id`, layout Request) handed to
+// `handler`, the program's catch_* function, or null when it defines none.
+template <class Request, class Handler>
+boolean_t serve(mach_msg_header_t* request, mach_msg_header_t* reply, mach_msg_id_t id, Handler* handler) {
+    exception_raise_reply_t* out = start_reply(request, reply);
+    if (request->msgh_id != id) {
+        out->RetCode = MIG_BAD_ID;
+        return FALSE;
+    }
+    if (!well_formed<Request>(request)) {
+        out->RetCode = MIG_BAD_ARGUMENTS;
+        return TRUE;
+    }
+    auto* req = reinterpret_cast<Request*>(request);
+    out->RetCode = handler ? handler(request->msgh_local_port, req->thread.name, req->task.name, req->exception,
+                                     req->code, req->codeCnt)
+                           : KERN_FAILURE;
+    return TRUE;
+}
+
 }  // namespace
 
 extern "C" {
 
 boolean_t exc_server(mach_msg_header_t* request, mach_msg_header_t* reply) {
-    exception_raise_reply_t* out = start_reply(request, reply);
-    if (request->msgh_id != EXCEPTION_RAISE_ID) {
-        out->RetCode = MIG_BAD_ID;
-        return FALSE;
-    }
-    if (!well_formed<exception_raise_request_t>(request)) {
-        out->RetCode = MIG_BAD_ARGUMENTS;
-        return TRUE;
-    }
-    auto* req = reinterpret_cast<exception_raise_request_t*>(request);
-    out->RetCode = catch_exception_raise ? catch_exception_raise(request->msgh_local_port, req->thread.name,
-                                                                 req->task.name, req->exception, req->code,
-                                                                 req->codeCnt)
-                                         : KERN_FAILURE;
-    return TRUE;
+    return serve<exception_raise_request_t>(request, reply, EXCEPTION_RAISE_ID, catch_exception_raise);
 }
 
 boolean_t mach_exc_server(mach_msg_header_t* request, mach_msg_header_t* reply) {
-    exception_raise_reply_t* out = start_reply(request, reply);
-    if (request->msgh_id != MACH_EXCEPTION_RAISE_ID) {
-        out->RetCode = MIG_BAD_ID;
-        return FALSE;
-    }
-    if (!well_formed<mach_exception_raise_request_t>(request)) {
-        out->RetCode = MIG_BAD_ARGUMENTS;
-        return TRUE;
-    }
-    auto* req = reinterpret_cast<mach_exception_raise_request_t*>(request);
-    out->RetCode = catch_mach_exception_raise ? catch_mach_exception_raise(request->msgh_local_port, req->thread.name,
-                                                                           req->task.name, req->exception, req->code,
-                                                                           req->codeCnt)
-                                              : KERN_FAILURE;
-    return TRUE;
+    return serve<mach_exception_raise_request_t>(request, reply, MACH_EXCEPTION_RAISE_ID, catch_mach_exception_raise);
 }
 
 }  // extern "C"
