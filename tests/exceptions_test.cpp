@@ -8,17 +8,9 @@
 
 namespace {
 
-// A page of the caller's memory with protection `prot`.
-vm_address_t page_with(vm_prot_t prot) {
-    vm_address_t a = 0;
-    if (vm_allocate(mach_task_self(), &a, vm_page_size, VM_FLAGS_ANYWHERE) != KERN_SUCCESS) return 0;
-    if (vm_protect(mach_task_self(), a, vm_page_size, FALSE, prot) != KERN_SUCCESS) return 0;
-    return a;
-}
-
-// Writes through a raw pointer the compiler cannot prove anything about.
-void poke(vm_address_t a, int value) { *reinterpret_cast<volatile int*>(a) = value; }
-int peek(vm_address_t a) { return *reinterpret_cast<volatile int*>(a); }
+using mt::page_with;
+using mt::peek;
+using mt::poke;
 
 struct ExcRequest {
     mach_exception_raise_request_t req;

@@ -136,13 +136,7 @@ struct Guard {
     ~Guard() { *flag = true; }
 };
 
-// For reports of runs where a task was terminated or crashed (clean() is false by design).
-inline void check_sound(const machsim::RunReport& r) {
-    CHECK_FALSE(r.deadlock);
-    CHECK_FALSE(r.time_limit);
-    CHECK(r.leaks.empty());
-    CHECK(r.accounting.empty());
-}
+using mt::check_sound;
 
 constexpr mach_port_type_t kNoReq = ~MACH_PORT_TYPE_DNREQUEST;
 

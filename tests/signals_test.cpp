@@ -66,6 +66,9 @@ const machsim::TaskReport& report_of(const machsim::RunReport& r, const char* na
     return *t;
 }
 
+// Whether the task ended by signal s's default action.
+bool signaled_by(const machsim::TaskReport& t, int s) { return t.end == TaskEnd::Signaled && t.exit_code == s; }
+
 uint32_t task_id(const machsim::TraceLog& log, const std::string& name) {
     for (const auto& e : log.of_kind(EventKind::TaskCreate))
         if (e.text == name) return e.event.task;
@@ -96,15 +99,9 @@ std::vector<Act> actions_of(const machsim::TraceLog& log) {
     return out;
 }
 
-// A page of the caller's memory with protection `prot`.
-vm_address_t page_with(vm_prot_t prot) {
-    vm_address_t a = 0;
-    if (vm_allocate(mach_task_self(), &a, vm_page_size, VM_FLAGS_ANYWHERE) != KERN_SUCCESS) return 0;
-    if (vm_protect(mach_task_self(), a, vm_page_size, FALSE, prot) != KERN_SUCCESS) return 0;
-    return a;
-}
-void poke(vm_address_t a, int value) { *reinterpret_cast<volatile int*>(a) = value; }
-int peek(vm_address_t a) { return *reinterpret_cast<volatile int*>(a); }
+using mt::page_with;
+using mt::peek;
+using mt::poke;
 
 }  // namespace
 
@@ -383,8 +380,7 @@ TEST_CASE("a blocked SIGTERM with the default action ends the task only when unb
     const machsim::TaskReport& t = report_of(r, "test");
     CHECK(before);
     CHECK_FALSE(after);
-    CHECK(t.end == TaskEnd::Signaled);
-    CHECK(t.exit_code == sig::TERM);
+    CHECK(signaled_by(t, sig::TERM));
     CHECK(r.leaks.empty());
     CHECK(r.accounting.empty());
 }
@@ -575,17 +571,14 @@ TEST_CASE("a terminating default action ends only the target: Signaled, exit_cod
         });
         INFO(r.summary());
         const machsim::TaskReport& v = report_of(r, "victim");
-        CHECK(v.end == TaskEnd::Signaled);
-        CHECK(v.exit_code == s);
+        CHECK(signaled_by(v, s));
         CHECK(v.detail.find(machsim::signal_name(s)) != std::string::npos);
         CHECK(victim_dead);
         CHECK(victim_steps < 10);  // it ended at its next kernel exit, not at the end of its loop
         CHECK(report_of(r, "killer").end == TaskEnd::Exited);
         CHECK(report_of(r, "bystander").end == TaskEnd::Exited);
         CHECK(bystander_steps == 30);
-        CHECK_FALSE(r.deadlock);
-        CHECK(r.leaks.empty());
-        CHECK(r.accounting.empty());
+        mt::check_sound(r);
     }
 }
 
@@ -615,8 +608,7 @@ TEST_CASE("SIGKILL cannot be caught and kills a task blocked forever in mach_msg
     });
     INFO(r.summary());
     const machsim::TaskReport& v = report_of(r, "victim");
-    CHECK(v.end == TaskEnd::Signaled);
-    CHECK(v.exit_code == sig::KILL);
+    CHECK(signaled_by(v, sig::KILL));
     CHECK(v.detail.find("SIGKILL") != std::string::npos);
     CHECK(unwound);
     CHECK_FALSE(returned);
@@ -634,8 +626,7 @@ TEST_CASE("a task sending SIGKILL to itself ends in that call, even with every s
         after = true;
     });
     const machsim::TaskReport& t = report_of(r, "test");
-    CHECK(t.end == TaskEnd::Signaled);
-    CHECK(t.exit_code == sig::KILL);
+    CHECK(signaled_by(t, sig::KILL));
     CHECK_FALSE(after);
     CHECK(r.leaks.empty());
     CHECK(r.accounting.empty());
@@ -659,11 +650,8 @@ TEST_CASE("a task blocked in mach_msg receive is ended by a SIGTERM with the def
     });
     INFO(r.summary());
     const machsim::TaskReport& v = report_of(r, "victim");
-    CHECK(v.end == TaskEnd::Signaled);
-    CHECK(v.exit_code == sig::TERM);
-    CHECK_FALSE(r.deadlock);
-    CHECK(r.leaks.empty());
-    CHECK(r.accounting.empty());
+    CHECK(signaled_by(v, sig::TERM));
+    mt::check_sound(r);
 }
 
 // --- stop and continue ---------------------------------------------------------
@@ -974,8 +962,7 @@ TEST_CASE("signals sent to a stopped task wait for SIGCONT; SIGKILL does not") {
     });
     INFO(r.summary());
     CHECK(alive_while_stopped);
-    CHECK(report_of(r, "counter").end == TaskEnd::Signaled);
-    CHECK(report_of(r, "counter").exit_code == sig::TERM);
+    CHECK(signaled_by(report_of(r, "counter"), sig::TERM));
     CHECK(report_of(r, "controller").end == TaskEnd::Exited);
     CHECK(r.leaks.empty());
     CHECK(r.accounting.empty());
@@ -993,8 +980,7 @@ TEST_CASE("signals sent to a stopped task wait for SIGCONT; SIGKILL does not") {
         });
     });
     INFO(r2.summary());
-    CHECK(report_of(r2, "counter").end == TaskEnd::Signaled);
-    CHECK(report_of(r2, "counter").exit_code == sig::KILL);
+    CHECK(signaled_by(report_of(r2, "counter"), sig::KILL));
     CHECK_FALSE(r2.deadlock);
     CHECK(r2.leaks.empty());
     CHECK(r2.accounting.empty());
@@ -1286,9 +1272,7 @@ TEST_CASE("a signal posted while the target's other thread has not yet run is st
     });
     INFO(r.summary());
     CHECK(seen == std::vector<int>{sig::USR1});
-    CHECK_FALSE(r.deadlock);
-    CHECK(r.leaks.empty());
-    CHECK(r.accounting.empty());
+    mt::check_sound(r);
 }
 
 // The same gap with one thread: a task signalled before it first runs starts
@@ -1310,11 +1294,8 @@ TEST_CASE("a signal posted before the target first runs is delivered even though
     });
     INFO(r.summary());
     const machsim::TaskReport& t = report_of(r, "target");
-    CHECK(t.end == TaskEnd::Signaled);
-    CHECK(t.exit_code == sig::TERM);
-    CHECK_FALSE(r.deadlock);
-    CHECK(r.leaks.empty());
-    CHECK(r.accounting.empty());
+    CHECK(signaled_by(t, sig::TERM));
+    mt::check_sound(r);
 }
 
 // --- faults --------------------------------------------------------------------
@@ -1425,8 +1406,7 @@ TEST_CASE("a fault whose signal is blocked or ignored ends the task; the handler
             after = true;
         });
         const machsim::TaskReport& t = report_of(r, "test");
-        CHECK(t.end == TaskEnd::Signaled);
-        CHECK(t.exit_code == sig::BUS);
+        CHECK(signaled_by(t, sig::BUS));
         CHECK(t.detail.find("SIGBUS") != std::string::npos);
         CHECK_FALSE(after);
         CHECK(seen.empty());
@@ -1443,8 +1423,7 @@ TEST_CASE("abort() runs a SIGABRT handler and still ends the task with SIGABRT")
     });
     const machsim::TaskReport& t = report_of(r, "test");
     CHECK(seen == std::vector<int>{sig::ABRT});
-    CHECK(t.end == TaskEnd::Signaled);
-    CHECK(t.exit_code == sig::ABRT);
+    CHECK(signaled_by(t, sig::ABRT));
     CHECK(r.leaks.empty());
     CHECK(r.accounting.empty());
 }
@@ -1510,9 +1489,7 @@ TEST_CASE("an exception thrown by a handler and not caught crashes the task with
     CHECK(t.end == TaskEnd::Crashed);
     CHECK(t.detail == "boom");
     CHECK(report_of(r, "sender").end == TaskEnd::Exited);
-    CHECK_FALSE(r.deadlock);
-    CHECK(r.leaks.empty());
-    CHECK(r.accounting.empty());
+    mt::check_sound(r);
 }
 
 TEST_CASE("a fault signal handler that throws crashes the task") {
@@ -1608,8 +1585,7 @@ TEST_CASE("every post is a SignalPost event and every outcome a SignalAction eve
     machsim::RunReport r = mt::run_kernel(signal_scenario, {}, &log);
     INFO(r.summary());
     CHECK(report_of(r, "controller").end == TaskEnd::Exited);
-    CHECK(report_of(r, "target").end == TaskEnd::Signaled);
-    CHECK(report_of(r, "target").exit_code == sig::TERM);
+    CHECK(signaled_by(report_of(r, "target"), sig::TERM));
     CHECK(r.leaks.empty());
     CHECK(r.accounting.empty());
     uint32_t c = task_id(log, "controller"), t = task_id(log, "target");

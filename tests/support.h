@@ -27,6 +27,15 @@ inline machsim::RunReport run_task(std::function<void()> body, machsim::Config c
     return k.run();
 }
 
+// For reports of runs where a task was terminated, crashed or killed by a signal
+// (clean() is false by design): the run still ended well and nothing leaked.
+inline void check_sound(const machsim::RunReport& r) {
+    CHECK_FALSE(r.deadlock);
+    CHECK_FALSE(r.time_limit);
+    CHECK(r.leaks.empty());
+    CHECK(r.accounting.empty());
+}
+
 // Runs the tasks `setup` spawns, with a trace recorded into `log` if given.
 inline machsim::RunReport run_kernel(const std::function<void(machsim::Kernel&)>& setup, machsim::Config cfg = {},
                                      machsim::TraceSink* sink = nullptr) {
@@ -112,6 +121,18 @@ inline kern_return_t set_qlimit(mach_port_name_t name, mach_port_msgcount_t limi
     mach_port_limits_t l{limit};
     return mach_port_set_attributes(mach_task_self(), name, MACH_PORT_LIMITS_INFO,
                                     reinterpret_cast<mach_port_info_t>(&l), MACH_PORT_LIMITS_INFO_COUNT);
+}
+
+// Task memory through raw pointers the compiler cannot prove anything about.
+inline void poke(vm_address_t a, int value) { *reinterpret_cast<volatile int*>(a) = value; }
+inline int peek(vm_address_t a) { return *reinterpret_cast<volatile int*>(a); }
+
+// A page of the caller's memory with protection `prot`; 0 if that fails.
+inline vm_address_t page_with(vm_prot_t prot) {
+    vm_address_t a = 0;
+    if (vm_allocate(mach_task_self(), &a, vm_page_size, VM_FLAGS_ANYWHERE) != KERN_SUCCESS) return 0;
+    if (vm_protect(mach_task_self(), a, vm_page_size, FALSE, prot) != KERN_SUCCESS) return 0;
+    return a;
 }
 
 }  // namespace mt

@@ -1,6 +1,7 @@
 // Send-once rights (R16), threads and tasks, task teardown, semaphores (R26), written from MACH-REFERENCE.md.
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -489,23 +490,33 @@ TEST_CASE("task_terminate of the calling task does not return; every thread of i
     lt::check_sound(r);
 }
 
-TEST_CASE("a task spawned with COPY_SEND gets a send right with one uref; the parent's urefs are unchanged") {
+// What a child spawned with `give` under `disposition` finds under the name it
+// got; filled in when the child runs.
+struct GivenRight {
     mach_port_type_t type = 0;
     mach_port_urefs_t urefs = 0;
+};
+std::shared_ptr<GivenRight> spawn_given(mach_port_t give, mach_msg_type_name_t disposition) {
+    auto seen = std::make_shared<GivenRight>();
+    machsim::task_spawn(
+        "child",
+        [seen](mach_port_t g) {
+            seen->type = mt::type_of(g);
+            seen->urefs = mt::refs(g, MACH_PORT_RIGHT_SEND);
+        },
+        give, disposition);
+    return seen;
+}
+
+TEST_CASE("a task spawned with COPY_SEND gets a send right with one uref; the parent's urefs are unchanged") {
     machsim::RunReport r = mt::run_task([&] {
         mach_port_t p = mt::new_port_with_send();
-        machsim::task_spawn(
-            "child",
-            [&](mach_port_t g) {
-                type = mt::type_of(g);
-                urefs = mt::refs(g, MACH_PORT_RIGHT_SEND);
-            },
-            p, MACH_MSG_TYPE_COPY_SEND);
+        auto seen = spawn_given(p, MACH_MSG_TYPE_COPY_SEND);
         CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 1);
         CHECK(mt::status_of(p).mps_mscount == 1);
         lt::sleep_ms(1);
-        CHECK(type == MACH_PORT_TYPE_SEND);
-        CHECK(urefs == 1);
+        CHECK(seen->type == MACH_PORT_TYPE_SEND);
+        CHECK(seen->urefs == 1);
         CHECK(lt::invariants_ok());
     });
     INFO(r.summary());
@@ -513,23 +524,15 @@ TEST_CASE("a task spawned with COPY_SEND gets a send right with one uref; the pa
 }
 
 TEST_CASE("a task spawned with MAKE_SEND gets a send right; the parent's mscount goes up by one") {
-    mach_port_type_t type = 0;
-    mach_port_urefs_t urefs = 0;
     machsim::RunReport r = mt::run_task([&] {
         mach_port_t p = mt::new_receive_right();
-        machsim::task_spawn(
-            "child",
-            [&](mach_port_t g) {
-                type = mt::type_of(g);
-                urefs = mt::refs(g, MACH_PORT_RIGHT_SEND);
-            },
-            p, MACH_MSG_TYPE_MAKE_SEND);
+        auto seen = spawn_given(p, MACH_MSG_TYPE_MAKE_SEND);
         CHECK(mt::type_of(p) == MACH_PORT_TYPE_RECEIVE);
         CHECK(mt::status_of(p).mps_mscount == 1);
         CHECK(mt::status_of(p).mps_srights);
         lt::sleep_ms(1);
-        CHECK(type == MACH_PORT_TYPE_SEND);
-        CHECK(urefs == 1);
+        CHECK(seen->type == MACH_PORT_TYPE_SEND);
+        CHECK(seen->urefs == 1);
         CHECK_FALSE(mt::status_of(p).mps_srights);  // gone with the child
         CHECK(lt::invariants_ok());
     });
@@ -538,23 +541,15 @@ TEST_CASE("a task spawned with MAKE_SEND gets a send right; the parent's mscount
 }
 
 TEST_CASE("a task spawned with MOVE_SEND gets a send right; the parent loses one uref") {
-    mach_port_type_t type = 0;
-    mach_port_urefs_t urefs = 0;
     machsim::RunReport r = mt::run_task([&] {
         mach_port_t p = mt::new_port_with_send();
         CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_SEND, 1), KERN_SUCCESS);
-        machsim::task_spawn(
-            "child",
-            [&](mach_port_t g) {
-                type = mt::type_of(g);
-                urefs = mt::refs(g, MACH_PORT_RIGHT_SEND);
-            },
-            p, MACH_MSG_TYPE_MOVE_SEND);
+        auto seen = spawn_given(p, MACH_MSG_TYPE_MOVE_SEND);
         CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 1);
         CHECK(mt::status_of(p).mps_mscount == 1);
         lt::sleep_ms(1);
-        CHECK(type == MACH_PORT_TYPE_SEND);
-        CHECK(urefs == 1);
+        CHECK(seen->type == MACH_PORT_TYPE_SEND);
+        CHECK(seen->urefs == 1);
         CHECK(lt::invariants_ok());
     });
     INFO(r.summary());

@@ -53,9 +53,7 @@ TEST_CASE("past Config::max_threads no task or thread starts; a refused task_spa
         },
         cfg);
     INFO(r.summary());
-    CHECK_FALSE(r.deadlock);
-    CHECK(r.leaks.empty());
-    CHECK(r.accounting.empty());
+    mt::check_sound(r);
     REQUIRE(r.task("refused") != nullptr);
     CHECK(r.task("refused")->end == machsim::TaskEnd::Crashed);
     CHECK(r.task("refused")->detail == "no thread may start: 4 are alive (Config::max_threads)");
@@ -230,9 +228,7 @@ TEST_CASE("task_terminate ends another task; its port becomes a dead name; calls
     INFO(r.summary());
     CHECK(r.task("test")->end == machsim::TaskEnd::Exited);
     CHECK(r.task("sleeper")->end == machsim::TaskEnd::Terminated);
-    CHECK_FALSE(r.deadlock);
-    CHECK(r.leaks.empty());
-    CHECK(r.accounting.empty());
+    mt::check_sound(r);
 }
 
 TEST_CASE("a suspended task runs no thread until task_resume") {

@@ -34,8 +34,8 @@ vm_size_t page() { return vm_page_size; }
 
 // --- memory through raw pointers ---------------------------------------------
 
-void poke(vm_address_t a, int value) { *reinterpret_cast<volatile int*>(a) = value; }
-int peek(vm_address_t a) { return *reinterpret_cast<volatile int*>(a); }
+using mt::peek;
+using mt::poke;
 
 void fill(vm_address_t a, vm_size_t n, uint8_t v) { std::memset(reinterpret_cast<void*>(a), v, n); }
 
