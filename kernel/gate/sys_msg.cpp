@@ -24,8 +24,9 @@ mach_msg_return_t send_copied(Kernel& k, tasks::Thread& self, ipc::KMsg* m, cons
     return mr;
 }
 
-// Everything mach_msg can be asked, behind a full kernel entry.
-[[gnu::noinline]] mach_msg_return_t general(const MsgArgs& a) {
+// Everything mach_msg can be asked, behind a full kernel entry. `send_declined`:
+// the send door's try_send already declined this message (and would again).
+[[gnu::noinline]] mach_msg_return_t general(const MsgArgs& a, bool send_declined = false) {
     mach_msg_option_t option = a.option;
     mach_msg_timeout_t timeout = a.timeout;
     tasks::Thread* self = caller();
@@ -43,7 +44,8 @@ mach_msg_return_t send_copied(Kernel& k, tasks::Thread& self, ipc::KMsg* m, cons
             return entry.leave(ipc::fail(k.env, MACH_SEND_INVALID_NOTIFY, "MACH_SEND_NOTIFY is not provided"));
         ipc::KMsg* m = nullptr;
         ipc::fast::Sent sent = ipc::fast::Sent::no;
-        if (ipc::fast::allowed(k.env)) sent = ipc::fast::try_send(k.env, space, self->waiter, a.msg, a.send_size, m);
+        if (!send_declined && ipc::fast::allowed(k.env))
+            sent = ipc::fast::try_send(k.env, space, self->waiter, a.msg, a.send_size, m);
         if (sent == ipc::fast::Sent::no) {
             mach_msg_return_t mr = ipc::copyin_message(space, a.msg, a.send_size, m);
             if (mr != MACH_MSG_SUCCESS) return entry.leave(mr);
@@ -88,7 +90,7 @@ mach_msg_return_t send_copied(Kernel& k, tasks::Thread& self, ipc::KMsg* m, cons
         break;
     }
     self->in_kernel = false;
-    return general(a);
+    return general(a, true);
 }
 
 [[gnu::noinline]] mach_msg_return_t receive_door(const MsgArgs& a) {
