@@ -24,9 +24,11 @@ mach_msg_return_t send_copied(Kernel& k, tasks::Thread& self, ipc::KMsg* m, cons
     return mr;
 }
 
-// Everything mach_msg can be asked, behind a full kernel entry. `send_declined`:
+// Everything mach_msg can be asked, behind a full kernel entry. SendDeclined:
 // the send door's try_send already declined this message (and would again).
-[[gnu::noinline]] mach_msg_return_t general(const MsgArgs& a, bool send_declined = false) {
+// A template rather than a parameter: as a parameter it costs every call.
+template <bool SendDeclined = false>
+[[gnu::noinline]] mach_msg_return_t general(const MsgArgs& a) {
     mach_msg_option_t option = a.option;
     mach_msg_timeout_t timeout = a.timeout;
     tasks::Thread* self = caller();
@@ -44,7 +46,7 @@ mach_msg_return_t send_copied(Kernel& k, tasks::Thread& self, ipc::KMsg* m, cons
             return entry.leave(ipc::fail(k.env, MACH_SEND_INVALID_NOTIFY, "MACH_SEND_NOTIFY is not provided"));
         ipc::KMsg* m = nullptr;
         ipc::fast::Sent sent = ipc::fast::Sent::no;
-        if (!send_declined && ipc::fast::allowed(k.env))
+        if (!SendDeclined && ipc::fast::allowed(k.env))
             sent = ipc::fast::try_send(k.env, space, self->waiter, a.msg, a.send_size, m);
         if (sent == ipc::fast::Sent::no) {
             mach_msg_return_t mr = ipc::copyin_message(space, a.msg, a.send_size, m);
@@ -90,7 +92,7 @@ mach_msg_return_t send_copied(Kernel& k, tasks::Thread& self, ipc::KMsg* m, cons
         break;
     }
     self->in_kernel = false;
-    return general(a, true);
+    return general<true>(a);
 }
 
 [[gnu::noinline]] mach_msg_return_t receive_door(const MsgArgs& a) {
