@@ -319,6 +319,87 @@ TEST_CASE("a sender blocked on a full queue resumes when the receiver dequeues")
     CHECK(resumed_at - blocked_at >= 4000);
 }
 
+TEST_CASE("an RPC whose request waits for room in a full queue gets its reply after the server dequeues") {
+    uint64_t replied_at = 0;
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("server", [&] {
+            mach_port_t p = publish("svc", 1);
+            sleep_ms(5);
+            CHECK(queued(p) == 1);  // the filler; the request waits for room
+            CHECK(receive_payload(p) == 1);
+            mt::SimpleReceived req;
+            CHECK_KR(mt::receive_simple(p, req), MACH_MSG_SUCCESS);
+            CHECK(req.msg.payload == 2);
+            CHECK(MACH_MSGH_BITS_REMOTE(req.msg.head.msgh_bits) == MACH_MSG_TYPE_PORT_SEND_ONCE);
+            CHECK_KR(mt::send_simple(req.msg.head.msgh_remote_port, MACH_MSG_TYPE_MOVE_SEND_ONCE, 3),
+                     MACH_MSG_SUCCESS);
+        });
+        k.spawn("client", [&] {
+            mach_port_t p = look_up("svc");
+            CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 1), MACH_MSG_SUCCESS);
+            mach_port_t reply = mach_reply_port();
+            union {
+                mt::SimpleMsg out;
+                mt::SimpleReceived in;
+            } buf{};
+            buf.out.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+            buf.out.head.msgh_size = sizeof buf.out;
+            buf.out.head.msgh_remote_port = p;
+            buf.out.head.msgh_local_port = reply;
+            buf.out.head.msgh_id = 100;
+            buf.out.payload = 2;
+            CHECK_KR(mach_msg(&buf.out.head, MACH_SEND_MSG | MACH_RCV_MSG, sizeof buf.out, sizeof buf.in, reply,
+                              MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+                     MACH_MSG_SUCCESS);
+            replied_at = machsim::now();
+            CHECK(buf.in.msg.payload == 3);
+            CHECK(buf.in.msg.head.msgh_local_port == reply);
+            CHECK(mt::refs(reply, MACH_PORT_RIGHT_SEND_ONCE) == 0);  // the reply right was spent
+        });
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK(replied_at >= 5000);
+}
+
+TEST_CASE("an RPC to a full queue with SEND_TIMEOUT 0 times out, is pseudo-received and receives nothing") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        CHECK_KR(mt::set_qlimit(p, 1), KERN_SUCCESS);
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 1), MACH_MSG_SUCCESS);
+        mach_port_t reply = mt::new_port_with_send();
+        CHECK_KR(mt::send_simple(reply, MACH_MSG_TYPE_COPY_SEND, 7), MACH_MSG_SUCCESS);
+        union {
+            mt::SimpleMsg out;
+            mt::SimpleReceived in;
+        } buf{};
+        buf.out.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+        buf.out.head.msgh_size = sizeof buf.out;
+        buf.out.head.msgh_remote_port = p;
+        buf.out.head.msgh_local_port = reply;
+        buf.out.payload = 2;
+        CHECK_KR(mach_msg(&buf.out.head, MACH_SEND_MSG | MACH_RCV_MSG | MACH_SEND_TIMEOUT, sizeof buf.out,
+                          sizeof buf.in, reply, 0, MACH_PORT_NULL),
+                 MACH_SEND_TIMED_OUT);
+        // Pseudo-received (R18): not reversed; the made send-once right came back
+        // under a name of its own.
+        CHECK(buf.out.head.msgh_remote_port == p);
+        CHECK(MACH_MSGH_BITS_LOCAL(buf.out.head.msgh_bits) == MACH_MSG_TYPE_PORT_SEND_ONCE);
+        mach_port_t once = buf.out.head.msgh_local_port;
+        CHECK(once != reply);
+        CHECK(mt::type_of(once) == MACH_PORT_TYPE_SEND_ONCE);
+        CHECK(queued(p) == 1);
+        CHECK(queued(reply) == 1);  // nothing was received
+        CHECK(receive_payload(reply) == 7);
+        CHECK_KR(mach_port_deallocate(mach_task_self(), once), KERN_SUCCESS);  // unused: a send-once notification
+        mt::SimpleReceived note;
+        CHECK_KR(mt::receive_simple(reply, note), MACH_MSG_SUCCESS);
+        CHECK(note.msg.head.msgh_id == kNotifySendOnce);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 TEST_CASE("a send with SEND_TIMEOUT that is admitted before the deadline succeeds") {
     uint64_t started = 0, done = 0;
     machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {

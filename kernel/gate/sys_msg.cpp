@@ -1,11 +1,13 @@
 // mach_msg: send, receive, or both (an RPC), as one system call.
 //
-// A lone send or a lone receive first tries its fast door: when the kernel
-// entry would be bookkeeping only (Entry::quiet) and the fast path
-// (ports/fastpath.h) takes the message, that is all the call does. Everything
-// else goes the general way, `general`, which gives the same results at more
-// cost. The doors are small functions of their own, so that the common call pays
-// for no register the general path needs; the arguments stay in memory (MsgArgs).
+// Each shape of call first tries its fast door (send_door, receive_door,
+// rpc_door): when the kernel entry would be bookkeeping only (Entry::quiet), the
+// door does that bookkeeping itself. A message the fast path (ports/fastpath.h)
+// takes needs nothing more; a receive it cannot finish waits the general way
+// behind the same quiet entry (receive_quiet). Everything else goes through
+// `general`, which gives the same results at more cost. The doors are small
+// functions of their own, so that the common call pays for no register the
+// general path needs; the arguments stay in memory (MsgArgs).
 #include "kernel/gate/sys_common.h"
 #include "ports/fastpath.h"
 #include "ports/mqueue.h"
@@ -95,18 +97,54 @@ template <bool SendDeclined = false>
     return general<true>(a);
 }
 
+// The receive of a call that enters the kernel quietly (Entry::quiet), the
+// general way, which waits for a message when none is queued: what `general`
+// would do.
+[[gnu::always_inline]] inline mach_msg_return_t receive_quiet(Kernel& k, tasks::Thread& self, const MsgArgs& a) {
+    Entry entry(k, self, Sys::mach_msg, Entry::Quiet{});
+    return entry.leave(
+        ipc::receive_message(self.task.space, self.waiter, a.msg, a.rcv_size, a.rcv_name, a.option, a.timeout));
+}
+// Out of line for receive_door, whose fast receive then pays no register for it.
+[[gnu::noinline, gnu::cold]] mach_msg_return_t receive_quiet_cold(Kernel& k, tasks::Thread& self,
+                                                                 const MsgArgs& a) {
+    return receive_quiet(k, self, a);
+}
+
+// A receive the fast path cannot finish (nothing queued, mostly) goes on to receive_quiet.
 [[gnu::noinline]] mach_msg_return_t receive_door(const MsgArgs& a) {
     Kernel* k;
     tasks::Thread* self = door_caller(k);
     if (!self) return general(a);
     self->in_kernel = true;
-    if (!ipc::fast::try_receive(self->task.space, a.msg, a.rcv_size, a.rcv_name, a.option)) {
-        self->in_kernel = false;
-        return general(a);
-    }
+    if (!ipc::fast::try_receive(self->task.space, a.msg, a.rcv_size, a.rcv_name, a.option))
+        return receive_quiet_cold(*k, *self, a);
     Entry::quiet_done(*k);
     self->in_kernel = false;
     return MACH_MSG_SUCCESS;
+}
+
+// SEND|RCV (an RPC): a request the fast path takes is followed by the general
+// receive, which waits for the reply, behind the quiet entry.
+[[gnu::noinline]] mach_msg_return_t rpc_door(const MsgArgs& a) {
+    Kernel* k;
+    tasks::Thread* self = door_caller(k);
+    if (!self) return general(a);
+    self->in_kernel = true;
+    ipc::IpcSpace& space = self->task.space;
+    ipc::KMsg* m = nullptr;
+    ipc::fast::Sent sent = ipc::fast::try_send(k->env, space, self->waiter, a.msg, a.send_size, m);
+    if (sent == ipc::fast::Sent::no) {
+        self->in_kernel = false;
+        return general<true>(a);
+    }
+    if (sent == ipc::fast::Sent::queue_full) {
+        Entry entry(*k, *self, Sys::mach_msg, Entry::Quiet{});
+        mach_msg_return_t mr = send_copied(*k, *self, m, a, a.option, a.timeout);
+        if (mr != MACH_MSG_SUCCESS) return entry.leave(mr);
+        return entry.leave(ipc::receive_message(space, self->waiter, a.msg, a.rcv_size, a.rcv_name, a.option, a.timeout));
+    }
+    return receive_quiet(*k, *self, a);
 }
 
 }  // namespace
@@ -117,6 +155,8 @@ mach_msg_return_t sys_mach_msg(const MsgArgs& a) {
         return send_door(a);
     case MACH_RCV_MSG:
         return receive_door(a);
+    case MACH_SEND_MSG | MACH_RCV_MSG:
+        return rpc_door(a);
     default:
         return general(a);
     }
