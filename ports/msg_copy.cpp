@@ -78,11 +78,13 @@ mach_msg_return_t copyin_header(IpcSpace& space, KMsg* m) {
         r = copyin_entry(space, reply, *re, ldisp);
     } else {  // one name in both places
         if (copyin_allowed(*de, ldisp) != KERN_SUCCESS) return header_right_error(env, de, reply, ldisp, false);
+        // A right that cannot be moved twice is the destination's error, as in CMU
+        // Mach and XNU (their two-right copy-in failing goes to invalid_dest).
         if (consumes(rdisp) && consumes(ldisp) &&
             (rdisp == MACH_MSG_TYPE_MOVE_SEND_ONCE || ldisp == MACH_MSG_TYPE_MOVE_SEND_ONCE))
-            return fail(env, MACH_SEND_INVALID_DEST, "send-once right {:#x} cannot be moved twice", dest);  // XNU
+            return fail(env, MACH_SEND_INVALID_DEST, "send-once right {:#x} cannot be moved twice", dest);
         if (consumes(rdisp) && consumes(ldisp) && de->urefs < 2)
-            return fail(env, MACH_SEND_INVALID_REPLY, "{:#x} has one uref and cannot be moved twice", dest);
+            return fail(env, MACH_SEND_INVALID_DEST, "{:#x} has one uref and cannot be moved twice", dest);
         if (consumes(rdisp) && !consumes(ldisp)) {  // copy before moving
             r = copyin(space, reply, ldisp);
             d = copyin(space, dest, rdisp);

@@ -298,6 +298,26 @@ TEST_CASE("dest and reply rights of one name with one uref are copied in togethe
     expect_clean(r);
 }
 
+TEST_CASE("one name moved as both dest and reply needs two urefs: with one, MACH_SEND_INVALID_DEST and nothing moves") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_MOVE_SEND, 1, 0, 0, p, MACH_MSG_TYPE_MOVE_SEND),
+                 MACH_SEND_INVALID_DEST);
+        CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK(queued(p) == 0);
+        // With two urefs both move: the name keeps its receive right only.
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_SEND, 1), KERN_SUCCESS);
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_MOVE_SEND, 2, 0, 0, p, MACH_MSG_TYPE_MOVE_SEND), MACH_MSG_SUCCESS);
+        CHECK(mt::type_of(p) == MACH_PORT_TYPE_RECEIVE);
+        mt::SimpleReceived in;
+        CHECK_KR(poll(p, in), MACH_MSG_SUCCESS);
+        CHECK(in.msg.payload == 2);
+        CHECK(in.msg.head.msgh_bits == MACH_MSGH_BITS(MACH_MSG_TYPE_PORT_SEND, MACH_MSG_TYPE_PORT_SEND));
+        CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 1);  // the reply right came back; the dest right was spent
+    });
+    expect_clean(r);
+}
+
 TEST_CASE("a failing reply right changes nothing about the dest right") {
     machsim::RunReport r = mt::run_task([] {
         mach_port_t bad = gone_name();
