@@ -1,6 +1,7 @@
 // The bootstrap name server: a task serving check_in, register and look_up.
 #include <cstring>
 
+#include "userland/servers/bootstrap_protocol.h"
 #include "tests/support.h"
 
 TEST_SUITE("bootstrap") {
@@ -94,8 +95,86 @@ TEST_CASE("names must be shorter than BOOTSTRAP_MAX_NAME_LEN") {
         longname[sizeof longname - 1] = 0;
         mach_port_t p = MACH_PORT_NULL;
         CHECK_KR(bootstrap_look_up(bootstrap_port, longname, &p), BOOTSTRAP_BAD_COUNT);
+        CHECK_KR(bootstrap_look_up(bootstrap_port, nullptr, &p), BOOTSTRAP_BAD_COUNT);
+        CHECK_KR(bootstrap_check_in(bootstrap_port, longname, &p), BOOTSTRAP_BAD_COUNT);
         CHECK_KR(bootstrap_check_in(bootstrap_port, nullptr, &p), BOOTSTRAP_BAD_COUNT);
+        mach_port_t svc = mt::new_port_with_send();
+        CHECK_KR(bootstrap_register(bootstrap_port, longname, svc), BOOTSTRAP_BAD_COUNT);
+        CHECK_KR(bootstrap_register(bootstrap_port, nullptr, svc), BOOTSTRAP_BAD_COUNT);
+        CHECK(mt::refs(svc, MACH_PORT_RIGHT_SEND) == 1);  // nothing was sent
+        CHECK(p == MACH_PORT_NULL);
     });
+    CHECK(r.clean());
+}
+
+TEST_CASE("register of MACH_PORT_NULL or MACH_PORT_DEAD returns BOOTSTRAP_NOT_PRIVILEGED and registers nothing") {
+    machsim::RunReport r = mt::run_task([] {
+        CHECK_KR(bootstrap_register(bootstrap_port, "nothing", MACH_PORT_NULL), BOOTSTRAP_NOT_PRIVILEGED);
+        CHECK_KR(bootstrap_register(bootstrap_port, "nothing", MACH_PORT_DEAD), BOOTSTRAP_NOT_PRIVILEGED);
+        mach_port_t p = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_look_up(bootstrap_port, "nothing", &p), BOOTSTRAP_UNKNOWN_SERVICE);
+    });
+    CHECK(r.clean());
+}
+
+TEST_CASE("calls through a bootstrap port that is not a send right return MACH_SEND_INVALID_DEST") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = 5;
+        CHECK_KR(bootstrap_look_up(MACH_PORT_NULL, "x", &p), MACH_SEND_INVALID_DEST);
+        CHECK(p == MACH_PORT_NULL);
+        CHECK_KR(bootstrap_check_in(MACH_PORT_DEAD, "x", &p), MACH_SEND_INVALID_DEST);
+        mach_port_t recv_only = mt::new_receive_right();
+        CHECK_KR(bootstrap_look_up(recv_only, "x", &p), MACH_SEND_INVALID_DEST);
+        mach_port_t svc = mt::new_port_with_send();
+        CHECK_KR(bootstrap_register(MACH_PORT_NULL, "x", svc), MACH_SEND_INVALID_DEST);
+        CHECK(mt::refs(svc, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK_KR(bootstrap_look_up(bootstrap_port, "x", &p), BOOTSTRAP_UNKNOWN_SERVICE);  // the real one still works
+    });
+    CHECK(r.clean());
+}
+
+TEST_CASE("a register whose request cannot be sent costs the caller nothing later: its next calls get their own replies") {
+    machsim::RunReport r = mt::run_task([] {
+        // The service right is receive-only: the request's COPY_SEND of it fails
+        // after the header rights were made, and its send-once reply right is
+        // destroyed, which sends a send-once notification to the reply port.
+        mach_port_t recv_only = mt::new_receive_right();
+        CHECK_KR(bootstrap_register(bootstrap_port, "r", recv_only), MACH_SEND_INVALID_RIGHT);
+        CHECK(mt::type_of(recv_only) == MACH_PORT_TYPE_RECEIVE);
+        mach_port_t p = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_look_up(bootstrap_port, "nobody", &p), BOOTSTRAP_UNKNOWN_SERVICE);
+        CHECK_KR(bootstrap_look_up(bootstrap_port, "nobody-else", &p), BOOTSTRAP_UNKNOWN_SERVICE);
+        mach_port_t svc = MACH_PORT_NULL;
+        CHECK_KR(bootstrap_check_in(bootstrap_port, "fresh", &svc), BOOTSTRAP_SUCCESS);
+        CHECK(mt::type_of(svc) == MACH_PORT_TYPE_RECEIVE);
+        CHECK_KR(bootstrap_look_up(bootstrap_port, "fresh", &p), BOOTSTRAP_SUCCESS);
+        CHECK(p == svc);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("check_in when the server's name space is full returns BOOTSTRAP_NO_MEMORY and the server runs on") {
+    machsim::Config cfg;
+    cfg.max_names = 8;
+    machsim::RunReport r = mt::run_task(
+        [] {
+            kern_return_t kr = BOOTSTRAP_SUCCESS;
+            char name[16];
+            int served = 0;
+            for (; served < 40 && kr == BOOTSTRAP_SUCCESS; ++served) {
+                std::snprintf(name, sizeof name, "svc%d", served);
+                mach_port_t svc = MACH_PORT_NULL;
+                kr = bootstrap_check_in(bootstrap_port, name, &svc);
+                if (kr == BOOTSTRAP_SUCCESS) CHECK_KR(mach_port_destroy(mach_task_self(), svc), KERN_SUCCESS);
+            }
+            CHECK_KR(kr, BOOTSTRAP_NO_MEMORY);
+            CHECK(served < 8);  // the server's own names fill its space first
+            mach_port_t p = MACH_PORT_NULL;
+            CHECK_KR(bootstrap_look_up(bootstrap_port, "svc0", &p), BOOTSTRAP_UNKNOWN_SERVICE);  // its server died
+        },
+        cfg);
+    INFO(r.summary());
     CHECK(r.clean());
 }
 
@@ -108,6 +187,17 @@ TEST_CASE("a malformed request gets MIG_BAD_ID or MIG_BAD_ARGUMENTS and the serv
         mig_reply_error_t err{};
         CHECK_KR(mach_msg(&err.Head, MACH_RCV_MSG, 0, sizeof err + 8, reply, 0, MACH_PORT_NULL), MACH_MSG_SUCCESS);
         CHECK(err.RetCode == MIG_BAD_ARGUMENTS);  // too short to be any bootstrap request
+        machsim::servers::BootstrapRequest req{};  // the right shape, an id the server does not know
+        req.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+        req.head.msgh_size = sizeof req;
+        req.head.msgh_remote_port = bootstrap_port;
+        req.head.msgh_local_port = reply;
+        req.head.msgh_id = 999;
+        CHECK_KR(mach_msg(&req.head, MACH_SEND_MSG, sizeof req, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL),
+                 MACH_MSG_SUCCESS);
+        err = {};
+        CHECK_KR(mach_msg(&err.Head, MACH_RCV_MSG, 0, sizeof err + 8, reply, 0, MACH_PORT_NULL), MACH_MSG_SUCCESS);
+        CHECK(err.RetCode == MIG_BAD_ID);
         mach_port_t p = MACH_PORT_NULL;
         CHECK_KR(bootstrap_look_up(bootstrap_port, "still-serving", &p), BOOTSTRAP_UNKNOWN_SERVICE);
     });

@@ -160,7 +160,12 @@ kern_return_t call(mach_port_t bp, mach_msg_id_t id, const char* service, mach_p
     mach_msg_return_t mr = mach_msg(&req.head, MACH_SEND_MSG | MACH_RCV_MSG, sizeof req, sizeof buf.in, reply,
                                     MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
     if (mr != MACH_MSG_SUCCESS) {
-        if (mr == MACH_RCV_INTERRUPTED || mr == MACH_RCV_PORT_DIED) mig_dealloc_reply_port(reply);
+        // As MIG's stubs do: unless the header was refused whole (nothing was made
+        // from it), a failed call gives the reply port up, since something may still
+        // arrive on it (the reply, or the send-once notification of a request
+        // destroyed by a body error) and would be taken for the next call's reply.
+        if (mr != MACH_SEND_INVALID_DATA && mr != MACH_SEND_INVALID_DEST && mr != MACH_SEND_INVALID_HEADER)
+            mig_dealloc_reply_port(reply);
         return mr;
     }
     BootstrapPortReply& rep = buf.in.rep;
