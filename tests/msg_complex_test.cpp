@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/support.h"
 
@@ -68,6 +70,17 @@ mach_msg_ool_descriptor_t ool_desc(const void* address, mach_msg_size_t size, bo
     d.deallocate = deallocate;
     d.copy = MACH_MSG_VIRTUAL_COPY;
     d.type = MACH_MSG_OOL_DESCRIPTOR;
+    return d;
+}
+
+mach_msg_ool_ports_descriptor_t ool_ports_desc(const mach_port_t* names, mach_msg_size_t count,
+                                               mach_msg_type_name_t disposition) {
+    mach_msg_ool_ports_descriptor_t d{};
+    d.address = const_cast<mach_port_t*>(names);
+    d.count = count;
+    d.disposition = disposition & 0xff;
+    d.copy = MACH_MSG_PHYSICAL_COPY;
+    d.type = MACH_MSG_OOL_PORTS_DESCRIPTOR;
     return d;
 }
 
@@ -518,6 +531,194 @@ TEST_CASE("descriptors that run past send_size fail with MACH_SEND_MSG_TOO_SMALL
     CHECK(r.clean());
 }
 
+TEST_CASE("a complex message with no room for its body returns MACH_SEND_MSG_TOO_SMALL; a body of 0 descriptors "
+          "is enough") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        PortsMsg<1> m{};
+        complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 0);
+        const mach_msg_size_t bare = sizeof m.head, with_body = sizeof m.head + sizeof m.body;
+        CHECK_KR(send_msg(m, bare), MACH_SEND_MSG_TOO_SMALL);  // R22: the COMPLEX bit promises a body
+        CHECK(queued(dest) == 0);
+        CHECK(mt::refs(dest, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK_KR(send_msg(m, with_body), MACH_MSG_SUCCESS);
+        Received<PortsMsg<1>> in;
+        CHECK_KR(receive_msg(dest, in), MACH_MSG_SUCCESS);
+        CHECK(MACH_MSGH_BITS_IS_COMPLEX(in.msg.head.msgh_bits));
+        CHECK(in.msg.head.msgh_size == with_body);
+        CHECK(in.msg.body.msgh_descriptor_count == 0);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("MACH_PORT_DEAD in a port descriptor with MAKE_SEND, MAKE_SEND_ONCE or MOVE_RECEIVE fails with "
+          "MACH_SEND_INVALID_RIGHT") {
+    // R5: only COPY_SEND and MOVE_SEND(_ONCE) of a dead name are allowed in a body.
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        for (mach_msg_type_name_t disp :
+             {MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_MSG_TYPE_MOVE_RECEIVE}) {
+            CAPTURE(disp);
+            PortsMsg<1> m{};
+            complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+            m.port[0] = port_desc(MACH_PORT_DEAD, disp);
+            CHECK_KR(send_msg(m), MACH_SEND_INVALID_RIGHT);
+        }
+        CHECK(queued(dest) == 0);
+        CHECK(mt::refs(dest, MACH_PORT_RIGHT_SEND) == 1);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("MOVE_SEND_ONCE in a port descriptor takes the sender's name and arrives as PORT_SEND_ONCE under a fresh "
+          "name") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t inbox = mt::new_port_with_send();
+        mach_port_t target = mt::new_receive_right();
+        mach_port_t once = MACH_PORT_NULL;
+        mach_msg_type_name_t got_type = 0;
+        CHECK_KR(mach_port_extract_right(mach_task_self(), target, MACH_MSG_TYPE_MAKE_SEND_ONCE, &once, &got_type),
+                 KERN_SUCCESS);
+        PortsMsg<1> m{};
+        complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.port[0] = port_desc(once, MACH_MSG_TYPE_MOVE_SEND_ONCE);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        CHECK(mt::type_of(once) == 0xdead);                  // R5: consumed, name and all
+        CHECK(mt::status_of(target).mps_sorights == 1);      // the right itself travels
+        Received<PortsMsg<1>> in;
+        CHECK_KR(receive_msg(inbox, in), MACH_MSG_SUCCESS);
+        CHECK(disp_of(in.msg.port[0]) == MACH_MSG_TYPE_PORT_SEND_ONCE);
+        mach_port_t got = in.msg.port[0].name;
+        CHECK(MACH_PORT_VALID(got));
+        CHECK(got != target);  // R1: a send-once right never joins the receive right's name
+        CHECK(mt::type_of(got) == MACH_PORT_TYPE_SEND_ONCE);
+        reply_once(got);  // it still reaches target
+        mt::SimpleReceived answer;
+        CHECK_KR(mt::receive_simple(target, answer, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
+        CHECK(answer.msg.head.msgh_id != kNotifySendOnce);
+        CHECK(mt::status_of(target).mps_sorights == 0);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("an OOL descriptor whose copy option is not PHYSICAL_COPY or VIRTUAL_COPY fails with "
+          "MACH_SEND_INVALID_TYPE") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        const mach_msg_size_t size = static_cast<mach_msg_size_t>(vm_page_size);
+        vm_address_t addr = 0;
+        CHECK_KR(vm_allocate(mach_task_self(), &addr, size, VM_FLAGS_ANYWHERE), KERN_SUCCESS);
+        std::memset(reinterpret_cast<void*>(addr), 'k', size);
+        for (unsigned bad : {unsigned{MACH_MSG_ALLOCATE}, unsigned{MACH_MSG_OVERWRITE}, 5u}) {
+            CAPTURE(bad);
+            OolMsg m{};
+            complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+            m.ool = ool_desc(reinterpret_cast<void*>(addr), size, true);
+            m.ool.copy = bad;
+            CHECK_KR(send_msg(m), MACH_SEND_INVALID_TYPE);
+        }
+        CHECK(queued(dest) == 0);
+        // The rejected descriptor's deallocate flag was not acted on: the region is still ours, unchanged.
+        CHECK(readable_via_msg(reinterpret_cast<void*>(addr), size));
+        CHECK(reinterpret_cast<unsigned char*>(addr)[size - 1] == 'k');
+        CHECK_KR(vm_deallocate(mach_task_self(), addr, size), KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a receive buffer the receiver cannot write fails a complex message with MACH_RCV_INVALID_DATA and destroys "
+          "its rights") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t inbox = mt::new_port_with_send();
+        mach_port_t once_to = mt::new_receive_right();
+        mach_port_t made = mt::new_receive_right();
+        PortsMsg<2> m{};
+        complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 2);
+        m.port[0] = port_desc(once_to, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+        m.port[1] = port_desc(made, MACH_MSG_TYPE_MAKE_SEND);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        CHECK(mt::status_of(made).mps_srights);  // a send right in transit counts (R14)
+        static const char kReadOnly[256] = "a read-only buffer";
+        CHECK_KR(mach_msg(reinterpret_cast<mach_msg_header_t*>(const_cast<char*>(kReadOnly)),
+                          MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, sizeof kReadOnly, inbox, 0, MACH_PORT_NULL),
+                 MACH_RCV_INVALID_DATA);
+        CHECK(queued(inbox) == 0);  // dequeued and destroyed (§2.2)
+        CHECK(std::strcmp(kReadOnly, "a read-only buffer") == 0);
+        CHECK(mt::type_of(made) == MACH_PORT_TYPE_RECEIVE);  // the send right was not named here
+        CHECK(!mt::status_of(made).mps_srights);              // but destroyed
+        mt::SimpleReceived note;
+        CHECK_KR(mt::receive_simple(once_to, note, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
+        CHECK(note.msg.head.msgh_id == kNotifySendOnce);  // R16
+        CHECK(mt::status_of(once_to).mps_sorights == 0);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a reply right the receiver has no name for is destroyed: MACH_RCV_HEADER_ERROR|MACH_MSG_IPC_SPACE with the "
+          "data of a simple message") {
+    machsim::Config cfg;
+    cfg.max_names = 6;
+    machsim::RunReport r = mt::run_task(
+        [] {
+            mach_port_t p = mt::new_port_with_send();
+            mach_port_t q = mt::new_receive_right();
+            CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 3, 0, 0, q, MACH_MSG_TYPE_MAKE_SEND_ONCE),
+                     MACH_MSG_SUCCESS);
+            CHECK(mt::fill_name_space() > 0);
+            mt::SimpleReceived in;
+            CHECK_KR(mt::receive_simple(p, in, MACH_RCV_TIMEOUT, 0), MACH_RCV_HEADER_ERROR | MACH_MSG_IPC_SPACE);
+            CHECK(in.msg.head.msgh_remote_port == MACH_PORT_NULL);
+            CHECK(in.msg.head.msgh_local_port == p);
+            CHECK(in.msg.payload == 3);
+            CHECK(queued(p) == 0);
+            mt::SimpleReceived note;
+            CHECK_KR(mt::receive_simple(q, note, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
+            CHECK(note.msg.head.msgh_id == kNotifySendOnce);  // the destroyed reply right (R16)
+            CHECK(mt::status_of(q).mps_sorights == 0);
+        },
+        cfg);
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a body right the receiver has no name for arrives as MACH_PORT_NULL with "
+          "MACH_RCV_BODY_ERROR|MACH_MSG_IPC_SPACE; the rest is delivered") {
+    machsim::Config cfg;
+    cfg.max_names = 6;
+    machsim::RunReport r = mt::run_task(
+        [] {
+            mach_port_t inbox = mt::new_port_with_send();
+            mach_port_t target = mt::new_receive_right();
+            PortsMsg<2> m{};
+            complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 2);
+            m.port[0] = port_desc(target, MACH_MSG_TYPE_MAKE_SEND_ONCE);  // needs a fresh name
+            m.port[1] = port_desc(inbox, MACH_MSG_TYPE_COPY_SEND);        // joins inbox's name (R1)
+            m.payload = 7;
+            CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+            CHECK(mt::fill_name_space() > 0);
+            Received<PortsMsg<2>> in;
+            CHECK_KR(receive_msg(inbox, in), MACH_RCV_BODY_ERROR | MACH_MSG_IPC_SPACE);
+            CHECK(in.msg.port[0].name == MACH_PORT_NULL);
+            CHECK(in.msg.port[1].name == inbox);
+            CHECK(disp_of(in.msg.port[1]) == MACH_MSG_TYPE_PORT_SEND);
+            CHECK(mt::refs(inbox, MACH_PORT_RIGHT_SEND) == 2);
+            CHECK(in.msg.payload == 7);
+            CHECK(queued(inbox) == 0);
+            mt::SimpleReceived note;
+            CHECK_KR(mt::receive_simple(target, note, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
+            CHECK(note.msg.head.msgh_id == kNotifySendOnce);  // the right that found no name (R16)
+            CHECK(mt::status_of(target).mps_sorights == 0);
+        },
+        cfg);
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 }  // TEST_SUITE("complex messages")
 
 TEST_SUITE("out-of-line memory") {
@@ -808,6 +1009,72 @@ TEST_CASE("a timed-out send gives OOL memory back to the sender in the pseudo-re
     CHECK(r.clean());
 }
 
+TEST_CASE("OOL data the receiver has no address space for arrives at address 0 with "
+          "MACH_RCV_BODY_ERROR|MACH_MSG_VM_SPACE; the rest is delivered") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t inbox = mt::new_port_with_send();
+        char text[32] = "no room for this";
+        OolMsg m{};
+        complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.ool = ool_desc(text, sizeof text);
+        m.payload = 9;
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        // Take the whole address space, largest pieces first.
+        std::vector<std::pair<vm_address_t, vm_size_t>> taken;
+        for (vm_size_t size = vm_size_t{1} << 36; size >= vm_page_size && taken.size() < 200;) {
+            vm_address_t a = 0;
+            if (vm_allocate(mach_task_self(), &a, size, VM_FLAGS_ANYWHERE) == KERN_SUCCESS)
+                taken.emplace_back(a, size);
+            else
+                size /= 2;
+        }
+        CHECK(!taken.empty());
+        Received<OolMsg> in;
+        CHECK_KR(receive_msg(inbox, in), MACH_RCV_BODY_ERROR | MACH_MSG_VM_SPACE);
+        void* got = in.msg.ool.address;  // (a packed field: copy it before comparing)
+        CHECK(got == nullptr);
+        CHECK(in.msg.payload == 9);
+        CHECK(in.msg.head.msgh_local_port == inbox);
+        CHECK(queued(inbox) == 0);
+        for (auto [a, size] : taken) CHECK_KR(vm_deallocate(mach_task_self(), a, size), KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("an OOL region above 256 MiB or a port array above 65536 names fails with MACH_SEND_TOO_LARGE") {
+    // A machsim limit (docs/api.md §3.3), XNU's code for a body over its cap (§2.2, R22).
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        char text[16] = "small";
+        OolMsg m{};
+        complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.ool = ool_desc(text, (256u << 20) + 1);
+        CHECK_KR(send_msg(m), MACH_SEND_TOO_LARGE);
+        std::vector<mach_port_t> names(65537, MACH_PORT_NULL);
+        OolPortsMsg pm{};
+        complex_header(pm, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+        pm.ports = ool_ports_desc(names.data(), 65537, MACH_MSG_TYPE_COPY_SEND);
+        CHECK_KR(send_msg(pm), MACH_SEND_TOO_LARGE);
+        CHECK(queued(dest) == 0);
+        CHECK(mt::refs(dest, MACH_PORT_RIGHT_SEND) == 1);
+        pm.ports.count = 65536;  // the limit itself is allowed
+        CHECK_KR(send_msg(pm), MACH_MSG_SUCCESS);
+        Received<OolPortsMsg> in;
+        CHECK_KR(receive_msg(dest, in), MACH_MSG_SUCCESS);
+        CHECK(in.msg.ports.count == 65536);
+        auto* got = static_cast<mach_port_t*>(in.msg.ports.address);
+        CHECK(got != nullptr);
+        if (got == nullptr) return;
+        CHECK(got[0] == MACH_PORT_NULL);
+        CHECK(got[65535] == MACH_PORT_NULL);
+        CHECK_KR(vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(got), 65536 * sizeof(mach_port_t)),
+                 KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 }  // TEST_SUITE("out-of-line memory")
 
 TEST_SUITE("out-of-line port arrays") {
@@ -864,6 +1131,171 @@ TEST_CASE("a COPY_SEND port array arrives as an array of send-right names; NULL 
     });
     INFO(r.summary());
     CHECK(r.clean());
+}
+
+TEST_CASE("a MOVE_SEND port array takes one uref per entry from the sender and arrives as PORT_SEND rights") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t inbox = mt::new_port_with_send();
+        mach_port_t x = mt::new_port_with_send();
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), x, MACH_PORT_RIGHT_SEND, 1), KERN_SUCCESS);
+        mach_port_t y = mt::new_port_with_send();
+        mach_port_t names[3] = {x, y, x};
+        OolPortsMsg m{};
+        complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.ports = ool_ports_desc(names, 3, MACH_MSG_TYPE_MOVE_SEND);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        CHECK(mt::refs(x, MACH_PORT_RIGHT_SEND) == 0);  // both urefs moved (R5)
+        CHECK(mt::type_of(x) == MACH_PORT_TYPE_RECEIVE);
+        CHECK(mt::type_of(y) == MACH_PORT_TYPE_RECEIVE);
+        CHECK(mt::status_of(x).mps_srights);  // in transit they still count (R14)
+        CHECK(mt::status_of(x).mps_mscount == 1);
+        Received<OolPortsMsg> in;
+        CHECK_KR(receive_msg(inbox, in), MACH_MSG_SUCCESS);
+        CHECK(unsigned(in.msg.ports.disposition) == MACH_MSG_TYPE_PORT_SEND);
+        CHECK(in.msg.ports.count == 3);
+        auto* got = static_cast<mach_port_t*>(in.msg.ports.address);
+        CHECK(got != nullptr);
+        if (got == nullptr) return;
+        CHECK(got[0] == x);  // R1: back under the receive right's name
+        CHECK(got[1] == y);
+        CHECK(got[2] == x);
+        CHECK(mt::refs(x, MACH_PORT_RIGHT_SEND) == 2);
+        CHECK(mt::refs(y, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK(mt::status_of(x).mps_mscount == 1);  // moving is not making (R13)
+        CHECK_KR(vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(got), 3 * sizeof(mach_port_t)),
+                 KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a MAKE_SEND port array counts one make-send per entry, leaves the sender nothing and arrives as PORT_SEND "
+          "rights") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t inbox = mt::new_port_with_send();
+        mach_port_t a = mt::new_receive_right();
+        mach_port_t b = mt::new_receive_right();
+        mach_port_t names[3] = {a, b, a};
+        OolPortsMsg m{};
+        complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.ports = ool_ports_desc(names, 3, MACH_MSG_TYPE_MAKE_SEND);
+        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        CHECK(mt::status_of(a).mps_mscount == 2);  // R13
+        CHECK(mt::status_of(b).mps_mscount == 1);
+        CHECK(mt::type_of(a) == MACH_PORT_TYPE_RECEIVE);
+        CHECK(mt::type_of(b) == MACH_PORT_TYPE_RECEIVE);
+        CHECK(mt::status_of(a).mps_srights);
+        Received<OolPortsMsg> in;
+        CHECK_KR(receive_msg(inbox, in), MACH_MSG_SUCCESS);
+        CHECK(unsigned(in.msg.ports.disposition) == MACH_MSG_TYPE_PORT_SEND);
+        CHECK(in.msg.ports.count == 3);
+        auto* got = static_cast<mach_port_t*>(in.msg.ports.address);
+        CHECK(got != nullptr);
+        if (got == nullptr) return;
+        CHECK(got[0] == a);
+        CHECK(got[1] == b);
+        CHECK(got[2] == a);
+        CHECK(mt::type_of(a) == MACH_PORT_TYPE_SEND_RECEIVE);
+        CHECK(mt::refs(a, MACH_PORT_RIGHT_SEND) == 2);
+        CHECK(mt::refs(b, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK(mt::status_of(a).mps_mscount == 2);
+        CHECK_KR(vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(got), 3 * sizeof(mach_port_t)),
+                 KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a port-array disposition that is not a port disposition fails with MACH_SEND_INVALID_TYPE") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        mach_port_t x = mt::new_port_with_send();
+        mach_port_t names[2] = {x, x};
+        for (mach_msg_type_name_t bad : {0u, 15u, 22u /* COPY_RECEIVE */, 25u /* DISPOSE_SEND */}) {
+            CAPTURE(bad);
+            OolPortsMsg m{};
+            complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+            m.ports = ool_ports_desc(names, 2, bad);
+            CHECK_KR(send_msg(m), MACH_SEND_INVALID_TYPE);
+        }
+        CHECK(queued(dest) == 0);
+        CHECK(mt::type_of(x) == MACH_PORT_TYPE_SEND_RECEIVE);
+        CHECK(mt::refs(x, MACH_PORT_RIGHT_SEND) == 1);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a port-array entry naming a right the sender lacks fails with MACH_SEND_INVALID_RIGHT") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        mach_port_t x = mt::new_port_with_send();
+        mach_port_t recv_only = mt::new_receive_right();
+        mach_port_t set = MACH_PORT_NULL;
+        CHECK_KR(mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_PORT_SET, &set), KERN_SUCCESS);
+        mach_port_t bp = bootstrap_port;
+        mach_port_urefs_t bp_refs = mt::refs(bp, MACH_PORT_RIGHT_SEND);
+        struct Case {
+            const char* what;
+            mach_port_t bad;
+            mach_msg_type_name_t disp;
+        } cases[] = {
+            {"absent name, COPY_SEND", absent_name(), MACH_MSG_TYPE_COPY_SEND},
+            {"receive-only name, COPY_SEND", recv_only, MACH_MSG_TYPE_COPY_SEND},
+            {"port set, MAKE_SEND", set, MACH_MSG_TYPE_MAKE_SEND},
+            {"send-only name, MAKE_SEND", bp, MACH_MSG_TYPE_MAKE_SEND},
+        };
+        for (const Case& c : cases) {
+            INFO(c.what);
+            mach_port_t names[2] = {x, c.bad};
+            OolPortsMsg m{};
+            complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+            m.ports = ool_ports_desc(names, 2, c.disp);
+            CHECK_KR(send_msg(m), MACH_SEND_INVALID_RIGHT);
+        }
+        CHECK(queued(dest) == 0);
+        CHECK(mt::refs(x, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK(mt::type_of(recv_only) == MACH_PORT_TYPE_RECEIVE);
+        CHECK(mt::type_of(set) == MACH_PORT_TYPE_PORT_SET);
+        CHECK(mt::refs(bp, MACH_PORT_RIGHT_SEND) == bp_refs);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a port array at an unreadable address fails with MACH_SEND_INVALID_MEMORY and moves no right") {
+    Outcome o{};
+    if (!run_forked(
+            [](Outcome& out) {
+                machsim::RunReport r = mt::run_task([&out] {
+                    mach_port_t dest = mt::new_port_with_send();
+                    mach_port_t x = mt::new_port_with_send();
+                    vm_address_t addr = 0;
+                    out.v[0] = vm_allocate(mach_task_self(), &addr, vm_page_size, VM_FLAGS_ANYWHERE);
+                    auto* names = reinterpret_cast<mach_port_t*>(addr);
+                    names[0] = x;  // what the array held before we gave the region back
+                    names[1] = MACH_PORT_NULL;
+                    out.v[1] = vm_deallocate(mach_task_self(), addr, vm_page_size);
+                    OolPortsMsg m{};
+                    complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+                    m.ports = ool_ports_desc(names, 2, MACH_MSG_TYPE_MOVE_SEND);
+                    out.v[2] = send_msg(m);
+                    m.ports = ool_ports_desc(nullptr, 2, MACH_MSG_TYPE_MOVE_SEND);
+                    out.v[3] = send_msg(m);
+                    out.v[4] = static_cast<int>(queued(dest));
+                    out.v[5] = static_cast<int>(mt::refs(x, MACH_PORT_RIGHT_SEND));
+                });
+                out.v[6] = r.clean();
+            },
+            o))
+        return;
+    CHECK_KR(o.v[0], KERN_SUCCESS);
+    CHECK_KR(o.v[1], KERN_SUCCESS);
+    CHECK_KR(o.v[2], MACH_SEND_INVALID_MEMORY);
+    CHECK_KR(o.v[3], MACH_SEND_INVALID_MEMORY);
+    CHECK(o.v[4] == 0);
+    CHECK(o.v[5] == 1);
+    CHECK(o.v[6] == 1);
 }
 
 }  // TEST_SUITE("out-of-line port arrays")

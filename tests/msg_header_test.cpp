@@ -488,6 +488,95 @@ TEST_CASE("local disposition 0 with a non-null local name returns MACH_SEND_INVA
     expect_clean(r);
 }
 
+TEST_CASE("a garbage remote disposition (22, 24, 31) returns MACH_SEND_INVALID_HEADER and copies in nothing") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        mach_port_t q = mt::new_receive_right();
+        for (mach_msg_type_name_t d : {22u /* COPY_RECEIVE */, 24u /* DISPOSE_RECEIVE */, 31u}) {
+            CAPTURE(d);
+            CHECK_KR(mt::send_simple(p, d, 1, 0, 0, q, MACH_MSG_TYPE_MAKE_SEND), MACH_SEND_INVALID_HEADER);
+        }
+        CHECK(mt::type_of(p) == MACH_PORT_TYPE_SEND_RECEIVE);
+        CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK(queued(p) == 0);
+        CHECK(mt::status_of(q).mps_mscount == 0);  // the reply was not made either
+        CHECK(mt::type_of(q) == MACH_PORT_TYPE_RECEIVE);
+    });
+    expect_clean(r);
+}
+
+TEST_CASE("a local disposition that is not a send type (MOVE_RECEIVE, 22, 31) returns MACH_SEND_INVALID_HEADER "
+          "and copies in neither right") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        mach_port_t q = mt::new_port_with_send();
+        for (mach_msg_type_name_t d : {unsigned{MACH_MSG_TYPE_MOVE_RECEIVE}, 22u, 31u}) {
+            CAPTURE(d);
+            CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_MOVE_SEND, 1, 0, 0, q, d), MACH_SEND_INVALID_HEADER);
+        }
+        CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 1);  // the dest's MOVE_SEND did not happen
+        CHECK(mt::type_of(q) == MACH_PORT_TYPE_SEND_RECEIVE);  // q kept its receive right
+        CHECK(mt::refs(q, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK(queued(p) == 0);
+        CHECK(queued(q) == 0);
+    });
+    expect_clean(r);
+}
+
+// §6: the header has XNU's layout but vouchers are not implemented; XNU's code is 0x10000005.
+TEST_CASE("non-zero voucher bits return MACH_SEND_INVALID_VOUCHER and copy in neither dest nor reply") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        mach_port_t q = mt::new_receive_right();
+        for (mach_msg_type_name_t v : {MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MOVE_SEND}) {
+            CAPTURE(v);
+            mt::SimpleMsg m{};
+            m.head.msgh_bits = MACH_MSGH_BITS_SET(MACH_MSG_TYPE_MOVE_SEND, MACH_MSG_TYPE_MAKE_SEND, v, 0);
+            m.head.msgh_size = sizeof m;
+            m.head.msgh_remote_port = p;
+            m.head.msgh_local_port = q;
+            m.head.msgh_voucher_port = p;
+            CHECK_KR(mach_msg(&m.head, MACH_SEND_MSG, sizeof m, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL),
+                     MACH_SEND_INVALID_VOUCHER);
+        }
+        CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK(queued(p) == 0);
+        CHECK(mt::status_of(q).mps_mscount == 0);
+        CHECK(mt::type_of(q) == MACH_PORT_TYPE_RECEIVE);
+    });
+    expect_clean(r);
+}
+
+// §6: MACH_SEND_NOTIFY is not provided; §2.2: the bad notify argument is refused with nothing done.
+TEST_CASE("MACH_SEND_NOTIFY returns MACH_SEND_INVALID_NOTIFY; nothing is sent, and a combined receive does not run") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        mach_port_t q = mt::new_receive_right();
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_MOVE_SEND, 1, MACH_SEND_NOTIFY, 0, q, MACH_MSG_TYPE_MAKE_SEND_ONCE),
+                 MACH_SEND_INVALID_NOTIFY);
+        CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK(queued(p) == 0);
+        CHECK(mt::status_of(q).mps_sorights == 0);
+        // With SEND|RCV the error returns before the receive (R19): p's message stays queued.
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 2), MACH_MSG_SUCCESS);
+        mt::SimpleReceived buf{};
+        buf.msg.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND, 0);
+        buf.msg.head.msgh_size = sizeof buf.msg;
+        buf.msg.head.msgh_remote_port = p;
+        buf.msg.head.msgh_id = 99;
+        CHECK_KR(mach_msg(&buf.msg.head, MACH_SEND_MSG | MACH_RCV_MSG | MACH_SEND_NOTIFY, sizeof buf.msg, sizeof buf, p,
+                          0, MACH_PORT_NULL),
+                 MACH_SEND_INVALID_NOTIFY);
+        CHECK(buf.msg.head.msgh_id == 99);
+        CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK(queued(p) == 1);
+        mt::SimpleReceived in;
+        CHECK_KR(poll(p, in), MACH_MSG_SUCCESS);
+        CHECK(in.msg.payload == 2);
+    });
+    expect_clean(r);
+}
+
 // ---------------------------------------------------------------- sizes and buffers (R22)
 
 TEST_CASE("a send size below the 24-byte header or not 4-aligned returns MACH_SEND_MSG_TOO_SMALL") {

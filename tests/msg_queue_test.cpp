@@ -724,6 +724,113 @@ TEST_CASE("a combined send and receive whose send fails returns the send error a
     CHECK(r.clean());
 }
 
+TEST_CASE("a too-large message reaching a waiting receiver gives MACH_RCV_TOO_LARGE: left queued with RCV_LARGE, "
+          "destroyed without") {
+    struct Big {
+        mach_msg_header_t head;
+        char data[200];
+    };
+    mach_msg_return_t with_large = -1, without = -1;
+    mach_msg_header_t seen_large{}, seen_plain{};
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t p = mt::new_port_with_send();
+        mach_port_t reply = mt::new_receive_right();
+        auto send_big = [p, reply](mach_msg_id_t id) {
+            Big b{};
+            b.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+            b.head.msgh_size = sizeof b;
+            b.head.msgh_remote_port = p;
+            b.head.msgh_local_port = reply;
+            b.head.msgh_id = id;
+            return mach_msg(&b.head, MACH_SEND_MSG, sizeof b, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL);
+        };
+        machsim::thread_start([&with_large, &seen_large, p] {
+            mt::SimpleReceived in;
+            with_large = mt::receive_simple(p, in, MACH_RCV_LARGE);
+            seen_large = in.msg.head;
+        });
+        sleep_ms(1);
+        CHECK(with_large == -1);  // it waits
+        CHECK_KR(send_big(1), MACH_MSG_SUCCESS);
+        sleep_ms(1);
+        CHECK_KR(with_large, MACH_RCV_TOO_LARGE);
+        CHECK(seen_large.msgh_size == sizeof(Big));  // the size needed, without the trailer (R22)
+        CHECK(queued(p) == 1);                       // left for a retry with a larger buffer
+        CHECK(mt::status_of(reply).mps_sorights == 1);
+        struct {
+            Big msg;
+            mach_msg_max_trailer_t trailer;
+        } big{};
+        CHECK_KR(mach_msg(&big.msg.head, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, sizeof big, p, 0, MACH_PORT_NULL),
+                 MACH_MSG_SUCCESS);
+        CHECK(big.msg.head.msgh_id == 1);
+        CHECK_KR(mach_port_deallocate(mach_task_self(), big.msg.head.msgh_remote_port), KERN_SUCCESS);
+        mt::SimpleReceived note;
+        CHECK_KR(mt::receive_simple(reply, note, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);  // our own notification
+
+        machsim::thread_start([&without, &seen_plain, p] {
+            mt::SimpleReceived in;
+            without = mt::receive_simple(p, in);
+            seen_plain = in.msg.head;
+        });
+        sleep_ms(1);
+        CHECK(without == -1);
+        CHECK_KR(send_big(2), MACH_MSG_SUCCESS);
+        sleep_ms(1);
+        CHECK_KR(without, MACH_RCV_TOO_LARGE);
+        CHECK(queued(p) == 0);  // dequeued and destroyed
+        CHECK(seen_plain.msgh_id == 2);
+        CHECK(seen_plain.msgh_local_port == p);
+        CHECK(seen_plain.msgh_remote_port == MACH_PORT_NULL);
+        // The destroyed message's reply right sends a send-once notification (R16).
+        CHECK_KR(mt::receive_simple(reply, note, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
+        CHECK(note.msg.head.msgh_id == kNotifySendOnce);
+        CHECK(mt::status_of(reply).mps_sorights == 0);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a receiver waiting on a port gets MACH_RCV_PORT_DIED when the receive right is sent away in a message") {
+    mach_msg_return_t got = -1;
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t p = mt::new_receive_right();
+        mach_port_t inbox = mt::new_port_with_send();
+        machsim::thread_start([&got, p] {
+            mt::SimpleReceived in;
+            got = mt::receive_simple(p, in);
+        });
+        sleep_ms(1);
+        CHECK(got == -1);
+        OnePortMsg m{};
+        m.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, 0) | MACH_MSGH_BITS_COMPLEX;
+        m.head.msgh_size = sizeof m;
+        m.head.msgh_remote_port = inbox;
+        m.body.msgh_descriptor_count = 1;
+        m.port.name = p;
+        m.port.disposition = MACH_MSG_TYPE_MOVE_RECEIVE;
+        m.port.type = MACH_MSG_PORT_DESCRIPTOR;
+        CHECK_KR(mach_msg(&m.head, MACH_SEND_MSG, sizeof m, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL), MACH_MSG_SUCCESS);
+        sleep_ms(1);
+        CHECK_KR(got, MACH_RCV_PORT_DIED);  // §2.2: "destroyed/moved away while blocked"
+        CHECK(mt::type_of(p) == 0xdead);
+        // The port itself lives on in the message, and works once received.
+        struct {
+            OnePortMsg msg;
+            mach_msg_max_trailer_t trailer;
+        } in{};
+        CHECK_KR(mach_msg(&in.msg.head, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, sizeof in, inbox, 0, MACH_PORT_NULL),
+                 MACH_MSG_SUCCESS);
+        mach_port_t back = in.msg.port.name;
+        CHECK(unsigned(in.msg.port.disposition) == MACH_MSG_TYPE_PORT_RECEIVE);
+        CHECK(mt::type_of(back) == MACH_PORT_TYPE_RECEIVE);
+        CHECK_KR(mt::send_simple(back, MACH_MSG_TYPE_MAKE_SEND, 4), MACH_MSG_SUCCESS);
+        CHECK(receive_payload(back, MACH_RCV_TIMEOUT, 0) == 4);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 }  // TEST_SUITE("mach_msg receive")
 
 TEST_SUITE("port sets") {
@@ -1027,6 +1134,30 @@ TEST_CASE("a port set's name cannot be a message's destination nor travel in its
                  MACH_SEND_INVALID_RIGHT);
         CHECK(queued(p) == 0);
         CHECK(mt::type_of(s) == MACH_PORT_TYPE_PORT_SET);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a receiver waiting on a port set gets MACH_RCV_PORT_DIED when the set is destroyed; the members live on") {
+    mach_msg_return_t got = -1;
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t s = new_port_set();
+        mach_port_t p = mt::new_port_with_send();
+        CHECK_KR(mach_port_move_member(mach_task_self(), p, s), KERN_SUCCESS);
+        machsim::thread_start([&got, s] {
+            mt::SimpleReceived in;
+            got = mt::receive_simple(s, in);
+        });
+        sleep_ms(1);
+        CHECK(got == -1);
+        CHECK_KR(mach_port_destroy(mach_task_self(), s), KERN_SUCCESS);
+        sleep_ms(1);
+        CHECK_KR(got, MACH_RCV_PORT_DIED);
+        CHECK(mt::type_of(p) == MACH_PORT_TYPE_SEND_RECEIVE);
+        CHECK(mt::status_of(p).mps_pset == MACH_PORT_NULL);
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 6), MACH_MSG_SUCCESS);
+        CHECK(receive_payload(p, MACH_RCV_TIMEOUT, 0) == 6);  // received directly now
     });
     INFO(r.summary());
     CHECK(r.clean());

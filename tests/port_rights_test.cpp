@@ -484,6 +484,27 @@ TASK_TEST("mach_port_destroy of a port set leaves its members' receive rights") 
     CHECK(mt::type_of(p) == MACH_PORT_TYPE_RECEIVE); CHECK(st(p).mps_pset == MACH_PORT_NULL);
 }
 
+TASK_TEST("mach_port_destroy, mod_refs, get_refs and get/set_attributes of MACH_PORT_NULL or MACH_PORT_DEAD return "
+          "KERN_INVALID_NAME") {
+    std::size_t before = name_count();
+    mach_port_limits_t lim{2};
+    mach_port_status_t s{};
+    for (mach_port_name_t n : {MACH_PORT_NULL, MACH_PORT_DEAD}) {
+        INFO("name " << n);
+        mach_port_urefs_t u = 0;
+        mach_msg_type_number_t count = MACH_PORT_LIMITS_INFO_COUNT;
+        CHECK_KR(destroy(n), KERN_INVALID_NAME);
+        CHECK_KR(mod(n, MACH_PORT_RIGHT_SEND, 1), KERN_INVALID_NAME);
+        CHECK_KR(mod(n, MACH_PORT_RIGHT_DEAD_NAME, 1), KERN_INVALID_NAME);
+        CHECK_KR(mach_port_get_refs(self(), n, MACH_PORT_RIGHT_SEND, &u), KERN_INVALID_NAME);
+        CHECK_KR(attr_get(n, &lim, &count), KERN_INVALID_NAME);
+        count = MACH_PORT_RECEIVE_STATUS_COUNT;
+        CHECK_KR(attr_get(n, &s, &count, MACH_PORT_RECEIVE_STATUS), KERN_INVALID_NAME);
+        CHECK_KR(attr_set(n, &lim, MACH_PORT_LIMITS_INFO_COUNT), KERN_INVALID_NAME);
+    }
+    CHECK(name_count() == before);  // nothing was created under either name
+}
+
 // --- mach_port_mod_refs, mach_port_get_refs, mach_port_type, mach_port_names ----------------------------
 TASK_TEST("mach_port_mod_refs SEND adds and removes urefs by any delta, and delta 0 is a no-op") {
     mach_port_t p = mt::new_port_with_send();
@@ -724,6 +745,50 @@ TASK_TEST("mach_port_insert_right of a right the caller does not hold fails with
     CHECK_KR(type_kr(kFreeA), KERN_INVALID_NAME);
 }
 
+// docs/api.md §5.10: poly is copied in first, as a MIG request carries it.
+TASK_TEST("mach_port_insert_right with a polyPoly that is not 16-21 returns MACH_SEND_INVALID_TYPE and inserts "
+          "nothing") {
+    mach_port_t p = mt::new_port_with_send();
+    for (mach_msg_type_name_t d : {0u, 15u, 22u, 99u}) {
+        INFO("disposition " << d);
+        CHECK_KR(insert(kFreeA, p, d), MACH_SEND_INVALID_TYPE);
+        CHECK_KR(insert(p, p, d), MACH_SEND_INVALID_TYPE);
+    }
+    CHECK_KR(type_kr(kFreeA), KERN_INVALID_NAME);
+    CHECK(mt::type_of(p) == MACH_PORT_TYPE_SEND_RECEIVE); CHECK(send_refs(p) == 1); CHECK(st(p).mps_mscount == 1);
+}
+
+TASK_TEST("mach_port_insert_right at MACH_PORT_UREFS_MAX send urefs returns KERN_UREFS_OVERFLOW and leaves the urefs") {
+    mach_port_t p = mt::new_port_with_send();
+    CHECK_KR(mod(p, MACH_PORT_RIGHT_SEND, static_cast<mach_port_delta_t>(kMax - 1)), KERN_SUCCESS);
+    CHECK_KR(insert(p, p, MACH_MSG_TYPE_COPY_SEND), KERN_UREFS_OVERFLOW);
+    CHECK(send_refs(p) == kMax); CHECK(st(p).mps_mscount == 1);
+    CHECK_KR(insert(p, p, MACH_MSG_TYPE_MAKE_SEND), KERN_UREFS_OVERFLOW);
+    CHECK(send_refs(p) == kMax); CHECK(mt::type_of(p) == MACH_PORT_TYPE_SEND_RECEIVE);
+    CHECK(st(p).mps_mscount == 2);  // the make-send was counted before the insert failed (docs/api.md §5.10)
+    CHECK_KR(dealloc(p), KERN_SUCCESS);
+    CHECK_KR(insert(p, p, MACH_MSG_TYPE_COPY_SEND), KERN_SUCCESS); CHECK(send_refs(p) == kMax);
+}
+
+TEST_CASE("mach_port_insert_right into a full name space returns KERN_NO_SPACE and the made send-once right notifies") {
+    machsim::Config cfg;
+    cfg.max_names = 4;
+    in_task(
+        [] {
+            mach_port_t p = receive_right();
+            CHECK(mt::fill_name_space() > 0);
+            std::size_t before = name_count();
+            CHECK_KR(insert(kFreeA, p, MACH_MSG_TYPE_MAKE_SEND_ONCE), KERN_NO_SPACE);
+            CHECK_KR(type_kr(kFreeA), KERN_INVALID_NAME); CHECK(name_count() == before);
+            mt::SimpleReceived in;
+            CHECK_KR(mt::receive_simple(p, in, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);  // R16
+            CHECK(in.msg.head.msgh_id == kNotifySendOnce); CHECK(st(p).mps_sorights == 0);
+            // A send right for a port the space already names needs no new name.
+            CHECK_KR(insert(p, p, MACH_MSG_TYPE_MAKE_SEND), KERN_SUCCESS); CHECK(send_refs(p) == 1);
+        },
+        cfg);
+}
+
 TEST_CASE("mach_port_insert_right MAKE_SEND into another task's space names the right there and increments mscount") {
     mach_port_t mine = MACH_PORT_NULL;
     OwnerStep give = [&](mach_port_t peer, Note) {
@@ -843,6 +908,29 @@ TASK_TEST("mach_port_extract_right with a value that is not a port disposition r
     CHECK(send_refs(p) == 1);
 }
 
+// docs/api.md §5.10: the extracted right cannot be named in the caller's space, so it is destroyed.
+TEST_CASE("mach_port_extract_right into the caller's full name space returns KERN_RESOURCE_SHORTAGE and destroys the "
+          "right") {
+    machsim::Config cfg;
+    cfg.max_names = 4;
+    in_task(
+        [] {
+            mach_port_t p = receive_right();
+            CHECK(mt::fill_name_space() > 0);
+            std::size_t before = name_count();
+            Extracted e = extract(self(), p, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+            CHECK_KR(e.kr, KERN_RESOURCE_SHORTAGE);
+            CHECK(e.name == MACH_PORT_NULL); CHECK(name_count() == before);
+            mt::SimpleReceived in;
+            CHECK_KR(mt::receive_simple(p, in, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);  // R16
+            CHECK(in.msg.head.msgh_id == kNotifySendOnce); CHECK(st(p).mps_sorights == 0);
+            // A send right joins the receive right's name (R1): no new name, so it works.
+            e = extract(self(), p, MACH_MSG_TYPE_MAKE_SEND);
+            CHECK_KR(e.kr, KERN_SUCCESS); CHECK(e.name == p); CHECK(send_refs(p) == 1);
+        },
+        cfg);
+}
+
 // --- mach_port_get_attributes, mach_port_set_attributes -----------------------------------------------
 TASK_TEST("MACH_PORT_LIMITS_INFO reports the queue limit and mach_port_set_attributes changes it up to the maximum") {
     mach_port_t p = receive_right();
@@ -890,6 +978,19 @@ TASK_TEST("port attributes of a name without a receive right return KERN_INVALID
         CHECK_KR(attr_get(n, &lim, &count), KERN_INVALID_RIGHT);
         CHECK_KR(attr_set(n, &lim, MACH_PORT_LIMITS_INFO_COUNT), KERN_INVALID_RIGHT);
     }
+}
+
+TASK_TEST("MACH_PORT_RECEIVE_STATUS of a name without a receive right returns KERN_INVALID_RIGHT") {
+    mach_port_t bp = bootstrap_port, set = allocated(MACH_PORT_RIGHT_PORT_SET);
+    mach_port_t dead = allocated(MACH_PORT_RIGHT_DEAD_NAME), so = send_once_to(receive_right());
+    for (mach_port_t n : {bp, set, dead, so}) {
+        INFO("name " << n);
+        mach_port_status_t s{};
+        mach_msg_type_number_t count = MACH_PORT_RECEIVE_STATUS_COUNT;
+        CHECK_KR(attr_get(n, &s, &count, MACH_PORT_RECEIVE_STATUS), KERN_INVALID_RIGHT);
+    }
+    CHECK(mt::type_of(bp) == MACH_PORT_TYPE_SEND); CHECK(mt::type_of(set) == MACH_PORT_TYPE_PORT_SET);
+    CHECK(dead_refs(dead) == 1); CHECK(mt::type_of(so) == MACH_PORT_TYPE_SEND_ONCE);
 }
 
 // --- mach_port_move_member ----------------------------------------------------------------------------

@@ -117,6 +117,16 @@ inline mach_port_status_t status_of(mach_port_name_t name) {
     return st;
 }
 
+// Takes every free name of the caller's space with a dead name (use with a small
+// Config::max_names); returns how many it took.
+inline int fill_name_space() {
+    int taken = 0;
+    mach_port_name_t n = MACH_PORT_NULL;
+    while (taken < (1 << 17) && mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_DEAD_NAME, &n) == KERN_SUCCESS)
+        ++taken;
+    return taken;
+}
+
 inline kern_return_t set_qlimit(mach_port_name_t name, mach_port_msgcount_t limit) {
     mach_port_limits_t l{limit};
     return mach_port_set_attributes(mach_task_self(), name, MACH_PORT_LIMITS_INFO,
