@@ -154,18 +154,17 @@ mach_msg_return_t copyin_ool_ports(IpcSpace& space, KMsg* m, BodyItem& item, con
     std::vector<mach_port_name_t> names(d.count);
     if (!machine::copy_user(names.data(), d.address, d.count * sizeof(mach_port_name_t)))
         return fail(env, MACH_SEND_INVALID_MEMORY, "port array at {} is not readable", d.address);
-    for (mach_port_name_t n : names) {  // the whole array is checked before any right moves
-        if (!MACH_PORT_VALID(n)) continue;
-        if (copyin_check(space, n, d.disposition) != KERN_SUCCESS)
-            return fail(env, MACH_SEND_INVALID_RIGHT, "port array entry {:#x} cannot be sent with disposition {}", n,
-                        static_cast<unsigned>(d.disposition));
-    }
+    // Entry by entry, as in Mach: after a bad entry, the rights taken before it
+    // are destroyed with the message (body rights are not atomic, R6).
     item.rights.resize(d.count);
     for (uint32_t i = 0; i < d.count; ++i) {
         if (names[i] == MACH_PORT_DEAD) {
             item.rights[i].dead = true;
             item.rights[i].type = received_type(d.disposition);
         } else if (names[i] != MACH_PORT_NULL) {
+            if (copyin_check(space, names[i], d.disposition) != KERN_SUCCESS)
+                return fail(env, MACH_SEND_INVALID_RIGHT, "port array entry {} ({:#x}) cannot be sent with disposition {}",
+                            i, names[i], static_cast<unsigned>(d.disposition));
             item.rights[i] = copyin(space, names[i], d.disposition);
             note_receive_in_transit(m, item.rights[i]);
         }

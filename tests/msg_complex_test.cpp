@@ -1263,6 +1263,40 @@ TEST_CASE("a port-array entry naming a right the sender lacks fails with MACH_SE
     CHECK(r.clean());
 }
 
+TEST_CASE("body rights are copied in one at a time: rights moved before a bad one are destroyed, and one uref is never "
+          "moved twice") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t dest = mt::new_port_with_send();
+        mach_port_t a = mt::new_port_with_send(), b = mt::new_port_with_send(), c = mt::new_port_with_send();
+        for (mach_port_t p : {a, b, c}) CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_SEND, 1), KERN_SUCCESS);
+        mach_port_t names[4] = {a, b, absent_name(), c};
+        OolPortsMsg m{};
+        complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+        m.ports = ool_ports_desc(names, 4, MACH_MSG_TYPE_MOVE_SEND);
+        CHECK_KR(send_msg(m), MACH_SEND_INVALID_RIGHT);
+        CHECK(mt::refs(a, MACH_PORT_RIGHT_SEND) == 1);  // moved, then destroyed with the message (R6)
+        CHECK(mt::refs(b, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK(mt::refs(c, MACH_PORT_RIGHT_SEND) == 2);  // after the bad entry: untouched
+        // One name twice with one uref: the second entry finds nothing left to move.
+        mach_port_t d = mt::new_port_with_send();
+        mach_port_t twice[2] = {d, d};
+        m.ports = ool_ports_desc(twice, 2, MACH_MSG_TYPE_MOVE_SEND);
+        CHECK_KR(send_msg(m), MACH_SEND_INVALID_RIGHT);
+        CHECK(mt::type_of(d) == MACH_PORT_TYPE_RECEIVE);
+        // The same in two port descriptors.
+        mach_port_t e = mt::new_port_with_send();
+        PortsMsg<2> pm{};
+        complex_header(pm, dest, MACH_MSG_TYPE_COPY_SEND, 2);
+        pm.port[0] = port_desc(e, MACH_MSG_TYPE_MOVE_SEND);
+        pm.port[1] = port_desc(e, MACH_MSG_TYPE_MOVE_SEND);
+        CHECK_KR(send_msg(pm), MACH_SEND_INVALID_RIGHT);
+        CHECK(mt::type_of(e) == MACH_PORT_TYPE_RECEIVE);
+        CHECK(queued(dest) == 0);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 TEST_CASE("a port array at an unreadable address fails with MACH_SEND_INVALID_MEMORY and moves no right") {
     Outcome o{};
     if (!run_forked(
