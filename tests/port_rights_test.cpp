@@ -742,6 +742,12 @@ TASK_TEST("mach_port_insert_right of MACH_PORT_NULL, MACH_PORT_DEAD or a dead na
 TASK_TEST("mach_port_insert_right of a right the caller does not hold fails with MACH_SEND_INVALID_RIGHT") {
     CHECK_KR(insert(kFreeA, kFreeB, MACH_MSG_TYPE_COPY_SEND), MACH_SEND_INVALID_RIGHT);
     CHECK_KR(insert(kFreeA, bootstrap_port, MACH_MSG_TYPE_MAKE_SEND), MACH_SEND_INVALID_RIGHT);
+    // A port set is no port: poly is copied in as a message would carry it (docs/api.md §5.10, as with
+    // GNU Mach's MIG call; XNU's insert_right trap gives KERN_INVALID_RIGHT).
+    mach_port_t set = MACH_PORT_NULL;
+    CHECK_KR(mach_port_allocate(self(), MACH_PORT_RIGHT_PORT_SET, &set), KERN_SUCCESS);
+    CHECK_KR(insert(kFreeA, set, MACH_MSG_TYPE_MAKE_SEND), MACH_SEND_INVALID_RIGHT);
+    CHECK(mt::type_of(set) == MACH_PORT_TYPE_PORT_SET);
     CHECK_KR(type_kr(kFreeA), KERN_INVALID_NAME);
 }
 
