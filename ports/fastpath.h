@@ -12,6 +12,7 @@
 // over to a waiting receiver.
 #pragma once
 
+#include "kernel/machine/address_space.h"
 #include "kernel/machine/usercopy.h"
 #include "mach/message.h"
 #include "ports/env.h"
@@ -61,6 +62,10 @@ inline bool deliver_direct(Env& env, IpcSpace& space, Waiter& self, char* buf, m
     Waiter* w = p->receivers.front();
     if (size + w->trailer_size > w->rcv_limit) return false;
     IpcSpace& rs = *p->receiver;
+    // The copy runs on the sender's side, where the task range holds the sender's
+    // regions: a receiver's buffer there is the receiver's only in the same task.
+    // (Checked for the largest message this path takes: one comparison.)
+    if (machine::AddressSpace::touches_range(w->umsg, kMaxSize + MAX_TRAILER_SIZE) && &rs != &space) return false;
     mach_port_name_t rname = MACH_PORT_NULL;
     Entry* rentry = nullptr;
     if (re && !(rentry = rs.allocate(rname))) return false;

@@ -1761,6 +1761,37 @@ TEST_CASE("a memory entry keeps its memory after the region it was made from is 
     CHECK(r.clean());
 }
 
+TEST_CASE("isolation: a message for a receiver waiting with its buffer in its own region lands there, not in the "
+          "sender's region at the same address") {
+    vm_address_t buffer = 0, senders = 0;
+    int received = -1, senders_word = -1;
+    machsim::RunReport r = run_vm([&](machsim::Kernel& k) {
+        k.spawn("receiver", [&] {
+            mach_port_t p = mt::new_receive_right();
+            buffer = allocate(page());
+            machsim::task_spawn(
+                "sender",
+                [&](mach_port_t dest) {
+                    senders = allocate(page());  // its lowest free address: the receiver's buffer's address
+                    poke(senders + offsetof(mt::SimpleMsg, payload), 0x5a5a);
+                    CHECK_KR(mt::send_simple(dest, MACH_MSG_TYPE_COPY_SEND, 4242), MACH_MSG_SUCCESS);
+                    senders_word = peek(senders + offsetof(mt::SimpleMsg, payload));
+                },
+                p, MACH_MSG_TYPE_MAKE_SEND, kNoMemory);
+            // Waits (nothing is queued yet): the send finds this receiver waiting.
+            CHECK_KR(mach_msg(reinterpret_cast<mach_msg_header_t*>(buffer), MACH_RCV_MSG, 0, page(), p,
+                              MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+                     MACH_MSG_SUCCESS);
+            received = peek(buffer + offsetof(mt::SimpleMsg, payload));
+        });
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK(senders == buffer);  // the case that matters: one address, two tasks' memory
+    CHECK(received == 4242);
+    CHECK(senders_word == 0x5a5a);
+}
+
 TEST_CASE("isolation (R27): a task that reads, through a raw pointer, an address where only another task has "
           "memory ends with SIGSEGV; the owner is untouched") {
     machsim::RunReport r = run_vm([](machsim::Kernel& k) {

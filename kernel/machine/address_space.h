@@ -80,6 +80,12 @@ public:
     const Region* find(uintptr_t addr, uintptr_t* start = nullptr) const;
     bool covers(uintptr_t addr, std::size_t size) const;
     static bool in_range(uintptr_t addr) { return addr >= kBase && addr - kBase < kSize; }
+    // Whether [addr, addr + size) touches the task range, where an address means
+    // whatever the task mapped at the moment has there.
+    // size > 0. One comparison: the last byte lies in [kBase, kBase + kSize + size - 1).
+    static bool touches_range(const void* addr, std::size_t size) {
+        return reinterpret_cast<uintptr_t>(addr) + size - 1 - kBase < kSize + size - 1;
+    }
 
     std::size_t region_count() const { return regions_.size(); }
     std::size_t mapped_bytes() const;
