@@ -1604,6 +1604,35 @@ TEST_CASE("vm_map with no memory object allocates zero-filled memory with the gi
     CHECK(r.clean());
 }
 
+TEST_CASE("vm_map ANYWHERE with mask 2^n - 1 gives a 2^n-aligned address in the task's range; a mask no address "
+          "there satisfies is KERN_NO_SPACE") {
+    machsim::RunReport r = run_one([] {
+        const vm_size_t p = page();
+        vm_address_t m = 0;
+        const vm_address_t mask = (vm_address_t{1} << 20) - 1;  // 1 MiB alignment
+        CHECK_KR(vm_map(self(), &m, p, mask, VM_FLAGS_ANYWHERE, MACH_PORT_NULL, 0, FALSE, kRW, kRW, VM_INHERIT_COPY),
+                 KERN_SUCCESS);
+        CHECK(m != 0);
+        CHECK((m & mask) == 0);
+        CHECK(region_from(m).start == m);
+        poke(m, 7);
+        CHECK(peek(m) == 7);
+        // ~0 aligns every address to 0, and 2^44 - 1 to 16 TiB multiples the range has none of:
+        // no address of the task's range fits.
+        for (vm_address_t wide : {~vm_address_t{0}, (vm_address_t{1} << 44) - 1}) {
+            CAPTURE(wide);
+            vm_address_t at = 0x1234;
+            CHECK_KR(vm_map(self(), &at, p, wide, VM_FLAGS_ANYWHERE, MACH_PORT_NULL, 0, FALSE, kRW, kRW,
+                            VM_INHERIT_COPY),
+                     KERN_NO_SPACE);
+            CHECK(at == 0x1234);
+        }
+        CHECK_FALSE(is_mapped(0));
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 TEST_CASE("vm_map with no memory object and invalid protections fails and maps nothing") {
     machsim::RunReport r = run_one([] {
         const vm_size_t p = page();

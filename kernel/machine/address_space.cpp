@@ -128,7 +128,9 @@ bool AddressSpace::find_space(std::size_t size, uintptr_t& out, uintptr_t mask) 
         if (start >= cursor && start - cursor >= size) break;
         cursor = align(std::max(cursor, start + r.size));
     }
-    if (cursor + size > kBase + kSize || cursor + size < cursor) return false;
+    // A mask too large for the range wraps the aligned cursor (a mask of ~0 aligns
+    // everything to 0): nothing below kBase is the task's.
+    if (cursor < kBase || cursor + size > kBase + kSize || cursor + size < cursor) return false;
     out = cursor;
     return true;
 }
