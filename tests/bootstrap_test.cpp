@@ -88,7 +88,7 @@ TEST_CASE("a service whose server died can be checked in again (failover)") {
     CHECK(r.clean());
 }
 
-TEST_CASE("names must be shorter than BOOTSTRAP_MAX_NAME_LEN") {
+TEST_CASE("names must be shorter than BOOTSTRAP_MAX_NAME_LEN, and a null sp is KERN_INVALID_ADDRESS; neither sends anything") {
     machsim::RunReport r = mt::run_task([] {
         char longname[200];
         std::memset(longname, 'x', sizeof longname - 1);
@@ -103,6 +103,11 @@ TEST_CASE("names must be shorter than BOOTSTRAP_MAX_NAME_LEN") {
         CHECK_KR(bootstrap_register(bootstrap_port, nullptr, svc), BOOTSTRAP_BAD_COUNT);
         CHECK(mt::refs(svc, MACH_PORT_RIGHT_SEND) == 1);  // nothing was sent
         CHECK(p == MACH_PORT_NULL);
+        // A null sp: nothing is sent (a check_in would make a service nobody could serve).
+        CHECK_KR(bootstrap_check_in(bootstrap_port, "no-sp", nullptr), KERN_INVALID_ADDRESS);
+        CHECK_KR(bootstrap_look_up(bootstrap_port, "no-sp", nullptr), KERN_INVALID_ADDRESS);
+        CHECK_KR(bootstrap_check_in(bootstrap_port, "no-sp", &p), BOOTSTRAP_SUCCESS);  // still free
+        CHECK(mt::type_of(p) == MACH_PORT_TYPE_RECEIVE);
     });
     CHECK(r.clean());
 }

@@ -194,6 +194,7 @@ extern "C" {
 
 kern_return_t bootstrap_check_in(mach_port_t bp, const name_t service_name, mach_port_t* sp) {
     if (!name_ok(service_name)) return BOOTSTRAP_BAD_COUNT;
+    if (!sp) return KERN_INVALID_ADDRESS;  // else the new service's receive right would have nowhere to go
     return call(bp, BOOTSTRAP_MSG_CHECK_IN, service_name, MACH_PORT_NULL, sp);
 }
 
@@ -205,6 +206,7 @@ kern_return_t bootstrap_register(mach_port_t bp, const name_t service_name, mach
 
 kern_return_t bootstrap_look_up(mach_port_t bp, const name_t service_name, mach_port_t* sp) {
     if (!name_ok(service_name)) return BOOTSTRAP_BAD_COUNT;
+    if (!sp) return KERN_INVALID_ADDRESS;
     return call(bp, BOOTSTRAP_MSG_LOOK_UP, service_name, MACH_PORT_NULL, sp);
 }
 
