@@ -776,23 +776,33 @@ TASK_TEST("mach_port_insert_right at MACH_PORT_UREFS_MAX send urefs returns KERN
     CHECK_KR(insert(p, p, MACH_MSG_TYPE_COPY_SEND), KERN_SUCCESS); CHECK(send_refs(p) == kMax);
 }
 
-TEST_CASE("mach_port_insert_right into a full name space returns KERN_NO_SPACE and the made send-once right notifies") {
+// Runs `refused` in a task whose name space is full, with p a receive right (and
+// its name); `refused` makes a send-once right to p that cannot be named, so
+// it is destroyed: its notification must be on p's queue afterwards (R16).
+static void with_full_space(void (*refused)(mach_port_t p)) {
     machsim::Config cfg;
     cfg.max_names = 4;
     in_task(
-        [] {
+        [refused] {
             mach_port_t p = receive_right();
             CHECK(mt::fill_name_space() > 0);
             std::size_t before = name_count();
-            CHECK_KR(insert(kFreeA, p, MACH_MSG_TYPE_MAKE_SEND_ONCE), KERN_NO_SPACE);
-            CHECK_KR(type_kr(kFreeA), KERN_INVALID_NAME); CHECK(name_count() == before);
+            refused(p);
+            CHECK(name_count() == before);
             mt::SimpleReceived in;
-            CHECK_KR(mt::receive_simple(p, in, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);  // R16
+            CHECK_KR(mt::receive_simple(p, in, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
             CHECK(in.msg.head.msgh_id == kNotifySendOnce); CHECK(st(p).mps_sorights == 0);
-            // A send right for a port the space already names needs no new name.
+            // A send right joins the receive right's name (R1): no new name needed.
             CHECK_KR(insert(p, p, MACH_MSG_TYPE_MAKE_SEND), KERN_SUCCESS); CHECK(send_refs(p) == 1);
         },
         cfg);
+}
+
+TEST_CASE("mach_port_insert_right into a full name space returns KERN_NO_SPACE and the made send-once right notifies") {
+    with_full_space([](mach_port_t p) {
+        CHECK_KR(insert(kFreeA, p, MACH_MSG_TYPE_MAKE_SEND_ONCE), KERN_NO_SPACE);
+        CHECK_KR(type_kr(kFreeA), KERN_INVALID_NAME);
+    });
 }
 
 TEST_CASE("mach_port_insert_right MAKE_SEND into another task's space names the right there and increments mscount") {
@@ -917,24 +927,11 @@ TASK_TEST("mach_port_extract_right with a value that is not a port disposition r
 // docs/api.md §5.10: the extracted right cannot be named in the caller's space, so it is destroyed.
 TEST_CASE("mach_port_extract_right into the caller's full name space returns KERN_RESOURCE_SHORTAGE and destroys the "
           "right") {
-    machsim::Config cfg;
-    cfg.max_names = 4;
-    in_task(
-        [] {
-            mach_port_t p = receive_right();
-            CHECK(mt::fill_name_space() > 0);
-            std::size_t before = name_count();
-            Extracted e = extract(self(), p, MACH_MSG_TYPE_MAKE_SEND_ONCE);
-            CHECK_KR(e.kr, KERN_RESOURCE_SHORTAGE);
-            CHECK(e.name == MACH_PORT_NULL); CHECK(name_count() == before);
-            mt::SimpleReceived in;
-            CHECK_KR(mt::receive_simple(p, in, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);  // R16
-            CHECK(in.msg.head.msgh_id == kNotifySendOnce); CHECK(st(p).mps_sorights == 0);
-            // A send right joins the receive right's name (R1): no new name, so it works.
-            e = extract(self(), p, MACH_MSG_TYPE_MAKE_SEND);
-            CHECK_KR(e.kr, KERN_SUCCESS); CHECK(e.name == p); CHECK(send_refs(p) == 1);
-        },
-        cfg);
+    with_full_space([](mach_port_t p) {
+        Extracted e = extract(self(), p, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+        CHECK_KR(e.kr, KERN_RESOURCE_SHORTAGE);
+        CHECK(e.name == MACH_PORT_NULL);
+    });
 }
 
 // --- mach_port_get_attributes, mach_port_set_attributes -----------------------------------------------
