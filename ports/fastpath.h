@@ -10,6 +10,12 @@
 // COPY_SEND (requests, one-way messages) or MOVE_SEND_ONCE (replies), with no
 // reply right or a MAKE_SEND_ONCE one, received from a port's queue or handed
 // over to a waiting receiver.
+//
+// One difference can be seen: a message handed to a waiting receiver is copied
+// out at once, on the sender's side (deliver_direct), where the general path
+// lets the receiver copy it out when it runs. A reply right whose port dies in
+// between therefore arrives as a name that is then dead, not as MACH_PORT_DEAD.
+// Both are outcomes Mach allows for that race.
 #pragma once
 
 #include "kernel/machine/address_space.h"

@@ -1,5 +1,6 @@
 // Port death (R7, R8) and notification requests (R9-R15), written from docs MACH-REFERENCE.md.
 #include <algorithm>
+#include <stdexcept>
 #include <vector>
 
 #include "tests/lifecycle_support.h"
@@ -13,6 +14,71 @@ struct OolMsg {
     mach_msg_body_t body;
     mach_msg_ool_descriptor_t ool;
 };
+
+// How a task ends in the mid-RPC tests: on its own (its body returns, throws
+// or faults), or at another task's hand (task_terminate, SIGKILL).
+enum class Death { returns, throws, faults, terminated, killed };
+constexpr Death kDeaths[] = {Death::returns, Death::throws, Death::faults, Death::terminated, Death::killed};
+
+const char* death_name(Death d) {
+    switch (d) {
+    case Death::returns: return "returns";
+    case Death::throws: return "throws";
+    case Death::faults: return "faults";
+    case Death::terminated: return "task_terminate";
+    case Death::killed: return "SIGKILL";
+    }
+    return "?";
+}
+
+// An address no task has memory at; volatile, so that the compiler cannot see the fault coming.
+volatile vm_address_t kNoMemory = 0x40;
+
+// Called by the dying task where it should end; the two killed kinds wait there to be killed.
+void end_here(Death d) {
+    switch (d) {
+    case Death::returns: return;
+    case Death::throws: throw std::runtime_error("gone mid-RPC");
+    case Death::faults: mt::poke(kNoMemory, 1); return;
+    case Death::terminated:
+    case Death::killed: lt::sleep_ms(1000000); return;
+    }
+}
+
+// How the run report shows a task that ended so.
+void check_ended(const machsim::RunReport& r, const char* task, Death d) {
+    const machsim::TaskReport* t = r.task(task);
+    REQUIRE(t);
+    INFO(task << ": " << t->detail);
+    switch (d) {
+    case Death::returns: CHECK(t->end == machsim::TaskEnd::Exited); break;
+    case Death::throws: CHECK(t->end == machsim::TaskEnd::Crashed); break;
+    case Death::faults: CHECK(t->end == machsim::TaskEnd::Signaled); CHECK(t->exit_code == machsim::sig::SEGV); break;
+    case Death::terminated: CHECK(t->end == machsim::TaskEnd::Terminated); break;
+    case Death::killed: CHECK(t->end == machsim::TaskEnd::Signaled); CHECK(t->exit_code == machsim::sig::KILL); break;
+    }
+}
+
+// For the killed kinds: a thread of the caller ends `task` after `ms`.
+void kill_later(mach_port_t task, Death d, mach_msg_timeout_t ms) {
+    if (d != Death::terminated && d != Death::killed) return;
+    machsim::thread_start([task, d, ms] {
+        lt::sleep_ms(ms);
+        if (d == Death::terminated) CHECK_KR(task_terminate(task), KERN_SUCCESS);
+        else CHECK_KR(machsim::task_signal(task, machsim::sig::KILL), KERN_SUCCESS);
+    });
+}
+
+// The request of the mid-RPC tests, with a send-once reply right to `reply`.
+mt::SimpleReceived rpc_request(mach_port_t dest, mach_port_t reply) {
+    mt::SimpleReceived buf{};
+    buf.msg.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+    buf.msg.head.msgh_size = sizeof buf.msg;
+    buf.msg.head.msgh_remote_port = dest;
+    buf.msg.head.msgh_local_port = reply;
+    buf.msg.head.msgh_id = 100;
+    return buf;
+}
 
 }  // namespace
 
@@ -219,6 +285,97 @@ TEST_CASE("when the task holding a receive right exits, its queued send-once rig
     });
     INFO(r.summary());
     CHECK(r.clean());
+}
+
+TEST_CASE("a server that dies mid-RPC, however it ends, leaves the blocked client a send-once notification as its "
+          "reply") {
+    for (Death d : kDeaths) {
+        CAPTURE(death_name(d));
+        machsim::RunReport r = mt::run_task([d] {
+            mach_port_t svc = mt::new_port_with_send();
+            mach_port_t reply = mach_reply_port();
+            mach_port_t server = machsim::task_spawn(
+                "server",
+                [d](mach_port_t port) {
+                    Rcv b;
+                    CHECK_KR(mach_msg(&b.head, MACH_RCV_MSG, 0, sizeof b, port, 0, MACH_PORT_NULL), MACH_MSG_SUCCESS);
+                    end_here(d);  // holding the client's reply right
+                },
+                svc, MACH_MSG_TYPE_MOVE_RECEIVE);
+            CHECK(MACH_PORT_VALID(server));
+            kill_later(server, d, 5);
+            mt::SimpleReceived buf = rpc_request(svc, reply);
+            CHECK_KR(mach_msg(&buf.msg.head, MACH_SEND_MSG | MACH_RCV_MSG, sizeof buf.msg, sizeof buf, reply,
+                              MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+                     MACH_MSG_SUCCESS);
+            CHECK(buf.msg.head.msgh_id == MACH_NOTIFY_SEND_ONCE);  // R16: the reply right died unused
+            CHECK(buf.msg.head.msgh_local_port == reply);
+            CHECK(mt::type_of(svc) == MACH_PORT_TYPE_DEAD_NAME);  // R7: the service died with its task
+            Rcv b;
+            CHECK_KR(lt::poll(reply, b), MACH_RCV_TIMED_OUT);  // nothing else comes
+        });
+        INFO(r.summary());
+        mt::check_sound(r);
+        check_ended(r, "server", d);
+        check_ended(r, "test", Death::returns);
+    }
+}
+
+TEST_CASE("a reply to a client that died mid-RPC fails with MACH_SEND_INVALID_DEST, and the server serves the next "
+          "client") {
+    for (Death d : kDeaths) {
+        CAPTURE(death_name(d));
+        machsim::RunReport r = mt::run_task([d] {
+            mach_port_t svc = mt::new_port_with_send();
+            auto client = [d](mach_port_t dest) {
+                mach_port_t reply = mach_reply_port();
+                mt::SimpleReceived buf = rpc_request(dest, reply);
+                if (d == Death::terminated || d == Death::killed) {  // killed while it waits for the reply
+                    (void)mach_msg(&buf.msg.head, MACH_SEND_MSG | MACH_RCV_MSG, sizeof buf.msg, sizeof buf, reply,
+                                   MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
+                    return;
+                }
+                CHECK_KR(mach_msg(&buf.msg.head, MACH_SEND_MSG, sizeof buf.msg, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL),
+                         MACH_MSG_SUCCESS);
+                end_here(d);  // gone before the reply comes
+            };
+            mach_port_t first = machsim::task_spawn("client", client, svc, MACH_MSG_TYPE_COPY_SEND);
+            Rcv req;
+            CHECK_KR(mach_msg(&req.head, MACH_RCV_MSG, 0, sizeof req, svc, 0, MACH_PORT_NULL), MACH_MSG_SUCCESS);
+            mach_port_t answer_to = req.head.msgh_remote_port;
+            kill_later(first, d, 1);
+            lt::sleep_ms(5);  // the client is gone: its reply port died with it
+            CHECK_KR(mt::send_simple(answer_to, MACH_MSG_TYPE_MOVE_SEND_ONCE, 1), MACH_SEND_INVALID_DEST);
+            // A reply right named before its port died is a dead name now; one whose port
+            // was dead when the request was copied out arrived as MACH_PORT_DEAD (which is
+            // which depends on when the copy-out ran: docs/architecture.md, the fast path).
+            if (answer_to != MACH_PORT_DEAD) {
+                CHECK(mt::type_of(answer_to) == MACH_PORT_TYPE_DEAD_NAME);
+                CHECK_KR(mach_port_deallocate(mach_task_self(), answer_to), KERN_SUCCESS);
+            }
+            // The next client is served as if nothing happened.
+            machsim::task_spawn(
+                "second",
+                [](mach_port_t dest) {
+                    mach_port_t reply = mach_reply_port();
+                    mt::SimpleReceived buf = rpc_request(dest, reply);
+                    CHECK_KR(mach_msg(&buf.msg.head, MACH_SEND_MSG | MACH_RCV_MSG, sizeof buf.msg, sizeof buf, reply,
+                                      MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+                             MACH_MSG_SUCCESS);
+                    CHECK(buf.msg.payload == 7);
+                },
+                svc, MACH_MSG_TYPE_COPY_SEND);
+            CHECK_KR(mach_msg(&req.head, MACH_RCV_MSG, 0, sizeof req, svc, 0, MACH_PORT_NULL), MACH_MSG_SUCCESS);
+            CHECK_KR(mt::send_simple(req.head.msgh_remote_port, MACH_MSG_TYPE_MOVE_SEND_ONCE, 7), MACH_MSG_SUCCESS);
+            lt::sleep_ms(5);
+            CHECK(lt::invariants_ok());
+        });
+        INFO(r.summary());
+        mt::check_sound(r);
+        check_ended(r, "client", d);
+        check_ended(r, "second", Death::returns);
+        check_ended(r, "test", Death::returns);
+    }
 }
 
 }  // TEST_SUITE("lifecycle")
