@@ -26,6 +26,15 @@ mach_msg_return_t send_copied(Kernel& k, tasks::Thread& self, ipc::KMsg* m, cons
     return mr;
 }
 
+// The receive of a call that has entered the kernel, the general way (it waits
+// for a message when none is queued), and the kernel exit after it.
+[[gnu::always_inline]] inline mach_msg_return_t receive_and_leave(Entry& entry, tasks::Thread& self, const MsgArgs& a,
+                                                                   mach_msg_option_t option,
+                                                                   mach_msg_timeout_t timeout) {
+    return entry.leave(
+        ipc::receive_message(self.task.space, self.waiter, a.msg, a.rcv_size, a.rcv_name, option, timeout));
+}
+
 // Everything mach_msg can be asked, behind a full kernel entry. SendDeclined:
 // the send door's try_send already declined this message (and would again).
 // A template rather than a parameter: as a parameter it costs every call.
@@ -60,8 +69,7 @@ template <bool SendDeclined = false>
         }
     }
     if (option & MACH_RCV_MSG)  // after a send (an RPC) the reply is rarely queued yet: this path waits for it
-        return entry.leave(
-            ipc::receive_message(space, self->waiter, a.msg, a.rcv_size, a.rcv_name, option, timeout));
+        return receive_and_leave(entry, *self, a, option, timeout);
     return entry.leave(MACH_MSG_SUCCESS);
 }
 
@@ -102,8 +110,7 @@ template <bool SendDeclined = false>
 // would do.
 [[gnu::always_inline]] inline mach_msg_return_t receive_quiet(Kernel& k, tasks::Thread& self, const MsgArgs& a) {
     Entry entry(k, self, Sys::mach_msg, Entry::Quiet{});
-    return entry.leave(
-        ipc::receive_message(self.task.space, self.waiter, a.msg, a.rcv_size, a.rcv_name, a.option, a.timeout));
+    return receive_and_leave(entry, self, a, a.option, a.timeout);
 }
 // Out of line for receive_door, whose fast receive then pays no register for it.
 [[gnu::noinline, gnu::cold]] mach_msg_return_t receive_quiet_cold(Kernel& k, tasks::Thread& self,
@@ -131,9 +138,8 @@ template <bool SendDeclined = false>
     tasks::Thread* self = door_caller(k);
     if (!self) return general(a);
     self->in_kernel = true;
-    ipc::IpcSpace& space = self->task.space;
     ipc::KMsg* m = nullptr;
-    ipc::fast::Sent sent = ipc::fast::try_send(k->env, space, self->waiter, a.msg, a.send_size, m);
+    ipc::fast::Sent sent = ipc::fast::try_send(k->env, self->task.space, self->waiter, a.msg, a.send_size, m);
     if (sent == ipc::fast::Sent::no) {
         self->in_kernel = false;
         return general<true>(a);
@@ -142,7 +148,7 @@ template <bool SendDeclined = false>
         Entry entry(*k, *self, Sys::mach_msg, Entry::Quiet{});
         mach_msg_return_t mr = send_copied(*k, *self, m, a, a.option, a.timeout);
         if (mr != MACH_MSG_SUCCESS) return entry.leave(mr);
-        return entry.leave(ipc::receive_message(space, self->waiter, a.msg, a.rcv_size, a.rcv_name, a.option, a.timeout));
+        return receive_and_leave(entry, *self, a, a.option, a.timeout);
     }
     return receive_quiet(*k, *self, a);
 }
