@@ -69,17 +69,6 @@ void kill_later(mach_port_t task, Death d, mach_msg_timeout_t ms) {
     });
 }
 
-// The request of the mid-RPC tests, with a send-once reply right to `reply`.
-mt::SimpleReceived rpc_request(mach_port_t dest, mach_port_t reply) {
-    mt::SimpleReceived buf{};
-    buf.msg.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
-    buf.msg.head.msgh_size = sizeof buf.msg;
-    buf.msg.head.msgh_remote_port = dest;
-    buf.msg.head.msgh_local_port = reply;
-    buf.msg.head.msgh_id = 100;
-    return buf;
-}
-
 }  // namespace
 
 TEST_SUITE("lifecycle") {
@@ -304,10 +293,8 @@ TEST_CASE("a server that dies mid-RPC, however it ends, leaves the blocked clien
                 svc, MACH_MSG_TYPE_MOVE_RECEIVE);
             CHECK(MACH_PORT_VALID(server));
             kill_later(server, d, 5);
-            mt::SimpleReceived buf = rpc_request(svc, reply);
-            CHECK_KR(mach_msg(&buf.msg.head, MACH_SEND_MSG | MACH_RCV_MSG, sizeof buf.msg, sizeof buf, reply,
-                              MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
-                     MACH_MSG_SUCCESS);
+            mt::SimpleReceived buf = mt::rpc_request(svc, reply);
+            CHECK_KR(mt::rpc_call(buf, reply), MACH_MSG_SUCCESS);
             CHECK(buf.msg.head.msgh_id == MACH_NOTIFY_SEND_ONCE);  // R16: the reply right died unused
             CHECK(buf.msg.head.msgh_local_port == reply);
             CHECK(mt::type_of(svc) == MACH_PORT_TYPE_DEAD_NAME);  // R7: the service died with its task
@@ -329,10 +316,9 @@ TEST_CASE("a reply to a client that died mid-RPC fails with MACH_SEND_INVALID_DE
             mach_port_t svc = mt::new_port_with_send();
             auto client = [d](mach_port_t dest) {
                 mach_port_t reply = mach_reply_port();
-                mt::SimpleReceived buf = rpc_request(dest, reply);
+                mt::SimpleReceived buf = mt::rpc_request(dest, reply);
                 if (d == Death::terminated || d == Death::killed) {  // killed while it waits for the reply
-                    (void)mach_msg(&buf.msg.head, MACH_SEND_MSG | MACH_RCV_MSG, sizeof buf.msg, sizeof buf, reply,
-                                   MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
+                    (void)mt::rpc_call(buf, reply);
                     return;
                 }
                 CHECK_KR(mach_msg(&buf.msg.head, MACH_SEND_MSG, sizeof buf.msg, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL),
@@ -358,10 +344,8 @@ TEST_CASE("a reply to a client that died mid-RPC fails with MACH_SEND_INVALID_DE
                 "second",
                 [](mach_port_t dest) {
                     mach_port_t reply = mach_reply_port();
-                    mt::SimpleReceived buf = rpc_request(dest, reply);
-                    CHECK_KR(mach_msg(&buf.msg.head, MACH_SEND_MSG | MACH_RCV_MSG, sizeof buf.msg, sizeof buf, reply,
-                                      MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
-                             MACH_MSG_SUCCESS);
+                    mt::SimpleReceived buf = mt::rpc_request(dest, reply);
+                    CHECK_KR(mt::rpc_call(buf, reply), MACH_MSG_SUCCESS);
                     CHECK(buf.msg.payload == 7);
                 },
                 svc, MACH_MSG_TYPE_COPY_SEND);

@@ -75,24 +75,6 @@ int receive_payload(mach_port_t p, mach_msg_option_t extra = 0, mach_msg_timeout
     return mr == MACH_MSG_SUCCESS ? in.msg.payload : -1;
 }
 
-// A SEND|RCV buffer: the request goes out of it, the reply comes back into it.
-union RpcBuffer {
-    mt::SimpleMsg out;
-    mt::SimpleReceived in;
-};
-
-// A simple request to dest (COPY_SEND) asking for a reply on reply (MAKE_SEND_ONCE).
-RpcBuffer request(mach_port_t dest, mach_port_t reply, int payload) {
-    RpcBuffer buf{};
-    buf.out.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
-    buf.out.head.msgh_size = sizeof buf.out;
-    buf.out.head.msgh_remote_port = dest;
-    buf.out.head.msgh_local_port = reply;
-    buf.out.head.msgh_id = 100;
-    buf.out.payload = payload;
-    return buf;
-}
-
 // A message carrying a reply right and one port descriptor, for pseudo-receive checks.
 struct OnePortMsg {
     mach_msg_header_t head;
@@ -356,13 +338,11 @@ TEST_CASE("an RPC whose request waits for room in a full queue gets its reply af
             mach_port_t p = look_up("svc");
             CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 1), MACH_MSG_SUCCESS);
             mach_port_t reply = mach_reply_port();
-            RpcBuffer buf = request(p, reply, 2);
-            CHECK_KR(mach_msg(&buf.out.head, MACH_SEND_MSG | MACH_RCV_MSG, sizeof buf.out, sizeof buf.in, reply,
-                              MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
-                     MACH_MSG_SUCCESS);
+            mt::SimpleReceived buf = mt::rpc_request(p, reply, 2);
+            CHECK_KR(mt::rpc_call(buf, reply), MACH_MSG_SUCCESS);
             replied_at = machsim::now();
-            CHECK(buf.in.msg.payload == 3);
-            CHECK(buf.in.msg.head.msgh_local_port == reply);
+            CHECK(buf.msg.payload == 3);
+            CHECK(buf.msg.head.msgh_local_port == reply);
             CHECK(mt::refs(reply, MACH_PORT_RIGHT_SEND_ONCE) == 0);  // the reply right was spent
         });
     });
@@ -378,15 +358,13 @@ TEST_CASE("an RPC to a full queue with SEND_TIMEOUT 0 times out, is pseudo-recei
         CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 1), MACH_MSG_SUCCESS);
         mach_port_t reply = mt::new_port_with_send();
         CHECK_KR(mt::send_simple(reply, MACH_MSG_TYPE_COPY_SEND, 7), MACH_MSG_SUCCESS);
-        RpcBuffer buf = request(p, reply, 2);
-        CHECK_KR(mach_msg(&buf.out.head, MACH_SEND_MSG | MACH_RCV_MSG | MACH_SEND_TIMEOUT, sizeof buf.out,
-                          sizeof buf.in, reply, 0, MACH_PORT_NULL),
-                 MACH_SEND_TIMED_OUT);
+        mt::SimpleReceived buf = mt::rpc_request(p, reply, 2);
+        CHECK_KR(mt::rpc_call(buf, reply, MACH_SEND_TIMEOUT, 0), MACH_SEND_TIMED_OUT);
         // Pseudo-received (R18): not reversed; the made send-once right came back
         // under a name of its own.
-        CHECK(buf.out.head.msgh_remote_port == p);
-        CHECK(MACH_MSGH_BITS_LOCAL(buf.out.head.msgh_bits) == MACH_MSG_TYPE_PORT_SEND_ONCE);
-        mach_port_t once = buf.out.head.msgh_local_port;
+        CHECK(buf.msg.head.msgh_remote_port == p);
+        CHECK(MACH_MSGH_BITS_LOCAL(buf.msg.head.msgh_bits) == MACH_MSG_TYPE_PORT_SEND_ONCE);
+        mach_port_t once = buf.msg.head.msgh_local_port;
         CHECK(once != reply);
         CHECK(mt::type_of(once) == MACH_PORT_TYPE_SEND_ONCE);
         CHECK(queued(p) == 1);

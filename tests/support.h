@@ -84,6 +84,26 @@ inline mach_msg_return_t receive_simple(mach_port_t port, SimpleReceived& out, m
     return mach_msg(&out.msg.head, MACH_RCV_MSG | extra, 0, sizeof out, port, timeout, MACH_PORT_NULL);
 }
 
+// An RPC's buffer (a simple request goes out of it, the reply comes back into
+// it): a request to dest (COPY_SEND) asking for a reply on reply (MAKE_SEND_ONCE).
+inline SimpleReceived rpc_request(mach_port_t dest, mach_port_t reply, int payload = 0) {
+    SimpleReceived buf{};
+    buf.msg.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+    buf.msg.head.msgh_size = sizeof buf.msg;
+    buf.msg.head.msgh_remote_port = dest;
+    buf.msg.head.msgh_local_port = reply;
+    buf.msg.head.msgh_id = 100;
+    buf.msg.payload = payload;
+    return buf;
+}
+
+// mach_msg SEND|RCV of an rpc_request buffer, waiting for the reply on `reply`.
+inline mach_msg_return_t rpc_call(SimpleReceived& buf, mach_port_t reply, mach_msg_option_t extra = 0,
+                                  mach_msg_timeout_t timeout = MACH_MSG_TIMEOUT_NONE) {
+    return mach_msg(&buf.msg.head, MACH_SEND_MSG | MACH_RCV_MSG | extra, sizeof buf.msg, sizeof buf, reply, timeout,
+                    MACH_PORT_NULL);
+}
+
 inline mach_port_t new_receive_right() {
     mach_port_t p = MACH_PORT_NULL;
     if (mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &p) != KERN_SUCCESS) return MACH_PORT_NULL;
