@@ -112,7 +112,9 @@ $(call obj,$(BENCH_SRC)): | bench-deps
 bench-deps:
 	@scripts/deps.sh check-bench || scripts/deps.sh install-bench
 
-layers:
+layers:  # the checker lives in the workplace's shared/ folder, beside this repository
+	@if [ ! -x ../shared/tools/check-layers ]; then \
+	    echo "make layers: ../shared/tools/check-layers not found (it comes with the workplace, not this repository)" >&2; exit 2; fi
 	@../shared/tools/check-layers && echo "no include climbs the layer table"
 
 # --- installing -----------------------------------------------------------------

@@ -29,7 +29,7 @@ class Kernel;
 }
 
 struct Config {
-    uint64_t seed = 1;             // recorded in reports and traces (no scheduling policy is random yet)
+    uint64_t seed = 1;             // recorded in the run report (no scheduling policy is random yet)
     uint64_t quantum = 10'000;     // ticks a thread may run before the timer asks it to yield
     uint64_t syscall_cost = 1;     // ticks each kernel entry costs (1 tick = 1 virtual microsecond)
     std::size_t stack_size = 64 * 1024;  // bytes of stack per thread, plus a guard page

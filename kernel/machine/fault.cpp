@@ -40,7 +40,7 @@ namespace {
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGVTALRM};
 struct sigaction previous[std::size(kSignals)];
 
-// The record of the thread being resumed, between fault_entry's self-sent
+// The record of the thread being resumed, between FaultDetour::run's self-sent
 // signal and its handler.
 thread_local FaultRecord* resuming = nullptr;
 

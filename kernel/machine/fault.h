@@ -4,7 +4,7 @@
 // A fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE) or abort() (SIGABRT) in a thread
 // running task code does not reach the host. The handler saves the thread's
 // registers, including the vector state, and makes it continue on a fresh
-// kernel stack in fault_entry, outside the signal handler, where the kernel may
+// kernel stack in FaultDetour::run, outside the signal handler, where the kernel may
 // block it, send messages, switch away. The kernel's FaultHandler decides:
 //   resume: the registers come back exactly as they were (through a second,
 //           self-sent signal, whose return restores the whole machine state)
