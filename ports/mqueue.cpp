@@ -106,14 +106,15 @@ mach_msg_return_t too_large_kept(Env& env, mach_msg_header_t* umsg, mach_msg_siz
 
 void post(Env& env, Port* p, KMsg* m, Waiter* sender) {
     WaitList& rl = receivers_of(p);
-    if (!rl.empty() && p->queue.empty()) {
+    // A receiver whose buffer is too small and who asked for MACH_RCV_LARGE is told the
+    // size, and the message goes on to the next receiver waiting (as in XNU's ipc_mqueue_post).
+    while (!rl.empty() && p->queue.empty()) {
         Waiter* w = rl.pop_front();
         w->queue = nullptr;
         if (too_large_for(w, m)) {
-            enqueue(env, p, m);
             w->needed = m->size;
             env.sched.wake(w->ctx, MACH_RCV_TOO_LARGE);
-            return;
+            continue;
         }
         m->seqno = p->seqno++;  // it leaves the port now
         if (sender) sender->handoff = w->ctx;

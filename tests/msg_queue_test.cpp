@@ -769,6 +769,47 @@ TEST_CASE("a too-large message reaching a waiting receiver gives MACH_RCV_TOO_LA
     CHECK(r.clean());
 }
 
+TEST_CASE("a waiting receiver too small for a message, with MACH_RCV_LARGE, lets it go on to the next receiver "
+          "waiting, on a port and on a port set") {
+    for (bool on_set : {false, true}) {
+        CAPTURE(on_set);
+        mach_msg_return_t first = -1, second = -1;
+        mach_msg_size_t needed = 0;
+        mach_msg_id_t got = 0;
+        machsim::RunReport r = mt::run_task([&] {
+            mach_port_t p = mt::new_port_with_send();
+            mach_port_t rcv_name = p;
+            if (on_set) {
+                rcv_name = new_port_set();
+                CHECK_KR(mach_port_move_member(mach_task_self(), p, rcv_name), KERN_SUCCESS);
+            }
+            machsim::thread_start([&first, &needed, rcv_name] {
+                mach_msg_header_t h{};  // no room for any message and its trailer
+                first = mach_msg(&h, MACH_RCV_MSG | MACH_RCV_LARGE, 0, sizeof h, rcv_name, 0, MACH_PORT_NULL);
+                needed = h.msgh_size;
+            });
+            sleep_ms(1);
+            machsim::thread_start([&second, &got, rcv_name] {
+                mt::SimpleReceived in;
+                second = mt::receive_simple(rcv_name, in);
+                got = in.msg.head.msgh_id;
+            });
+            sleep_ms(1);
+            CHECK(first == -1);  // both wait
+            CHECK(second == -1);
+            CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 7, 0, 0, MACH_PORT_NULL, 0, 70), MACH_MSG_SUCCESS);
+            sleep_ms(1);
+            CHECK_KR(first, MACH_RCV_TOO_LARGE);
+            CHECK(needed == sizeof(mt::SimpleMsg));
+            CHECK_KR(second, MACH_MSG_SUCCESS);
+            CHECK(got == 70);
+            CHECK(queued(p) == 0);
+        });
+        INFO(r.summary());
+        CHECK(r.clean());
+    }
+}
+
 TEST_CASE("a receiver waiting on a port gets MACH_RCV_PORT_DIED when the receive right is sent away in a message") {
     mach_msg_return_t got = -1;
     machsim::RunReport r = mt::run_task([&] {
