@@ -397,7 +397,7 @@ mach_msg_return_t copyout_message(IpcSpace& space, KMsg* m, mach_msg_header_t* u
     // A complex message moves rights and memory into the space: first make sure the
     // buffer takes the bytes, so that a bad buffer destroys the message with nothing moved.
     if (m->complex && !machine::copy_user(umsg, m->data(), m->size + trailer)) {
-        msg_destroy(env, m, "the receive buffer is not writable");
+        msg_discard(env, m, "the receive buffer is not writable");
         return fail(env, MACH_RCV_INVALID_DATA, "receive buffer at {} is not writable", static_cast<void*>(umsg));
     }
     Port* dest = m->dest;
@@ -470,7 +470,7 @@ mach_msg_return_t return_header_only(IpcSpace& space, KMsg* m, mach_msg_header_t
     h.msgh_local_port = m->dest->receiver == &space ? m->dest->receiver_name : MACH_PORT_NULL;
     h.msgh_voucher_port = MACH_PORT_NULL;
     uint32_t size = m->size;
-    msg_destroy(env, m, "it was larger than the receive buffer (no MACH_RCV_LARGE)");
+    msg_discard(env, m, "it was larger than the receive buffer (no MACH_RCV_LARGE)");
     (void)machine::copy_user(umsg, &h, std::min<std::size_t>(rcv_size, sizeof h));
     return fail(env, MACH_RCV_TOO_LARGE, "a {}-byte message (plus trailer) did not fit a {}-byte buffer; destroyed",
                 size, rcv_size);

@@ -270,14 +270,17 @@ void carried_release(Env& env, Carried& c) {
     }
 }
 
-void msg_destroy(Env& env, KMsg* m, const char* why) {
+namespace {
+
+void trace_destroy(Env& env, const KMsg* m, const char* why) {
     MS_TRACE(env.trace, Event{.kind = EventKind::MsgDestroy,
                               .port = m->dest ? m->dest->id() : 0,
                               .msg = m->number,
                               .text = why});
-    Carried dest{m->dest, m->dest_type, false};
-    m->dest = nullptr;
-    carried_release(env, dest);
+}
+
+// Destroys every right m carries besides its destination, and m itself.
+void release_contents(Env& env, KMsg* m) {
     carried_release(env, m->reply);
     for (BodyItem& item : m->items) {
         carried_release(env, item.right);
@@ -286,16 +289,26 @@ void msg_destroy(Env& env, KMsg* m, const char* why) {
     env.msgs.put(m);
 }
 
+}  // namespace
+
+void msg_destroy(Env& env, KMsg* m, const char* why) {
+    trace_destroy(env, m, why);
+    Carried dest{m->dest, m->dest_type, false};
+    m->dest = nullptr;
+    carried_release(env, dest);
+    release_contents(env, m);
+}
+
 void msg_consume(Env& env, KMsg* m) {
     Port* dest = m->dest;
     m->dest = nullptr;
     spend_destination(env, dest, m->dest_type);
-    carried_release(env, m->reply);
-    for (BodyItem& item : m->items) {
-        carried_release(env, item.right);
-        for (Carried& c : item.rights) carried_release(env, c);
-    }
-    env.msgs.put(m);
+    release_contents(env, m);
+}
+
+void msg_discard(Env& env, KMsg* m, const char* why) {
+    trace_destroy(env, m, why);
+    msg_consume(env, m);
 }
 
 // --- names -> rights ---------------------------------------------------------

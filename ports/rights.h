@@ -54,6 +54,10 @@ void msg_destroy(Env& env, KMsg* m, const char* why);  // the message and every 
 // The kernel received m itself (an exception reply): its destination right is
 // spent, as by a receive; whatever else it carries is destroyed.
 void msg_consume(Env& env, KMsg* m);
+// A receiver took m off its queue but cannot have it (too large, a bad buffer): as
+// in Mach, the destination right is spent as by a receive (a send-once right gives
+// no notification: the message it was sent with did arrive); the rest is destroyed.
+void msg_discard(Env& env, KMsg* m, const char* why);
 
 // --- names -> rights (checked once, here) ----------------------------------
 // Can `name` be copied in with disposition `disp`? Changes nothing. Returns

@@ -733,6 +733,66 @@ TEST_CASE("MACH_RCV_TOO_LARGE without MACH_RCV_LARGE returns the header and dest
     expect_clean(r);
 }
 
+TEST_CASE("a message to a send-once right that its receiver discards (too large, bad buffer) is that right's one "
+          "message: no send-once notification follows (R16)") {
+    struct ComplexEmpty {  // a complex message with no descriptors
+        mach_msg_header_t head;
+        mach_msg_body_t body;
+    };
+    static const char kReadOnly[256] = "a read-only buffer";
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_receive_right();
+        auto no_second_message = [p](const char* what) {
+            INFO(what);
+            mt::SimpleReceived in;
+            CHECK_KR(poll(p, in), MACH_RCV_TIMED_OUT);
+            CHECK(mt::status_of(p).mps_sorights == 0);
+        };
+
+        // Queued, then received without MACH_RCV_LARGE into a buffer too small.
+        CHECK_KR(send_big(send_once_to(p), MACH_MSG_TYPE_MOVE_SEND_ONCE, 61), MACH_MSG_SUCCESS);
+        mt::SimpleReceived in;
+        CHECK_KR(poll(p, in), MACH_RCV_TOO_LARGE);
+        CHECK(in.msg.head.msgh_id == 61);
+        CHECK(MACH_MSGH_BITS_LOCAL(in.msg.head.msgh_bits) == MACH_MSG_TYPE_PORT_SEND_ONCE);
+        no_second_message("too large, from the queue");
+
+        // Handed to a receiver already waiting with a buffer too small.
+        mach_msg_return_t waited = -1;
+        machsim::thread_start([&waited, p] {
+            mt::SimpleReceived small;
+            waited = mt::receive_simple(p, small);
+        });
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1);
+        CHECK(waited == -1);
+        CHECK_KR(send_big(send_once_to(p), MACH_MSG_TYPE_MOVE_SEND_ONCE, 62), MACH_MSG_SUCCESS);
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1);
+        CHECK_KR(waited, MACH_RCV_TOO_LARGE);
+        no_second_message("too large, handed to a waiting receiver");
+
+        // A complex message received into a buffer the receiver cannot write.
+        ComplexEmpty m{};
+        m.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0) | MACH_MSGH_BITS_COMPLEX;
+        m.head.msgh_size = sizeof m;
+        m.head.msgh_remote_port = send_once_to(p);
+        m.head.msgh_id = 63;
+        CHECK_KR(mach_msg(&m.head, MACH_SEND_MSG, sizeof m, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL), MACH_MSG_SUCCESS);
+        CHECK_KR(mach_msg(reinterpret_cast<mach_msg_header_t*>(const_cast<char*>(kReadOnly)), MACH_RCV_MSG | kPoll, 0,
+                          sizeof kReadOnly, p, 0, MACH_PORT_NULL),
+                 MACH_RCV_INVALID_DATA);
+        no_second_message("complex, unwritable buffer");
+
+        // The same, simple.
+        CHECK_KR(send_big(send_once_to(p), MACH_MSG_TYPE_MOVE_SEND_ONCE, 64), MACH_MSG_SUCCESS);
+        CHECK_KR(mach_msg(reinterpret_cast<mach_msg_header_t*>(const_cast<char*>(kReadOnly)), MACH_RCV_MSG | kPoll, 0,
+                          sizeof kReadOnly, p, 0, MACH_PORT_NULL),
+                 MACH_RCV_INVALID_DATA);
+        no_second_message("simple, unwritable buffer");
+        CHECK(std::strcmp(kReadOnly, "a read-only buffer") == 0);
+    });
+    expect_clean(r);
+}
+
 TEST_CASE("the receive buffer must hold the message plus the requested trailer") {
     machsim::RunReport r = mt::run_task([] {
         mach_port_t p = mt::new_port_with_send();
