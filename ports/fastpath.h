@@ -13,9 +13,11 @@
 //
 // One difference can be seen: a message handed to a waiting receiver is copied
 // out at once, on the sender's side (deliver_direct), where the general path
-// lets the receiver copy it out when it runs. A reply right whose port dies in
-// between therefore arrives as a name that is then dead, not as MACH_PORT_DEAD.
-// Both are outcomes Mach allows for that race.
+// lets the receiver copy it out when it runs. What changes in between is seen as
+// of the send: a reply right whose port dies arrives as a name that is then dead,
+// not as MACH_PORT_DEAD; a destination whose receive right is destroyed or moved
+// away keeps its old name in msgh_local_port, not MACH_PORT_NULL. Both are
+// outcomes Mach allows for those races (the receiver may run first).
 #pragma once
 
 #include "kernel/machine/address_space.h"
