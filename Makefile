@@ -88,7 +88,7 @@ $(BENCH): $(call obj,$(BENCH_SRC)) $(LIB)
 
 $(PC): machsim.pc.in Makefile
 	@mkdir -p $(@D)
-	$(call say,GEN,$@)sed -e 's|@prefix@|$(CURDIR)|' -e 's|@libdir@|$${prefix}/$(BUILD)|' \
+	$(call say,GEN,$@)sed -e 's|@prefix@|$(CURDIR)|' -e 's|@libdir@|$(abspath $(BUILD))|' \
 	    -e 's|@includedir@|$${prefix}|' -e 's|@version@|$(VERSION)|' \
 	    -e 's|@include_flags@|-I$${includedir}/kernel/include -I$${includedir}/userland/include|' $< > $@
 
