@@ -64,11 +64,7 @@ deps:
 # --- compiling --------------------------------------------------------------
 $(BUILD)/obj/%.cpp.o: %.cpp | deps-check
 	@mkdir -p $(@D)
-	$(call say,CXX,$<)$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(KERNEL_OPT) -MMD -MP -c $< -o $@
-
-# The kernel's own code is built with -O3: the IPC path is measured (make bench).
-KERNEL_OPT :=
-$(call obj,$(MACHINE_SRC) $(PORTS_SRC) $(TASKS_SRC) $(GATE_SRC) userland/libmach/mach_calls.cpp): KERNEL_OPT := -O3
+	$(call say,CXX,$<)$(CXX) $(CPPFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.S.o: %.S | deps-check
 	@mkdir -p $(@D)

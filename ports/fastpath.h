@@ -64,8 +64,8 @@ inline void put_trailer(char* buf, mach_msg_size_t size, mach_msg_size_t trailer
 // the message (with room for the largest trailer); its header is rewritten for
 // the receiver.
 // False when a guard fails; then nothing has changed.
-inline bool deliver_direct(Env& env, IpcSpace& space, Waiter& self, char* buf, mach_msg_size_t size, Entry* de,
-                           Entry* re, Port* p) {
+[[gnu::always_inline]] inline bool deliver_direct(Env& env, IpcSpace& space, Waiter& self, char* buf,
+                                                  mach_msg_size_t size, Entry* de, Entry* re, Port* p) {
     if (p->set || p->receivers.empty() || !p->queue.empty() || !p->receiver) return false;
     Waiter* w = p->receivers.front();
     if (size + w->trailer_size > w->rcv_limit) return false;

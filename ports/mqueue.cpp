@@ -72,9 +72,10 @@ void on_abort(machine::Context* c) {
 }
 
 // Waits in q until someone ends the wait; returns the result they gave.
-mach_msg_return_t wait_on(Env& env, Waiter& self, WaitList& q, IpcObject* on, bool sending,
-                          mach_msg_option_t option, mach_msg_timeout_t timeout, mach_port_name_t name,
-                          uint32_t space) {
+[[gnu::always_inline]] inline mach_msg_return_t wait_on(Env& env, Waiter& self, WaitList& q, IpcObject* on,
+                                                        bool sending, mach_msg_option_t option,
+                                                        mach_msg_timeout_t timeout, mach_port_name_t name,
+                                                        uint32_t space) {
     // A signal waits for this thread: it leaves the kernel to take it; the call restarts (or not) as an abort.
     if (__builtin_expect(self.ctx->wait_interrupted(), 0)) return sending ? MACH_SEND_INTERRUPTED : MACH_RCV_INTERRUPTED;
     self.queue = &q;
