@@ -42,6 +42,7 @@ constexpr uint64_t kFiberRtIters = 1'000'000, kFiberRtWarmup = 20'000;
 constexpr uint64_t kFiberMsgs = 8'000'000, kFiberWarmup = 50'000;
 
 constexpr mach_port_msgcount_t kQlimit = 16;
+constexpr mach_port_msgcount_t kLargeQlimit = MACH_PORT_QLIMIT_LARGE;  // informational figure: senders rarely block
 constexpr std::size_t kFiberChannelCapacity = 16;  // Boost 1.74: a power of two >= 2; holds capacity-1
 
 // Message ids.
@@ -253,12 +254,14 @@ double rpc_once(Regions use = Regions::None, uint64_t iters = kRpcIters) {
 
 // --- 2. machsim one-way throughput --------------------------------------------------------
 
-// Consumer checks in a port, sets qlimit 16, answers the producer's hello (so the
-// limit is in place before any data), then receives every message and checks order.
-// Producer sends COPY_SEND messages; timed from the producer's first timed send to
-// the consumer's last receive. Returns messages per second.
-double oneway_once() {
-    machsim::Kernel k;  // no trace sink attached
+// Consumer checks in a port, sets its qlimit (16), answers the producer's hello (so
+// the limit is in place before any data), then receives every message and checks
+// order. Producer sends COPY_SEND messages; timed from the producer's first timed
+// send to the consumer's last receive. Returns messages per second.
+double oneway_once(mach_port_msgcount_t qlimit = kQlimit) {
+    machsim::Config cfg;
+    cfg.qlimit_max = std::max<uint32_t>(cfg.qlimit_max, qlimit);
+    machsim::Kernel k(cfg);  // no trace sink attached
     Clock::time_point t0{}, t1{};
     bool timed = false;
     std::string consumer_err, producer_err;
@@ -271,7 +274,7 @@ double oneway_once() {
             consumer_err = fmt::format("bootstrap_check_in: {}", mach_error_string(kr));
             return 1;
         }
-        mach_port_limits_t limits{kQlimit};
+        mach_port_limits_t limits{qlimit};
         kr = mach_port_set_attributes(mach_task_self(), port, MACH_PORT_LIMITS_INFO,
                                       reinterpret_cast<mach_port_info_t>(&limits), MACH_PORT_LIMITS_INFO_COUNT);
         if (kr != KERN_SUCCESS) {
@@ -282,7 +285,7 @@ double oneway_once() {
         mach_msg_type_number_t count = MACH_PORT_RECEIVE_STATUS_COUNT;
         kr = mach_port_get_attributes(mach_task_self(), port, MACH_PORT_RECEIVE_STATUS,
                                       reinterpret_cast<mach_port_info_t>(&st), &count);
-        if (kr != KERN_SUCCESS || st.mps_qlimit != kQlimit) {
+        if (kr != KERN_SUCCESS || st.mps_qlimit != qlimit) {
             consumer_err = fmt::format("qlimit is {} ({})", st.mps_qlimit, mach_error_string(kr));
             return 1;
         }
@@ -515,7 +518,9 @@ int main(int argc, char** argv) {
         {figure("rpc_with_regions_roundtrip_ns", "ns", kRpcIters), "RPCs", [] { return rpc_once(Regions::Hold); }},
         {figure("rpc_touching_regions_roundtrip_ns", "ns", kRpcTouchIters), "RPCs",
          [] { return rpc_once(Regions::Touch, kRpcTouchIters); }},
-        {figure("oneway_msgs_per_s", "msg/s", kOnewayMsgs), "messages", oneway_once},
+        {figure("oneway_msgs_per_s", "msg/s", kOnewayMsgs), "messages", [] { return oneway_once(); }},
+        {figure("oneway_qlimit_large_msgs_per_s", "msg/s", kOnewayMsgs), "messages",
+         [] { return oneway_once(kLargeQlimit); }},
         {figure("raw_switch_roundtrip_ns", "ns", kRawIters), "round trips", raw_switch_once},
         {figure("boost_fiber_roundtrip_ns", "ns", kFiberRtIters), "round trips",
          fiber_roundtrip_once<boost::fibers::unbuffered_channel<int>>},
@@ -528,10 +533,11 @@ int main(int argc, char** argv) {
     const Figure& rpc_regions = benches[1].figure;
     const Figure& rpc_touching = benches[2].figure;
     const Figure& oneway = benches[3].figure;
-    const Figure& raw = benches[4].figure;
-    const Figure& fiber_rt = benches[5].figure;
-    const Figure& fiber_rt_buf = benches[6].figure;
-    const Figure& fiber_msgs = benches[7].figure;
+    const Figure& oneway_large = benches[4].figure;
+    const Figure& raw = benches[5].figure;
+    const Figure& fiber_rt = benches[6].figure;
+    const Figure& fiber_rt_buf = benches[7].figure;
+    const Figure& fiber_msgs = benches[8].figure;
     const std::string load_after = loadavg();
 
     struct Ratio {
@@ -550,15 +556,23 @@ int main(int argc, char** argv) {
         {"rpc_with_regions_vs_rpc", r4, "<=", 3, r4 <= 3},
     };
     const double touching_vs_rpc = rpc_touching.median / rpc.median;  // informational: no target
+    const double oneway_large_vs_fiber = oneway_large.median / fiber_msgs.median;  // informational
 
     std::printf("\n%-36s %14s %14s %14s  %s\n", "figure", "median", "min", "max", "unit");
-    for (const Figure* f : {&rpc, &rpc_regions, &rpc_touching, &oneway, &raw, &fiber_rt, &fiber_rt_buf, &fiber_msgs})
+    const Figure* all[] = {&rpc,  &rpc_regions, &rpc_touching, &oneway,    &oneway_large,
+                           &raw, &fiber_rt,    &fiber_rt_buf, &fiber_msgs};
+    for (const Figure* f : all)
         std::printf("%-36s %14.5g %14.5g %14.5g  %s\n", f->key.c_str(), f->median, f->min, f->max, f->unit.c_str());
     std::printf("\n%-36s %14s %14s  %s\n", "ratio", "value", "target", "");
     for (const Ratio& r : ratios)
         std::printf("%-36s %14.4g %11s %-4g  %s\n", r.key, r.value, r.op, r.target, r.pass ? "PASS" : "MISS");
     std::printf("%-36s %14.4g %11s %-4s  %s\n", "rpc_touching_regions_vs_rpc", touching_vs_rpc, "", "", "(informational)");
+    std::printf("%-36s %14.4g %11s %-4s  %s\n", "oneway_qlimit_large_vs_boost_fiber", oneway_large_vs_fiber, "", "",
+                "(informational)");
     std::printf("(boost_fiber_buffered2_roundtrip_ns is informational: the same ping-pong over buffered_channel(2))\n");
+    std::printf("(oneway_qlimit_large: the one-way run with qlimit %u, so the producer rarely blocks and the two\n"
+                " tasks rarely switch; the difference from oneway_msgs_per_s is what blocking at qlimit %u costs)\n",
+                kLargeQlimit, kQlimit);
     std::printf("(rpc_touching_regions: each task writes its own memory on every message, so every switch remaps it;\n"
                 " docs/memory.md explains the cost)\n");
 
@@ -567,17 +581,17 @@ int main(int argc, char** argv) {
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
     std::ofstream out(out_path);
     out << "{\n";
-    for (const Figure* f : {&rpc, &rpc_regions, &rpc_touching, &raw, &fiber_rt, &oneway, &fiber_msgs})
+    for (const Figure* f : {&rpc, &rpc_regions, &rpc_touching, &raw, &fiber_rt, &oneway, &oneway_large, &fiber_msgs})
         out << fmt::format("  \"{}\": {:.6g},\n", f->key, f->median);
     for (const Ratio& r : ratios) out << fmt::format("  \"{}\": {:.6g},\n", r.key, r.value);
     out << fmt::format("  \"rpc_touching_regions_vs_rpc\": {:.6g},\n", touching_vs_rpc);
+    out << fmt::format("  \"oneway_qlimit_large_vs_boost_fiber\": {:.6g},\n", oneway_large_vs_fiber);
     out << fmt::format("  \"{}\": {:.6g},\n", fiber_rt_buf.key, fiber_rt_buf.median);
     out << "  \"targets\": {";
     for (std::size_t i = 0; i < std::size(ratios); ++i)
         out << fmt::format("{}\"{}\": {{\"op\": \"{}\", \"target\": {}, \"pass\": {}}}", i ? ", " : "",
                            ratios[i].key, ratios[i].op, ratios[i].target, ratios[i].pass ? "true" : "false");
     out << "},\n  \"figures\": {\n";
-    const Figure* all[] = {&rpc, &rpc_regions, &rpc_touching, &oneway, &raw, &fiber_rt, &fiber_rt_buf, &fiber_msgs};
     for (std::size_t i = 0; i < std::size(all); ++i) {
         const Figure& f = *all[i];
         out << fmt::format(
@@ -586,8 +600,8 @@ int main(int argc, char** argv) {
             f.key, f.unit, f.iters, f.median, f.min, f.max, json_array(f.samples), i + 1 < std::size(all) ? "," : "");
     }
     out << "  },\n";
-    out << fmt::format("  \"repetitions\": {},\n  \"qlimit\": {},\n  \"boost_fiber_channel_capacity\": {},\n", kReps,
-                       kQlimit, kFiberChannelCapacity);
+    out << fmt::format("  \"repetitions\": {},\n  \"qlimit\": {},\n  \"qlimit_large\": {},\n  \"boost_fiber_channel_capacity\": {},\n",
+                       kReps, kQlimit, kLargeQlimit, kFiberChannelCapacity);
     out << fmt::format("  \"boost_version\": \"{}.{}.{}\",\n", BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000,
                        BOOST_VERSION % 100);
     out << fmt::format("  \"loadavg_before\": \"{}\",\n  \"loadavg_after\": \"{}\",\n", load_before, load_after);
