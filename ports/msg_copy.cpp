@@ -141,6 +141,9 @@ mach_msg_return_t copyin_ool(IpcSpace& space, BodyItem& item, const mach_msg_ool
     Env& env = space.env();
     if (d.size == 0) return MACH_MSG_SUCCESS;
     if (d.size > kMaxOol) return fail(env, MACH_SEND_TOO_LARGE, "out-of-line region of {} bytes is too large", d.size);
+    if (space.vm() && !space.vm()->may_copy_in(d.address, d.size))
+        return fail(env, MACH_SEND_INVALID_MEMORY, "out-of-line region at {} is not readable (its protection)",
+                    d.address);
     item.data.resize(d.size);
     if (!machine::copy_user(item.data.data(), d.address, d.size))
         return fail(env, MACH_SEND_INVALID_MEMORY, "out-of-line region at {} is not readable", d.address);

@@ -1060,6 +1060,125 @@ TEST_CASE("vm_copy of a size far beyond the task's memory fails with an error co
 // vm_region_64
 // ================================================================================
 
+TEST_CASE("vm_write takes its data whole before writing: data overlapping the target from below arrives intact") {
+    machsim::RunReport r = run_one([] {
+        const vm_size_t n = 32 * page();  // more than one 64 KiB piece
+        vm_address_t a = allocate(n + page());
+        auto* w = reinterpret_cast<uint32_t*>(a);
+        for (std::size_t i = 0; i < (n + page()) / 4; ++i) w[i] = static_cast<uint32_t>(i);
+        CHECK_KR(vm_write(self(), a + page(), a, static_cast<mach_msg_type_number_t>(n)), KERN_SUCCESS);
+        std::size_t wrong = 0;
+        for (std::size_t i = 0; i < n / 4; ++i) wrong += w[page() / 4 + i] != i;
+        CHECK(wrong == 0);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("vm_copy between two mappings of one memory entry copies a snapshot of the source") {
+    machsim::RunReport r = run_one([] {
+        const vm_size_t n = 64 * page();
+        memory_object_size_t s = n + page();
+        mach_port_t e = MACH_PORT_NULL;
+        REQUIRE_KR(mach_make_memory_entry_64(self(), &s, 0, VM_PROT_DEFAULT | MAP_MEM_NAMED_CREATE, &e, MACH_PORT_NULL),
+                   KERN_SUCCESS);
+        vm_address_t m1 = 0, m2 = 0;
+        REQUIRE_KR(map_entry(m1, s, e, 0, VM_PROT_DEFAULT, VM_PROT_ALL), KERN_SUCCESS);
+        REQUIRE_KR(map_entry(m2, s, e, 0, VM_PROT_DEFAULT, VM_PROT_ALL), KERN_SUCCESS);
+        auto* w1 = reinterpret_cast<uint32_t*>(m1);
+        for (std::size_t i = 0; i < s / 4; ++i) w1[i] = static_cast<uint32_t>(i);
+        // The target, one page on in the second mapping, overlaps the source in the entry.
+        CHECK_KR(vm_copy(self(), m1, n, m2 + page()), KERN_SUCCESS);
+        std::size_t wrong = 0;
+        for (std::size_t i = 0; i < n / 4; ++i) wrong += w1[page() / 4 + i] != i;
+        CHECK(wrong == 0);
+        CHECK_KR(vm_deallocate(self(), m1, s), KERN_SUCCESS);
+        CHECK_KR(vm_deallocate(self(), m2, s), KERN_SUCCESS);
+        CHECK_KR(mach_port_deallocate(self(), e), KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("memory without VM_PROT_READ is not taken as out-of-line data (an OOL region, vm_write's data), though a "
+          "pointer still reads it, as x86 does") {
+    struct OolMsg {
+        mach_msg_header_t head;
+        mach_msg_body_t body;
+        mach_msg_ool_descriptor_t ool;
+    };
+    for (vm_prot_t prot : {VM_PROT_WRITE, VM_PROT_EXECUTE}) {
+        CAPTURE(prot);
+        machsim::RunReport r = run_one([prot] {
+            vm_address_t a = page_holding(42, prot);
+            vm_address_t b = allocate(page());
+            CHECK(*reinterpret_cast<volatile uint64_t*>(a) == 42);  // the hardware reads it
+            vm_offset_t data = 0;
+            mach_msg_type_number_t count = 0;
+            CHECK_KR(vm_read(self(), a, 8, &data, &count), KERN_PROTECTION_FAILURE);
+            CHECK_KR(vm_write(self(), b, a, 8), KERN_INVALID_ADDRESS);
+            CHECK(*reinterpret_cast<uint64_t*>(b) == 0);
+            mach_port_t p = mt::new_port_with_send();
+            OolMsg m{};
+            m.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, 0) | MACH_MSGH_BITS_COMPLEX;
+            m.head.msgh_size = sizeof m;
+            m.head.msgh_remote_port = p;
+            m.body.msgh_descriptor_count = 1;
+            m.ool.address = reinterpret_cast<void*>(a);
+            m.ool.size = 8;
+            m.ool.copy = MACH_MSG_VIRTUAL_COPY;
+            m.ool.type = MACH_MSG_OOL_DESCRIPTOR;
+            CHECK_KR(mach_msg(&m.head, MACH_SEND_MSG, sizeof m, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL),
+                     MACH_SEND_INVALID_MEMORY);
+            CHECK(mt::status_of(p).mps_msgcount == 0);
+            CHECK_KR(mach_port_destroy(self(), p), KERN_SUCCESS);
+        });
+        INFO(r.summary());
+        CHECK(r.clean());
+    }
+}
+
+TEST_CASE("vm_map of new memory with a size whose rounding wraps: ANYWHERE is KERN_INVALID_ARGUMENT, FIXED past the "
+          "range KERN_INVALID_ADDRESS") {
+    machsim::RunReport r = run_one([] {
+        vm_address_t a = 0;
+        CHECK_KR(vm_map(self(), &a, vm_size_t(-1), 0, VM_FLAGS_ANYWHERE, MACH_PORT_NULL, 0, FALSE, VM_PROT_DEFAULT,
+                        VM_PROT_ALL, VM_INHERIT_COPY),
+                 KERN_INVALID_ARGUMENT);
+        a = allocate(page());  // an address in the range, then free again
+        CHECK_KR(vm_deallocate(self(), a, page()), KERN_SUCCESS);
+        CHECK_KR(vm_map(self(), &a, vm_size_t(0) - page(), 0, VM_FLAGS_FIXED, MACH_PORT_NULL, 0, FALSE,
+                        VM_PROT_DEFAULT, VM_PROT_ALL, VM_INHERIT_COPY),
+                 KERN_INVALID_ADDRESS);
+        vm_address_t v = 0;
+        CHECK_KR(vm_allocate(self(), &v, vm_size_t(-1), VM_FLAGS_ANYWHERE), KERN_INVALID_ARGUMENT);  // the same rule
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("vm_read, vm_write and vm_copy move at most 64 x Config::max_message bytes in one call") {
+    machsim::Config cfg;
+    cfg.max_message = 1024;  // a limit of 64 KiB
+    machsim::RunReport r = mt::run_task(
+        [] {
+            const vm_size_t limit = 64 * 1024;
+            vm_address_t a = allocate(2 * limit + page());
+            vm_offset_t data = 0;
+            mach_msg_type_number_t count = 0;
+            CHECK_KR(vm_read(self(), a, limit + 1, &data, &count), KERN_RESOURCE_SHORTAGE);
+            CHECK_KR(vm_write(self(), a, a + limit, limit + 1), KERN_RESOURCE_SHORTAGE);
+            CHECK_KR(vm_copy(self(), a, limit + 1, a + limit), KERN_RESOURCE_SHORTAGE);
+            CHECK_KR(vm_read(self(), a, limit, &data, &count), KERN_SUCCESS);
+            CHECK_KR(vm_deallocate(self(), data, count), KERN_SUCCESS);
+            CHECK_KR(vm_write(self(), a, a + limit, limit), KERN_SUCCESS);
+            CHECK_KR(vm_copy(self(), a, limit, a + limit), KERN_SUCCESS);
+        },
+        cfg);
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 TEST_CASE("vm_region_64 from below, inside or between regions reports the next region; beyond the last it is "
           "KERN_INVALID_ADDRESS") {
     machsim::RunReport r = run_one([] {

@@ -11,6 +11,10 @@ namespace machsim::gate {
 
 namespace {
 
+// The most bytes vm_read, vm_write and vm_copy move in one call: each goes through
+// a kernel buffer.
+uint64_t transfer_limit(const Kernel& k) { return k.cfg.max_message * 64ull; }
+
 // Out-of-line data for the caller (vm_read's result), in a new region of its space.
 kern_return_t give_bytes(tasks::Thread& self, const std::vector<uint8_t>& bytes, vm_offset_t* data,
                          mach_msg_type_number_t* count) {
@@ -60,7 +64,7 @@ kern_return_t sys_vm_read(mach_port_name_t task, vm_address_t address, vm_size_t
                           mach_msg_type_number_t* count) {
     return task_call(Sys::vm_read, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
         if (!put_user(data, vm_offset_t{0}) || !put_user(count, mach_msg_type_number_t{0})) return KERN_INVALID_ADDRESS;
-        if (size > k.cfg.max_message * 64ull) return KERN_RESOURCE_SHORTAGE;
+        if (size > transfer_limit(k)) return KERN_RESOURCE_SHORTAGE;
         std::vector<uint8_t> bytes(size);
         if (kern_return_t kr = t.vm.read(address, size, bytes.data()); kr != KERN_SUCCESS) return kr;
         return give_bytes(self, bytes, data, count);
@@ -69,29 +73,24 @@ kern_return_t sys_vm_read(mach_port_name_t task, vm_address_t address, vm_size_t
 
 kern_return_t sys_vm_write(mach_port_name_t task, vm_address_t address, vm_offset_t data,
                            mach_msg_type_number_t count) {
-    return task_call(Sys::vm_write, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) -> kern_return_t {
+    return task_call(Sys::vm_write, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
         if (kern_return_t kr = t.vm.check(address, count, VM_PROT_WRITE); kr != KERN_SUCCESS) return kr;
-        // The data comes from the caller's memory, as a message body would: in pieces, so no large buffer.
-        // The source is read through once before anything is written, so that a
-        // failing call leaves the target as it was.
-        constexpr std::size_t kPiece = 64 * 1024;
-        std::vector<uint8_t> piece(std::min<std::size_t>(count, kPiece));
-        for (bool writing : {false, true}) {
-            for (std::size_t done = 0; done < count;) {
-                std::size_t n = std::min<std::size_t>(kPiece, count - done);
-                if (!machine::copy_user(piece.data(), reinterpret_cast<const void*>(data + done), n))
-                    return KERN_INVALID_ADDRESS;
-                if (writing) (void)t.vm.write(address + done, piece.data(), n);
-                done += n;
-            }
-        }
+        if (count > transfer_limit(k)) return KERN_RESOURCE_SHORTAGE;
+        // The data is taken whole before anything is written, as Mach takes it (an
+        // out-of-line copy): it may overlap the target, and a failing read leaves the
+        // target as it was.
+        const void* from = reinterpret_cast<const void*>(data);
+        std::vector<uint8_t> bytes(count);
+        if (!self.task.vm.may_copy_in(from, count) || !machine::copy_user(bytes.data(), from, count))
+            return KERN_INVALID_ADDRESS;
+        (void)t.vm.write(address, bytes.data(), count);
         return KERN_SUCCESS;
     });
 }
 
 kern_return_t sys_vm_copy(mach_port_name_t task, vm_address_t source, vm_size_t size, vm_address_t dest) {
-    return task_call(Sys::vm_copy, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) {
-        return t.vm.copy(source, size, dest);
+    return task_call(Sys::vm_copy, task, [&](Kernel& k, tasks::Thread&, tasks::Task& t) {
+        return t.vm.copy(source, size, dest, transfer_limit(k));
     });
 }
 

@@ -135,6 +135,14 @@ bool AddressSpace::find_space(std::size_t size, uintptr_t& out, uintptr_t mask) 
     return true;
 }
 
+kern_return_t AddressSpace::place(uintptr_t at, std::size_t len, uintptr_t mask, int flags, uintptr_t& start) const {
+    if (flags & VM_FLAGS_ANYWHERE) return find_space(len, start, mask | (page_size() - 1)) ? KERN_SUCCESS : KERN_NO_SPACE;
+    if (!in_range(at) || at + len > kBase + kSize || at + len < at) return KERN_INVALID_ADDRESS;
+    if (!range_free(at, len)) return KERN_NO_SPACE;
+    start = at;
+    return KERN_SUCCESS;
+}
+
 void AddressSpace::insert(uintptr_t start, Region r) {
     regions_[start] = r;
     if (open_) map_host(start, r);
@@ -170,13 +178,8 @@ kern_return_t AddressSpace::allocate(vm_address_t& addr, vm_size_t size, int fla
     std::size_t len = round_page(size);
     if (len < size) return KERN_INVALID_ARGUMENT;
     uintptr_t start;
-    if (flags & VM_FLAGS_ANYWHERE) {
-        if (!find_space(len, start)) return KERN_NO_SPACE;
-    } else {
-        start = trunc_page(addr);  // the size is rounded on its own, as Mach does
-        if (!in_range(start) || start + len > kBase + kSize || start + len < start) return KERN_INVALID_ADDRESS;
-        if (!range_free(start, len)) return KERN_NO_SPACE;
-    }
+    // A fixed address is rounded down on its own, as Mach does.
+    if (kern_return_t kr = place(trunc_page(addr), len, 0, flags, start); kr != KERN_SUCCESS) return kr;
     MemoryObject* obj = MemoryObject::create(objects_, len);
     if (!obj) return KERN_RESOURCE_SHORTAGE;
     insert(start, Region{len, VM_PROT_DEFAULT, VM_PROT_ALL, VM_INHERIT_DEFAULT, obj, 0});
@@ -280,21 +283,15 @@ kern_return_t AddressSpace::write(vm_address_t addr, const void* data, std::size
     return KERN_SUCCESS;
 }
 
-kern_return_t AddressSpace::copy(vm_address_t src, std::size_t size, vm_address_t dst) {
+kern_return_t AddressSpace::copy(vm_address_t src, std::size_t size, vm_address_t dst, std::size_t limit) {
     if (kern_return_t kr = check(src, size, VM_PROT_READ); kr != KERN_SUCCESS) return kr;
     if (kern_return_t kr = check(dst, size, VM_PROT_WRITE); kr != KERN_SUCCESS) return kr;
-    // In pieces, so a large copy needs no large buffer; backwards when the
-    // destination overlaps the source from above, so the source is read before it is overwritten.
-    constexpr std::size_t kPiece = 64 * 1024;
-    std::vector<uint8_t> buf(std::min(size, kPiece));
-    bool backwards = dst > src && dst < src + size;
-    for (std::size_t done = 0; done < size;) {
-        std::size_t n = std::min(kPiece, size - done);
-        std::size_t at = backwards ? size - done - n : done;
-        (void)read(src + at, n, buf.data());
-        (void)write(dst + at, buf.data(), n);
-        done += n;
-    }
+    if (size > limit) return KERN_RESOURCE_SHORTAGE;
+    // The whole source is read before anything is written (Mach copies a snapshot):
+    // the two ranges may overlap, by address or as two mappings of one memory object.
+    std::vector<uint8_t> snapshot(size);
+    (void)read(src, size, snapshot.data());
+    (void)write(dst, snapshot.data(), size);
     return KERN_SUCCESS;
 }
 
@@ -304,17 +301,12 @@ kern_return_t AddressSpace::map(vm_address_t& addr, std::size_t size, uintptr_t 
     if (inh != VM_INHERIT_SHARE && inh != VM_INHERIT_COPY && inh != VM_INHERIT_NONE) return KERN_INVALID_ARGUMENT;
     if (size == 0 || (offset & (page_size() - 1))) return KERN_INVALID_ARGUMENT;
     std::size_t len = round_page(size);
+    if (len < size) return KERN_INVALID_ARGUMENT;
     if (obj && (offset + len > obj->size() || offset + len < offset)) return KERN_INVALID_ARGUMENT;
     if (!reserve_range()) return KERN_RESOURCE_SHORTAGE;
+    if (!(flags & VM_FLAGS_ANYWHERE) && (trunc_page(addr) != addr || (addr & mask))) return KERN_INVALID_ADDRESS;
     uintptr_t start;
-    if (flags & VM_FLAGS_ANYWHERE) {
-        if (!find_space(len, start, mask | (page_size() - 1))) return KERN_NO_SPACE;
-    } else {
-        start = trunc_page(addr);
-        if (start != addr || (start & mask) || !in_range(start) || start + len > kBase + kSize)
-            return KERN_INVALID_ADDRESS;
-        if (!range_free(start, len)) return KERN_NO_SPACE;
-    }
+    if (kern_return_t kr = place(addr, len, mask, flags, start); kr != KERN_SUCCESS) return kr;
     MemoryObject* use = obj;
     std::size_t at = offset;
     if (!obj) {

@@ -58,7 +58,9 @@ public:
     [[nodiscard]] kern_return_t inherit(vm_address_t addr, vm_size_t size, vm_inherit_t how);
     [[nodiscard]] kern_return_t read(vm_address_t addr, std::size_t size, void* out) const;
     [[nodiscard]] kern_return_t write(vm_address_t addr, const void* data, std::size_t size);
-    [[nodiscard]] kern_return_t copy(vm_address_t src, std::size_t size, vm_address_t dst);
+    // A snapshot of the source goes through a buffer: KERN_RESOURCE_SHORTAGE when size
+    // is above `limit` (checked after the ranges).
+    [[nodiscard]] kern_return_t copy(vm_address_t src, std::size_t size, vm_address_t dst, std::size_t limit);
     // Maps `size` bytes of obj from `offset` (vm_map) at an address with the bits
     // of `mask` clear (alignment); `copy` maps a private copy; obj null: fresh zero-filled memory.
     [[nodiscard]] kern_return_t map(vm_address_t& addr, std::size_t size, uintptr_t mask, int flags, MemoryObject* obj,
@@ -86,6 +88,14 @@ public:
     static bool touches_range(const void* addr, std::size_t size) {
         return reinterpret_cast<uintptr_t>(addr) + size - 1 - kBase < kSize + size - 1;
     }
+    // Whether the kernel may take [addr, addr + size) as out-of-line data, as Mach's
+    // vm_map_copyin would: what lies in the task range must be in this space's regions
+    // and readable by their protection (the hardware reads write-only and execute-only
+    // pages; Mach checks the region). Host memory is left to copy_user's fault check.
+    bool may_copy_in(const void* addr, std::size_t size) const {
+        return size == 0 || !touches_range(addr, size) ||
+               check(reinterpret_cast<uintptr_t>(addr), size, VM_PROT_READ) == KERN_SUCCESS;
+    }
 
     std::size_t region_count() const { return regions_.size(); }
     std::size_t mapped_bytes() const;
@@ -99,6 +109,10 @@ private:
     static bool page_range(vm_address_t addr, vm_size_t size, uintptr_t& start, uintptr_t& end);
     bool range_free(uintptr_t start, std::size_t size) const;
     bool find_space(std::size_t size, uintptr_t& out, uintptr_t mask = 0) const;
+    // Where a new region of len bytes goes: anywhere free, aligned to mask (with
+    // VM_FLAGS_ANYWHERE), else at `at`. KERN_INVALID_ADDRESS when a fixed range
+    // leaves the task range, KERN_NO_SPACE when it is taken or nothing is free.
+    kern_return_t place(uintptr_t at, std::size_t len, uintptr_t mask, int flags, uintptr_t& start) const;
     // Splits regions so that region boundaries fall at start and end.
     void split_at(uintptr_t addr);
     // Calls f(start, region) for every region in [start, end); false if a hole lies in it.
