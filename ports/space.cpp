@@ -22,13 +22,22 @@ void IpcSpace::make_dead(mach_port_name_t name, Entry& e) { right_became_dead(*t
 Entry* IpcSpace::allocate_slow(mach_port_name_t& name) {
     if (count_ >= max_names_) return nullptr;
     uint32_t idx;
-    if (!free_.empty()) {
-        idx = free_.back();
-        free_.pop_back();
-    } else {
-        idx = static_cast<uint32_t>(table_.size());
-        if (idx >= (1u << 24)) return nullptr;
-        table_.emplace_back();
+    for (;;) {
+        if (!free_.empty()) {
+            idx = free_.back();
+            free_.pop_back();
+        } else {
+            idx = static_cast<uint32_t>(table_.size());
+            if (idx >= (1u << 24)) return nullptr;
+            table_.emplace_back();
+        }
+        // A name the task chose (allocate_named) for another generation of this slot,
+        // while the slot was in use, lives in sparse_: the slot's next name skips it.
+        // A slot whose every generation is taken there is not used again.
+        int tries = 0;
+        while (sparse_.count((idx << 8) | table_[idx].gen) && ++tries < 64)
+            table_[idx].gen = next_generation(table_[idx].gen);
+        if (tries < 64) break;
     }
     Entry& e = table_[idx];
     e.used = true;

@@ -63,7 +63,9 @@ public:
 
     // A fresh name with an empty entry, or null when the space is full.
     Entry* allocate(mach_port_name_t& name) {
-        if (__builtin_expect(free_.empty() || count_ >= max_names_, 0)) return allocate_slow(name);
+        // sparse_ may hold a name for a slot's next generation: allocate_slow skips those.
+        if (__builtin_expect(free_.empty() || count_ >= max_names_ || !sparse_.empty(), 0))
+            return allocate_slow(name);
         uint32_t idx = free_.back();
         free_.pop_back();
         Entry& e = table_[idx];
@@ -83,11 +85,17 @@ public:
             return release_sparse(name);
         Entry& e = table_[idx];
         MS_ASSERT(e.type == 0, "releasing name {:#x} whose entry still holds rights", name);
-        uint8_t gen = static_cast<uint8_t>(e.gen + 4);
+        uint8_t gen = next_generation(e.gen);
         e = Entry{};
-        e.gen = gen == 0 ? 3 : gen;  // the next name for this slot differs (0x103, then 0x107)
+        e.gen = gen;
         free_.push_back(idx);
         --count_;
+    }
+
+    // The next name for a slot differs (0x103, then 0x107).
+    static uint8_t next_generation(uint8_t gen) {
+        gen = static_cast<uint8_t>(gen + 4);
+        return gen == 0 ? 3 : gen;
     }
 
     // The name under which this space holds send or receive rights for p.

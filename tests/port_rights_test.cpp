@@ -397,6 +397,20 @@ TASK_TEST("mach_port_allocate_name creates the right under exactly the requested
     CHECK(st(kFreeA).mps_msgcount == 1);
 }
 
+TASK_TEST("a name chosen with allocate_name for another generation of a slot in use is never handed out again by "
+          "the kernel") {
+    mach_port_t p = mt::new_receive_right();                                  // e.g. 0x303
+    mach_port_t chosen = (p & ~0xffu) | ((p + 4) & 0xffu);                      // 0x307: the slot's next name
+    CHECK_KR(mach_port_allocate_name(self(), MACH_PORT_RIGHT_RECEIVE, chosen), KERN_SUCCESS);
+    CHECK_KR(mt::send_simple(chosen, MACH_MSG_TYPE_MAKE_SEND, 7), MACH_MSG_SUCCESS);
+    CHECK_KR(mach_port_destroy(self(), p), KERN_SUCCESS);  // the slot is free again
+    std::vector<mach_port_t> fresh = {mach_reply_port(), mt::new_receive_right(), allocated(MACH_PORT_RIGHT_PORT_SET)};
+    for (mach_port_t n : fresh) CHECK(n != chosen);
+    CHECK(mt::type_of(chosen) == MACH_PORT_TYPE_RECEIVE);
+    CHECK(st(chosen).mps_msgcount == 1);  // the chosen port and its queue are intact
+    CHECK(machsim::check_invariants().empty());
+}
+
 TASK_TEST("mach_port_allocate_name on a name already in use returns KERN_NAME_EXISTS and keeps the old right") {
     mach_port_t p = mt::new_port_with_send(), d = allocated(MACH_PORT_RIGHT_DEAD_NAME);
     CHECK_KR(mach_port_allocate_name(self(), MACH_PORT_RIGHT_RECEIVE, p), KERN_NAME_EXISTS);
