@@ -1,7 +1,9 @@
 // Faults in task code (R23): EXC_BAD_ACCESS and friends, exception ports,
 // resuming after a handler fixed the cause, and the signal a fault becomes
 // when nobody handles it.
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "tests/support.h"
@@ -189,6 +191,53 @@ TEST_CASE("a stack overflow ends that task with a fault report; the other tasks 
     CHECK(t.detail.find("stack overflow") != std::string::npos);
     CHECK(report_of(r, "shallow").end == machsim::TaskEnd::Exited);
     CHECK(r.leaks.empty());
+}
+
+// One frame larger than the whole 64 KiB stack: its first store lands well below
+// the stack. Built with stack-clash probing (as the Makefile and machsim.pc build
+// task code), it touches the stack page by page; built without, its store must still
+// fall in the guard gap (kernel/machine/stack_pool.h), not in memory mapped below.
+[[gnu::noinline]] int huge_frame(int v) {
+    volatile char big[96 * 1024];
+    big[0] = static_cast<char>(v);
+    return big[0];
+}
+[[gnu::noinline, gnu::optimize("no-stack-clash-protection")]] int huge_frame_unprobed(int v) {
+    volatile char big[96 * 1024];
+    big[0] = static_cast<char>(v);
+    return big[0];
+}
+
+TEST_CASE("a frame larger than the whole stack, probed or not, faults in the guard gap; memory mapped below is "
+          "untouched") {
+    for (bool probed : {true, false}) {
+        CAPTURE(probed);
+        bool intact = false;
+        machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+            k.spawn("parent", [&] {
+                // The child's stack is mapped first; the host maps the region's memory next,
+                // below it if it can.
+                mach_port_t child = machsim::task_spawn("big", [probed](mach_port_t) {
+                    (void)(probed ? huge_frame(16) : huge_frame_unprobed(16));
+                });
+                REQUIRE(MACH_PORT_VALID(child));
+                const vm_size_t size = 64 * 1024;
+                vm_address_t a = 0;
+                REQUIRE_KR(vm_allocate(mach_task_self(), &a, size, VM_FLAGS_ANYWHERE), KERN_SUCCESS);
+                std::memset(reinterpret_cast<void*>(a), 0x5a, size);
+                thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 10);  // the child runs and dies
+                const auto* b = reinterpret_cast<const unsigned char*>(a);
+                intact = std::all_of(b, b + size, [](unsigned char c) { return c == 0x5a; });
+                CHECK_KR(mach_port_deallocate(mach_task_self(), child), KERN_SUCCESS);
+            });
+        });
+        const machsim::TaskReport& t = report_of(r, "big");
+        CHECK(t.end == machsim::TaskEnd::Signaled);
+        CHECK(t.exit_code == machsim::sig::BUS);
+        CHECK(t.detail.find("stack overflow") != std::string::npos);
+        CHECK(intact);
+        CHECK(r.leaks.empty());
+    }
 }
 
 TEST_CASE("thousands of tasks overflowing their stacks one after another are each caught") {

@@ -51,7 +51,7 @@ Exception classify(const tasks::Thread& t, const machine::FaultInfo& f, uint32_t
         e.signal = e.code == KERN_INVALID_ADDRESS ? sig::SEGV : sig::BUS;  // as XNU's ux_exception
         std::string where;
         if (f.stack_overflow) {
-            where = "stack overflow: the guard page below the thread's stack";
+            where = "stack overflow: the guard gap below the thread's stack";
         } else if (r) {
             where = fmt::format("in region {:#x}-{:#x} {}", start, start + r->size, prot_text(r->prot));
         } else if (machine::AddressSpace::in_range(f.address)) {

@@ -32,7 +32,7 @@ struct Config {
     uint64_t seed = 1;             // recorded in the run report (no scheduling policy is random yet)
     uint64_t quantum = 10'000;     // ticks a thread may run before the timer asks it to yield
     uint64_t syscall_cost = 1;     // ticks each kernel entry costs (1 tick = 1 virtual microsecond)
-    std::size_t stack_size = 64 * 1024;  // bytes of stack per thread, plus a guard page
+    std::size_t stack_size = 64 * 1024;  // bytes of stack per thread, plus a 1 MiB guard gap
     // Threads alive at once, in all tasks (0 = as many as the host gives stacks for,
     // about 32,000 here: docs/memory.md). Past it a new task or thread cannot start.
     uint32_t max_threads = 0;

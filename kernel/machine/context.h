@@ -29,7 +29,7 @@ public:
     Context& operator=(const Context&) = delete;
 
     RunState state() const { return state_; }
-    const void* stack_lo() const { return stack_.lo; }  // its guard page lies just below
+    const void* stack_lo() const { return stack_.lo; }  // its guard gap lies just below
     bool in_fault() const { return fault_stack_.lo != nullptr; }  // the kernel is handling its fault
     bool held() const { return held_; }
     // Ready but suspended, or blocked: it cannot run now.

@@ -16,6 +16,7 @@
 #include "kernel/machine/address_space.h"
 #include "kernel/machine/sanitizer.h"
 #include "kernel/machine/scheduler.h"
+#include "kernel/machine/stack_pool.h"
 
 extern "C" {
 extern char machsim_usercopy_fault_begin[];
@@ -237,7 +238,7 @@ void on_signal(int sig, siginfo_t* info, void* uctx) {
         f.pc = pc;
         f.write = memory && uc->uc_mcontext.gregs[REG_TRAPNO] == 14 && (uc->uc_mcontext.gregs[REG_ERR] & 2);
         auto lo = reinterpret_cast<uintptr_t>(c->stack_lo());
-        f.stack_overflow = memory && addr < lo && lo - addr <= static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+        f.stack_overflow = memory && addr < lo && lo - addr <= StackPool::kGuardBytes;
         if (FaultDetour::enter(*s, c, f, uc)) return;
     }
     chain(sig, info, uctx);

@@ -28,7 +28,7 @@ struct FaultInfo {
     uintptr_t address = 0;   // the address touched (SIGSEGV, SIGBUS) or the instruction (SIGILL, SIGFPE)
     uintptr_t pc = 0;
     bool write = false;           // the access was a write
-    bool stack_overflow = false;  // it touched the guard page below the thread's own stack
+    bool stack_overflow = false;  // it touched the guard gap below the thread's own stack
     bool runaway = false;         // not a fault: the watchdog stopped a thread that never enters the kernel
 };
 

@@ -18,7 +18,7 @@ StackPool::StackPool(std::size_t usable_bytes) : page_(static_cast<std::size_t>(
 StackPool::~StackPool() {
     for (void* lo : all_) {
         asan_unpoison(lo, usable_);  // the shadow outlives the mapping; leave it clean for whoever maps here next
-        munmap(static_cast<char*>(lo) - page_, usable_ + page_);
+        munmap(static_cast<char*>(lo) - kGuardBytes, usable_ + kGuardBytes);
     }
 }
 
@@ -30,14 +30,14 @@ bool StackPool::allocate(Stack& out) {
         ++in_use_;
         return true;
     }
-    void* base = mmap(nullptr, usable_ + page_, PROT_READ | PROT_WRITE,
+    void* base = mmap(nullptr, usable_ + kGuardBytes, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (base == MAP_FAILED) return false;
-    if (mprotect(base, page_, PROT_NONE) != 0) {  // no guard, no stack
-        munmap(base, usable_ + page_);
+    if (mprotect(base, kGuardBytes, PROT_NONE) != 0) {  // no guard, no stack
+        munmap(base, usable_ + kGuardBytes);
         return false;
     }
-    void* lo = static_cast<char*>(base) + page_;
+    void* lo = static_cast<char*>(base) + kGuardBytes;
     asan_unpoison(lo, usable_);  // an earlier stack at this address may have left redzones in the shadow
     all_.push_back(lo);
     out = {lo, usable_};

@@ -1,7 +1,12 @@
-// Fiber stacks: each has a guard page below it, and freed stacks are kept for
+// Fiber stacks: each has a guard gap below it, and freed stacks are kept for
 // reuse so that spawning is cheap. Each stack costs the host two memory
 // mappings; when the host refuses one (vm.max_map_count), allocation fails
 // cleanly instead of handing out a stack without its guard.
+//
+// The gap is 1 MiB of PROT_NONE address space (no memory), not one page: a frame
+// larger than the gap's first page, in code built without -fstack-clash-protection,
+// would otherwise step over a single guard page into whatever the host mapped below,
+// another task's memory included.
 #pragma once
 
 #include <cstddef>
@@ -11,8 +16,10 @@ namespace machsim::machine {
 
 class StackPool {
 public:
+    static constexpr std::size_t kGuardBytes = std::size_t{1} << 20;
+
     struct Stack {
-        void* lo = nullptr;     // lowest usable byte; the guard page is just below
+        void* lo = nullptr;     // lowest usable byte; the guard gap is just below
         std::size_t size = 0;   // usable bytes
         void* top() const { return static_cast<char*>(lo) + size; }
     };
