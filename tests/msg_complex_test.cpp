@@ -127,6 +127,14 @@ mach_msg_return_t send_msg(M& m, mach_msg_size_t size = sizeof(M)) {
     return mach_msg(&m.head, MACH_SEND_MSG | MACH_SEND_TIMEOUT, size, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL);
 }
 
+// Sends dest (COPY_SEND) a complex message carrying one port descriptor.
+mach_msg_return_t send_one_port(mach_port_t dest, mach_port_name_t name, mach_msg_type_name_t disposition) {
+    PortsMsg<1> m{};
+    complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+    m.port[0] = port_desc(name, disposition);
+    return send_msg(m);
+}
+
 template <class M>
 mach_msg_return_t receive_msg(mach_port_t port, Received<M>& in, mach_msg_timeout_t timeout_ms = 0,
                               mach_msg_option_t extra = MACH_RCV_TIMEOUT) {
@@ -230,10 +238,7 @@ TEST_CASE("MOVE_RECEIVE in a port descriptor hands a service to another task, wh
             mach_port_t inbox = look_up("inbox");
             mach_port_t svc = mt::new_port_with_send();
             CHECK_KR(mt::send_simple(svc, MACH_MSG_TYPE_COPY_SEND, 10), MACH_MSG_SUCCESS);  // travels with the port
-            PortsMsg<1> m{};
-            complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
-            m.port[0] = port_desc(svc, MACH_MSG_TYPE_MOVE_RECEIVE);
-            CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+            CHECK_KR(send_one_port(inbox, svc, MACH_MSG_TYPE_MOVE_RECEIVE), MACH_MSG_SUCCESS);
             CHECK(mt::type_of(svc) == MACH_PORT_TYPE_SEND);  // the send right stays under the name (R5)
             mt::SimpleReceived in;
             CHECK_KR(mt::receive_simple(svc, in, MACH_RCV_TIMEOUT, 0), MACH_RCV_INVALID_NAME);
@@ -250,10 +255,7 @@ TEST_CASE("a moved receive right arrives with the messages queued on it") {
         mach_port_t inbox = mt::new_port_with_send();
         mach_port_t svc = mt::new_port_with_send();
         CHECK_KR(mt::send_simple(svc, MACH_MSG_TYPE_COPY_SEND, 42), MACH_MSG_SUCCESS);
-        PortsMsg<1> m{};
-        complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
-        m.port[0] = port_desc(svc, MACH_MSG_TYPE_MOVE_RECEIVE);
-        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        CHECK_KR(send_one_port(inbox, svc, MACH_MSG_TYPE_MOVE_RECEIVE), MACH_MSG_SUCCESS);
         Received<PortsMsg<1>> in;
         CHECK_KR(receive_msg(inbox, in), MACH_MSG_SUCCESS);
         mach_port_t back = in.msg.port[0].name;
@@ -339,10 +341,7 @@ TEST_CASE("a send right for a port the receiver already names joins that name (R
             mach_port_t inbox = look_up("inbox");
             mach_port_t x = mt::new_port_with_send();
             for (int i = 0; i < 2; ++i) {
-                PortsMsg<1> m{};
-                complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
-                m.port[0] = port_desc(x, MACH_MSG_TYPE_COPY_SEND);
-                CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+                CHECK_KR(send_one_port(inbox, x, MACH_MSG_TYPE_COPY_SEND), MACH_MSG_SUCCESS);
             }
             sleep_ms(5);  // keep x alive while the receiver looks
         });
@@ -355,10 +354,7 @@ TEST_CASE("a send right to a port whose receive right the receiver holds arrives
     machsim::RunReport r = mt::run_task([] {
         mach_port_t inbox = mt::new_port_with_send();
         mach_port_t mine = mt::new_receive_right();
-        PortsMsg<1> m{};
-        complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
-        m.port[0] = port_desc(mine, MACH_MSG_TYPE_MAKE_SEND);
-        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        CHECK_KR(send_one_port(inbox, mine, MACH_MSG_TYPE_MAKE_SEND), MACH_MSG_SUCCESS);
         Received<PortsMsg<1>> in;
         CHECK_KR(receive_msg(inbox, in), MACH_MSG_SUCCESS);
         CHECK(in.msg.port[0].name == mine);
@@ -426,14 +422,9 @@ TEST_CASE("a body descriptor naming a right the sender lacks fails with MACH_SEN
     machsim::RunReport r = mt::run_task([] {
         mach_port_t dest = mt::new_port_with_send();
         mach_port_t recv_only = mt::new_receive_right();
-        PortsMsg<1> m{};
-        complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
-        m.port[0] = port_desc(absent_name(), MACH_MSG_TYPE_COPY_SEND);
-        CHECK_KR(send_msg(m), MACH_SEND_INVALID_RIGHT);
-        m = PortsMsg<1>{};
-        complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
-        m.port[0] = port_desc(recv_only, MACH_MSG_TYPE_COPY_SEND);  // a receive right, no send right
-        CHECK_KR(send_msg(m), MACH_SEND_INVALID_RIGHT);
+        CHECK_KR(send_one_port(dest, absent_name(), MACH_MSG_TYPE_COPY_SEND), MACH_SEND_INVALID_RIGHT);
+        // A receive right, no send right.
+        CHECK_KR(send_one_port(dest, recv_only, MACH_MSG_TYPE_COPY_SEND), MACH_SEND_INVALID_RIGHT);
         CHECK(queued(dest) == 0);
         CHECK(mt::type_of(recv_only) == MACH_PORT_TYPE_RECEIVE);
     });
@@ -498,10 +489,7 @@ TEST_CASE("a port descriptor or port array with a disposition that is not a port
         mach_port_t names[2] = {x, x};
         for (mach_msg_type_name_t bad : {0u, 15u, 22u /* COPY_RECEIVE */, 25u /* DISPOSE_SEND */}) {
             CAPTURE(bad);
-            PortsMsg<1> m{};
-            complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
-            m.port[0] = port_desc(x, bad);
-            CHECK_KR(send_msg(m), MACH_SEND_INVALID_TYPE);
+            CHECK_KR(send_one_port(dest, x, bad), MACH_SEND_INVALID_TYPE);
             OolPortsMsg a{};
             complex_header(a, dest, MACH_MSG_TYPE_COPY_SEND, 1);
             a.ports = ool_ports_desc(names, 2, bad);
@@ -566,10 +554,7 @@ TEST_CASE("MACH_PORT_DEAD in a port descriptor with MAKE_SEND, MAKE_SEND_ONCE or
         for (mach_msg_type_name_t disp :
              {MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_MSG_TYPE_MOVE_RECEIVE}) {
             CAPTURE(disp);
-            PortsMsg<1> m{};
-            complex_header(m, dest, MACH_MSG_TYPE_COPY_SEND, 1);
-            m.port[0] = port_desc(MACH_PORT_DEAD, disp);
-            CHECK_KR(send_msg(m), MACH_SEND_INVALID_RIGHT);
+            CHECK_KR(send_one_port(dest, MACH_PORT_DEAD, disp), MACH_SEND_INVALID_RIGHT);
         }
         CHECK(queued(dest) == 0);
         CHECK(mt::refs(dest, MACH_PORT_RIGHT_SEND) == 1);
@@ -587,10 +572,7 @@ TEST_CASE("MOVE_SEND_ONCE in a port descriptor takes the sender's name and arriv
         mach_msg_type_name_t got_type = 0;
         CHECK_KR(mach_port_extract_right(mach_task_self(), target, MACH_MSG_TYPE_MAKE_SEND_ONCE, &once, &got_type),
                  KERN_SUCCESS);
-        PortsMsg<1> m{};
-        complex_header(m, inbox, MACH_MSG_TYPE_COPY_SEND, 1);
-        m.port[0] = port_desc(once, MACH_MSG_TYPE_MOVE_SEND_ONCE);
-        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        CHECK_KR(send_one_port(inbox, once, MACH_MSG_TYPE_MOVE_SEND_ONCE), MACH_MSG_SUCCESS);
         CHECK(mt::type_of(once) == 0xdead);                  // R5: consumed, name and all
         CHECK(mt::status_of(target).mps_sorights == 1);      // the right itself travels
         Received<PortsMsg<1>> in;
@@ -1325,10 +1307,7 @@ TEST_SUITE("receive rights in transit") {
 TEST_CASE("sending a port's receive right in a message to that same port is not an error and leaks nothing") {
     machsim::RunReport r = mt::run_task([] {
         mach_port_t p = mt::new_port_with_send();
-        PortsMsg<1> m{};
-        complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
-        m.port[0] = port_desc(p, MACH_MSG_TYPE_MOVE_RECEIVE);
-        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        CHECK_KR(send_one_port(p, p, MACH_MSG_TYPE_MOVE_RECEIVE), MACH_MSG_SUCCESS);
         // The kernel destroys the cycle (R12): the port is dead and our send right a dead name.
         CHECK(mt::type_of(p) == MACH_PORT_TYPE_DEAD_NAME);
     });
@@ -1341,14 +1320,8 @@ TEST_CASE("a cycle of two receive rights, each queued on the other's port, leaks
     machsim::RunReport r = mt::run_task([] {
         mach_port_t p = mt::new_port_with_send();
         mach_port_t q = mt::new_port_with_send();
-        PortsMsg<1> m{};
-        complex_header(m, p, MACH_MSG_TYPE_COPY_SEND, 1);
-        m.port[0] = port_desc(q, MACH_MSG_TYPE_MOVE_RECEIVE);
-        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
-        m = PortsMsg<1>{};
-        complex_header(m, q, MACH_MSG_TYPE_COPY_SEND, 1);
-        m.port[0] = port_desc(p, MACH_MSG_TYPE_MOVE_RECEIVE);
-        CHECK_KR(send_msg(m), MACH_MSG_SUCCESS);
+        CHECK_KR(send_one_port(p, q, MACH_MSG_TYPE_MOVE_RECEIVE), MACH_MSG_SUCCESS);
+        CHECK_KR(send_one_port(q, p, MACH_MSG_TYPE_MOVE_RECEIVE), MACH_MSG_SUCCESS);
         CHECK(mt::type_of(p) == MACH_PORT_TYPE_DEAD_NAME);
         CHECK(mt::type_of(q) == MACH_PORT_TYPE_DEAD_NAME);
     });
