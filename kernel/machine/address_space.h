@@ -108,7 +108,7 @@ public:
 private:
     static bool page_range(vm_address_t addr, vm_size_t size, uintptr_t& start, uintptr_t& end);
     bool range_free(uintptr_t start, std::size_t size) const;
-    bool find_space(std::size_t size, uintptr_t& out, uintptr_t mask = 0) const;
+    bool find_space(std::size_t size, uintptr_t& out, uintptr_t mask) const;
     // Where a new region of len bytes goes: anywhere free, aligned to mask (with
     // VM_FLAGS_ANYWHERE), else at `at`. KERN_INVALID_ADDRESS when a fixed range
     // leaves the task range, KERN_NO_SPACE when it is taken or nothing is free.
