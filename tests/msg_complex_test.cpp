@@ -520,6 +520,15 @@ TEST_CASE("descriptors that run past send_size fail with MACH_SEND_MSG_TOO_SMALL
         CHECK_KR(send_msg(m, size), MACH_SEND_MSG_TOO_SMALL);
         CHECK(queued(dest) == 0);
         CHECK(mt::refs(x, MACH_PORT_RIGHT_SEND) == 1);
+        // An OOL descriptor (16 bytes) cut after 12: room for a port descriptor, not for it.
+        int data = 7;
+        OolMsg o{};
+        complex_header(o, dest, MACH_MSG_TYPE_COPY_SEND, 1);
+        o.ool = ool_desc(&data, sizeof data);
+        mach_msg_size_t cut = static_cast<mach_msg_size_t>(sizeof o.head + sizeof o.body + 12);
+        o.head.msgh_size = cut;
+        CHECK_KR(send_msg(o, cut), MACH_SEND_MSG_TOO_SMALL);
+        CHECK(queued(dest) == 0);
     });
     INFO(r.summary());
     CHECK(r.clean());

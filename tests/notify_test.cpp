@@ -156,6 +156,25 @@ TEST_CASE("MACH_PORT_RECEIVE_STATUS shows armed port-destroyed and no-senders re
     CHECK(r.clean());
 }
 
+TEST_CASE("a notify right that cannot be copied in fails the request with MACH_SEND_INVALID_RIGHT or _TYPE") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_receive_right();
+        mach_port_t plain_send = mt::new_port_with_send();  // a send right, not send-once: cannot be moved as one
+        mach_port_t previous = MACH_PORT_NULL;
+        auto request = [&](mach_port_name_t notify, mach_msg_type_name_t poly) {
+            return mach_port_request_notification(mach_task_self(), p, MACH_NOTIFY_NO_SENDERS, 0, notify, poly,
+                                                  &previous);
+        };
+        CHECK_KR(request(0x7777, MACH_MSG_TYPE_MAKE_SEND_ONCE), MACH_SEND_INVALID_RIGHT);  // no such name
+        CHECK_KR(request(plain_send, MACH_MSG_TYPE_MOVE_SEND_ONCE), MACH_SEND_INVALID_RIGHT);
+        CHECK_KR(request(plain_send, MACH_MSG_TYPE_COPY_SEND), MACH_SEND_INVALID_TYPE);
+        CHECK(mt::status_of(p).mps_nsrequest == FALSE);
+        CHECK(mt::refs(plain_send, MACH_PORT_RIGHT_SEND) == 1);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 TEST_CASE("a no-senders request with sync <= mscount and no senders fires at once (R14)") {
     machsim::RunReport r = mt::run_task([] {
         mach_port_t p = mt::new_receive_right();
