@@ -8,6 +8,7 @@
 //     |                                          |    remote = reply right,        |
 //     |                                          |    trailer after msgh_size      |
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "tests/support.h"
@@ -481,6 +482,7 @@ TEST_CASE("local disposition 0 with a non-null local name returns MACH_SEND_INVA
         mach_port_t p = mt::new_port_with_send();
         mach_port_t q = mt::new_port_with_send();
         CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_MOVE_SEND, 1, 0, 0, q, 0), MACH_SEND_INVALID_HEADER);
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 2, 0, 0, q, 0), MACH_SEND_INVALID_HEADER);
         CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 1);
         CHECK(mt::refs(q, MACH_PORT_RIGHT_SEND) == 1);
         CHECK(queued(p) == 0);
@@ -501,6 +503,28 @@ TEST_CASE("a garbage remote disposition (22, 24, 31) returns MACH_SEND_INVALID_H
         CHECK(queued(p) == 0);
         CHECK(mt::status_of(q).mps_mscount == 0);  // the reply was not made either
         CHECK(mt::type_of(q) == MACH_PORT_TYPE_RECEIVE);
+    });
+    expect_clean(r);
+}
+
+TEST_CASE("a send-once right sent with any remote disposition but MOVE_SEND_ONCE fails and is kept") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t q = mt::new_receive_right();
+        mach_port_t so = send_once_to(q);
+        const std::pair<mach_msg_type_name_t, mach_msg_return_t> cases[] = {
+            {0, MACH_SEND_INVALID_HEADER},
+            {22, MACH_SEND_INVALID_HEADER},
+            {31, MACH_SEND_INVALID_HEADER},
+            {MACH_MSG_TYPE_COPY_SEND, MACH_SEND_INVALID_DEST},
+            {MACH_MSG_TYPE_MOVE_SEND, MACH_SEND_INVALID_DEST},
+            {MACH_MSG_TYPE_MAKE_SEND_ONCE, MACH_SEND_INVALID_DEST},
+        };
+        for (auto [d, expected] : cases) {
+            CAPTURE(d);
+            CHECK_KR(mt::send_simple(so, d, 1), expected);
+        }
+        CHECK(mt::type_of(so) == MACH_PORT_TYPE_SEND_ONCE);
+        CHECK(queued(q) == 0);
     });
     expect_clean(r);
 }
@@ -584,14 +608,18 @@ TEST_CASE("a send size below the 24-byte header or not 4-aligned returns MACH_SE
         CHECK(sizeof(mach_msg_header_t) == 24);
         mach_port_t p = mt::new_port_with_send();
         mach_msg_size_t sizes[] = {0, 4, 20, 23, 26, 30};
-        for (mach_msg_size_t size : sizes) {
-            BigMsg m{};
-            m.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND, 0);
-            m.head.msgh_size = size;
-            m.head.msgh_remote_port = p;
-            CAPTURE(size);
-            CHECK_KR(mach_msg(&m.head, MACH_SEND_MSG, size, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL),
-                     MACH_SEND_MSG_TOO_SMALL);
+        // COPY_SEND as well: a small simple message the fast path would otherwise take.
+        for (mach_msg_type_name_t disp : {MACH_MSG_TYPE_MOVE_SEND, MACH_MSG_TYPE_COPY_SEND}) {
+            for (mach_msg_size_t size : sizes) {
+                BigMsg m{};
+                m.head.msgh_bits = MACH_MSGH_BITS(disp, 0);
+                m.head.msgh_size = size;
+                m.head.msgh_remote_port = p;
+                CAPTURE(disp);
+                CAPTURE(size);
+                CHECK_KR(mach_msg(&m.head, MACH_SEND_MSG, size, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL),
+                         MACH_SEND_MSG_TOO_SMALL);
+            }
         }
         CHECK(mt::refs(p, MACH_PORT_RIGHT_SEND) == 1);
         CHECK(queued(p) == 0);
