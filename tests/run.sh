@@ -43,6 +43,13 @@ expect "an unknown command exits 2" test "$(status "$bin" frobnicate)" -eq 2
 expect "run without a program exits 2" test "$(status "$bin" run)" -eq 2
 expect "run of an unknown program exits 2" test "$(status "$bin" run no-such-program)" -eq 2
 expect "a bad --seed exits 2" test "$(status "$bin" run echo --seed banana)" -eq 2
+# CLI11 alone read -1 as 2^64-1 and a too-big number as 2^64-1, and ran.
+expect "a negative --seed exits 2" test "$(status "$bin" run echo --seed -1)" -eq 2
+expect "a --seed past 64 bits exits 2" test "$(status "$bin" run echo --seed 99999999999999999999999)" -eq 2
+expect "a negative --max-ticks exits 2" test "$(status "$bin" run echo --max-ticks -1)" -eq 2
+expect "--quantum 0 exits 2" test "$(status "$bin" run echo --quantum 0)" -eq 2
+expect "--quantum 0 says what it wants" grep -q "'0' is not a whole number from 1 to" <("$bin" run echo --quantum 0 2>&1)
+expect "the largest --seed runs" test "$(status "$bin" run echo --seed 18446744073709551615)" -eq 0
 expect "an unknown program's error names the programs" grep -q 'Programs: echo' <("$bin" run nope 2>&1)
 expect "machsim run echo exits 0" test "$(status "$bin" run echo)" -eq 0
 expect "echo's client gets its replies" grep -q 'got back "hello 3"' <("$bin" run echo)

@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cstdint>
 #include <iostream>
 #include <string>
 
@@ -26,6 +28,23 @@ int list_programs() {
     for (const Program& p : programs()) width = std::max(width, p.name.size());
     for (const Program& p : programs()) std::cout << fmt::format("{:<{}}  {}\n", p.name, width, p.summary);
     return 0;
+}
+
+// CLI11 reads "-1" into an unsigned option as 2^64-1 and turns a number too big
+// for 64 bits into 2^64-1, so a typo would run silently with another seed or
+// limit; its own range check prints "not in range 0.000000 to 1.79e308". Take
+// plain decimal digits that fit, from `min` up, and say so when they do not.
+CLI::Validator whole_number(uint64_t min) {
+    return CLI::Validator(
+        [min](std::string& s) -> std::string {
+            uint64_t v = 0;
+            const char* end = s.data() + s.size();
+            auto [at, ec] = std::from_chars(s.data(), end, v);
+            if (s.empty() || ec != std::errc{} || at != end || v < min)
+                return fmt::format("'{}' is not a whole number from {} to {}", s, min, UINT64_MAX);
+            return {};
+        },
+        min ? "POSITIVE" : "");
 }
 
 struct RunOptions {
@@ -71,12 +90,14 @@ int main(int argc, char** argv) {
     RunOptions ro;
     CLI::App* run = app.add_subcommand("run", "run a program and print its report (exit code 1 unless it ends clean)");
     run->add_option("program", ro.program, "the program to run (see 'machsim list')")->required();
-    run->add_option("--seed", ro.seed, "seed recorded in the report (same program and seed, same trace)");
+    run->add_option("--seed", ro.seed, "seed recorded in the report (same program and seed, same trace)")
+        ->check(whole_number(0));
     run->add_flag("--trace", ro.trace, "print the kernel's event trace");
     run->add_flag("--syscalls", ro.syscalls, "print the trace including every system call entry and exit");
     run->add_option("--quantum", ro.quantum, "ticks a thread runs before the timer interrupt")
-        ->check(CLI::PositiveNumber);
-    run->add_option("--max-ticks", ro.max_ticks, "stop the run at this virtual time (0 = no limit)");
+        ->check(whole_number(1));
+    run->add_option("--max-ticks", ro.max_ticks, "stop the run at this virtual time (0 = no limit)")
+        ->check(whole_number(0));
 
     try {
         app.parse(argc, argv);
