@@ -40,6 +40,7 @@ expect "machsim --help exits 0" test "$(status "$bin" --help)" -eq 0
 expect "machsim list names the demos" grep -q '^echo ' <("$bin" list)
 expect "machsim with no command exits 2" test "$(status "$bin")" -eq 2
 expect "an unknown command exits 2" test "$(status "$bin" frobnicate)" -eq 2
+expect "an unknown command's error names it" grep -q "no command named 'frobnicate'" <("$bin" frobnicate 2>&1)
 expect "run without a program exits 2" test "$(status "$bin" run)" -eq 2
 expect "run of an unknown program exits 2" test "$(status "$bin" run no-such-program)" -eq 2
 expect "a bad --seed exits 2" test "$(status "$bin" run echo --seed banana)" -eq 2

@@ -108,6 +108,12 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
+        // CLI11 answers a misspelt command with "A subcommand is required": name it.
+        if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+            std::cerr << fmt::format("machsim: no command named '{}'. Commands: list, run (see 'machsim --help').\n",
+                                     argv[1]);
+            return kUsageError;
+        }
         (void)app.exit(e);
         return kUsageError;
     }
