@@ -521,16 +521,18 @@ kern_return_t right_deallocate(IpcSpace& space, mach_port_name_t name) {
     if (!e) return KERN_INVALID_NAME;
     uint32_t port = e->object && e->object->kind() == ObjectKind::Port ? e->object->id() : 0;
     uint32_t before = e->urefs;
+    // Receive rights and port sets are not deallocated (GNU Mach).
+    if (!e->has(kSend | kSendOnce | kDead)) return KERN_INVALID_RIGHT;
+    // Traced first: dropping the right may send a notification or kill a port, and the trace
+    // shows the cause before what it sets off.
+    trace_right(space, EventKind::RightChange, name, port, before, before - 1, 0, "mach_port_deallocate");
     if (e->has(kSend)) {
         if (--e->urefs == 0) drop_send(space, name, *e);
     } else if (e->has(kSendOnce)) {
         drop_send_once(space, name, *e);
-    } else if (e->has(kDead)) {
-        if (--e->urefs == 0) clear_entry(space, name, *e);
     } else {
-        return KERN_INVALID_RIGHT;  // receive rights and port sets are not deallocated (GNU Mach)
+        if (--e->urefs == 0) clear_entry(space, name, *e);
     }
-    trace_right(space, EventKind::RightChange, name, port, before, before - 1, 0, "mach_port_deallocate");
     return KERN_SUCCESS;
 }
 
@@ -539,8 +541,8 @@ kern_return_t right_destroy(IpcSpace& space, mach_port_name_t name) {
     if (!e) return KERN_INVALID_NAME;
     uint32_t port = e->object && e->object->kind() == ObjectKind::Port ? e->object->id() : 0;
     uint32_t before = e->urefs;
+    trace_right(space, EventKind::RightChange, name, port, before, 0, 0, "mach_port_destroy");  // cause first
     destroy_entry(space, name, *e);
-    trace_right(space, EventKind::RightChange, name, port, before, 0, 0, "mach_port_destroy");
     return KERN_SUCCESS;
 }
 
@@ -572,6 +574,9 @@ kern_return_t right_mod_refs(IpcSpace& space, mach_port_name_t name, mach_port_r
         if (!e->has(need)) return KERN_INVALID_RIGHT;
         if (delta == 0) return KERN_SUCCESS;
         if (delta != -1) return KERN_INVALID_VALUE;
+        // Traced first (dropping the right may kill a port); send urefs under the name stay.
+        after = right == MACH_PORT_RIGHT_RECEIVE && e->has(kSend) ? e->urefs : 0;
+        trace_right(space, EventKind::RightChange, name, port, before, after, 0, "mach_port_mod_refs");
         if (right == MACH_PORT_RIGHT_RECEIVE) {
             drop_receive(space, name, *e);
         } else if (right == MACH_PORT_RIGHT_SEND_ONCE) {
@@ -587,6 +592,7 @@ kern_return_t right_mod_refs(IpcSpace& space, mach_port_name_t name, mach_port_r
     case MACH_PORT_RIGHT_DEAD_NAME: {
         if (!e->has(MACH_PORT_TYPE(right))) return KERN_INVALID_RIGHT;
         if (kern_return_t kr = adjust_urefs(e->urefs, delta, after); kr != KERN_SUCCESS) return kr;
+        trace_right(space, EventKind::RightChange, name, port, before, after, 0, "mach_port_mod_refs");
         if (after > 0) {
             e->urefs = static_cast<uint16_t>(after);
         } else if (right == MACH_PORT_RIGHT_SEND) {
@@ -597,13 +603,6 @@ kern_return_t right_mod_refs(IpcSpace& space, mach_port_name_t name, mach_port_r
         break;
     }
     default: return KERN_INVALID_VALUE;  // MACH_PORT_RIGHT_LABELH is obsolete
-    }
-    if (space.env().trace.active()) {
-        if (right != MACH_PORT_RIGHT_SEND && right != MACH_PORT_RIGHT_DEAD_NAME) {
-            Entry* still = space.lookup(name);  // send urefs may remain under the name
-            after = still ? still->urefs : 0;
-        }
-        trace_right(space, EventKind::RightChange, name, port, before, after, 0, "mach_port_mod_refs");
     }
     return KERN_SUCCESS;
 }

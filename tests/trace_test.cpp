@@ -89,6 +89,53 @@ TEST_CASE("text trace lines keep their columns aligned") {
     CHECK(lines > 50);
 }
 
+// The seq of the first event of `kind` about port `port` (any port if 0) and, if given, with code `code`.
+static uint64_t first_of(const machsim::TraceLog& log, EventKind kind, uint32_t port, int code = -1) {
+    for (const auto& e : log.entries())
+        if (e.event.kind == kind && (port == 0 || e.event.port == port) && (code < 0 || e.event.code == code))
+            return e.event.seq;
+    return 0;
+}
+
+TEST_CASE("a right change is traced before what it sets off: notifications, port death") {
+    machsim::TraceLog log;
+    machsim::Kernel k;
+    k.attach(log);
+    k.spawn("t", [] {
+        mach_port_t p = mt::new_port_with_send();
+        mach_port_t prev = MACH_PORT_NULL;
+        CHECK_KR(mach_port_request_notification(mach_task_self(), p, MACH_NOTIFY_NO_SENDERS, 0, p,
+                                                MACH_MSG_TYPE_MAKE_SEND_ONCE, &prev),
+                 KERN_SUCCESS);
+        CHECK_KR(mach_port_deallocate(mach_task_self(), p), KERN_SUCCESS);  // the last send right: no-senders
+        mach_port_t q = mt::new_port_with_send();
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), q, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
+        mach_port_t r = mt::new_receive_right();
+        CHECK_KR(mach_port_destroy(mach_task_self(), r), KERN_SUCCESS);
+    });
+    CHECK(k.run().clean());
+    auto changes = log.of_kind(EventKind::RightChange);
+    REQUIRE(changes.size() == 3);
+    // mach_port_deallocate: the right goes, then the no-senders notification (id 70) is sent.
+    uint64_t nosenders = first_of(log, EventKind::Send, changes[0].event.port, MACH_NOTIFY_NO_SENDERS);
+    REQUIRE(nosenders != 0);
+    CHECK(changes[0].event.seq < nosenders);
+    CHECK(changes[0].event.before == 1);
+    CHECK(changes[0].event.after == 0);
+    // mach_port_mod_refs of the receive right: the right goes, then the port dies and the
+    // name's send right becomes a dead name (urefs unchanged).
+    uint32_t q = changes[1].event.port;
+    REQUIRE(first_of(log, EventKind::PortDestroy, q) != 0);
+    CHECK(changes[1].event.seq < first_of(log, EventKind::PortDestroy, q));
+    CHECK(changes[1].event.seq < first_of(log, EventKind::DeadName, q));
+    CHECK(changes[1].event.before == 1);
+    CHECK(changes[1].event.after == 1);
+    // mach_port_destroy: the right goes, then the port dies.
+    uint32_t r = changes[2].event.port;
+    REQUIRE(first_of(log, EventKind::PortDestroy, r) != 0);
+    CHECK(changes[2].event.seq < first_of(log, EventKind::PortDestroy, r));
+}
+
 TEST_CASE("with no sink attached the kernel emits nothing") {
     machsim::Kernel k;
     k.spawn("t", [] { mt::send_simple(mt::new_port_with_send(), MACH_MSG_TYPE_COPY_SEND, 1); });
