@@ -327,15 +327,20 @@ Carried copyin(IpcSpace& space, mach_port_name_t name, mach_msg_type_name_t disp
 
 Carried copyin_entry(IpcSpace& space, mach_port_name_t name, Entry& e, mach_msg_type_name_t disp) {
     uint32_t before = e.urefs;
-    uint32_t after = before;
+    bool moves = e.has(kDead) ? disp != MACH_MSG_TYPE_COPY_SEND
+                              : disp == MACH_MSG_TYPE_MOVE_SEND || disp == MACH_MSG_TYPE_MOVE_SEND_ONCE;
+    // Traced first: letting go of the name may send a port-deleted notification or wake
+    // receivers, and the trace shows the cause before what it sets off.
+    MS_TRACE(space.env().trace, Event{.kind = EventKind::RightCopyIn,
+                                      .port = e.has(kDead) ? 0 : e.port()->id(),
+                                      .space = space.task_id(),
+                                      .name = name,
+                                      .before = before,
+                                      .after = moves ? before - 1 : before,
+                                      .extra = disp});
     Carried c{};
     if (e.has(kDead)) {  // a dead name travels as MACH_PORT_DEAD (R5)
-        if (disp != MACH_MSG_TYPE_COPY_SEND) {
-            after = --e.urefs;
-            if (after == 0) clear_entry(space, name, e);
-        }
-        MS_TRACE(space.env().trace, Event{.kind = EventKind::RightCopyIn, .space = space.task_id(), .name = name,
-                                          .before = before, .after = after, .extra = disp});
+        if (moves && --e.urefs == 0) clear_entry(space, name, e);
         c.dead = true;
         c.type = received_type(disp);
         return c;
@@ -360,8 +365,7 @@ Carried copyin_entry(IpcSpace& space, mach_port_name_t name, Entry& e, mach_msg_
         c = {p, MACH_MSG_TYPE_PORT_SEND, false};
         break;
     case MACH_MSG_TYPE_MOVE_SEND:
-        after = --e.urefs;
-        if (after == 0) {
+        if (--e.urefs == 0) {
             e.type &= ~kSend;
             if (!(e.type & kRights)) {
                 clear_entry(space, name, e);  // the entry's right and reference travel
@@ -377,14 +381,11 @@ Carried copyin_entry(IpcSpace& space, mach_port_name_t name, Entry& e, mach_msg_
     case MACH_MSG_TYPE_MAKE_SEND: c = make_send(p); break;
     case MACH_MSG_TYPE_MAKE_SEND_ONCE: c = make_send_once(p); break;
     case MACH_MSG_TYPE_MOVE_SEND_ONCE:
-        after = 0;
         clear_entry(space, name, e);
         c = {p, MACH_MSG_TYPE_PORT_SEND_ONCE, false};
         break;
     default: MS_ASSERT(false, "copyin with disposition {}", disp);
     }
-    MS_TRACE(space.env().trace, Event{.kind = EventKind::RightCopyIn, .port = p->id(), .space = space.task_id(),
-                                      .name = name, .before = before, .after = after, .extra = disp});
     return c;
 }
 

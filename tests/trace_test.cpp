@@ -136,6 +136,38 @@ TEST_CASE("a right change is traced before what it sets off: notifications, port
     CHECK(changes[2].event.seq < first_of(log, EventKind::PortDestroy, r));
 }
 
+TEST_CASE("a right's copy-in is traced before the port-deleted notification it sets off") {
+    machsim::TraceLog log;
+    machsim::Kernel k;
+    k.attach(log);
+    mach_port_t once = MACH_PORT_NULL;
+    k.spawn("t", [&] {
+        mach_port_t p = mt::new_receive_right();
+        mach_msg_type_name_t type = 0;
+        CHECK_KR(mach_port_extract_right(mach_task_self(), p, MACH_MSG_TYPE_MAKE_SEND_ONCE, &once, &type),
+                 KERN_SUCCESS);
+        mach_port_t notify = mt::new_receive_right();
+        mach_port_t prev = MACH_PORT_NULL;
+        CHECK_KR(mach_port_request_notification(mach_task_self(), once, MACH_NOTIFY_DEAD_NAME, 0, notify,
+                                                MACH_MSG_TYPE_MAKE_SEND_ONCE, &prev),
+                 KERN_SUCCESS);
+        // Moving the watched right away deletes its name: a port-deleted notification (R10).
+        CHECK_KR(mt::send_simple(once, MACH_MSG_TYPE_MOVE_SEND_ONCE, 1), MACH_MSG_SUCCESS);
+    });
+    CHECK(k.run().clean());
+    uint64_t copyin = 0;
+    for (const auto& e : log.of_kind(EventKind::RightCopyIn))
+        if (e.event.name == once && e.event.extra == MACH_MSG_TYPE_MOVE_SEND_ONCE) {
+            copyin = e.event.seq;
+            CHECK(e.event.before == 1);
+            CHECK(e.event.after == 0);
+        }
+    uint64_t deleted = first_of(log, EventKind::Send, 0, MACH_NOTIFY_PORT_DELETED);
+    REQUIRE(copyin != 0);
+    REQUIRE(deleted != 0);
+    CHECK(copyin < deleted);
+}
+
 TEST_CASE("with no sink attached the kernel emits nothing") {
     machsim::Kernel k;
     k.spawn("t", [] { mt::send_simple(mt::new_port_with_send(), MACH_MSG_TYPE_COPY_SEND, 1); });
