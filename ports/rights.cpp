@@ -465,7 +465,8 @@ void space_destroy(IpcSpace& space) {
 
 namespace {
 
-kern_return_t fill_new(IpcSpace& space, mach_port_right_t right, mach_port_name_t name, Entry& e) {
+// `call` names the call for the trace (a new dead name has no port+ or pset+ line of its own).
+kern_return_t fill_new(IpcSpace& space, mach_port_right_t right, mach_port_name_t name, Entry& e, const char* call) {
     Env& env = space.env();
     switch (right) {
     case MACH_PORT_RIGHT_RECEIVE: {
@@ -491,6 +492,7 @@ kern_return_t fill_new(IpcSpace& space, mach_port_right_t right, mach_port_name_
     case MACH_PORT_RIGHT_DEAD_NAME:
         e.type = kDead;
         e.urefs = 1;
+        trace_right(space, EventKind::RightChange, name, 0, 0, 1, 0, call);
         return KERN_SUCCESS;
     default: return KERN_INVALID_VALUE;
     }
@@ -506,7 +508,7 @@ kern_return_t port_allocate(IpcSpace& space, mach_port_right_t right, mach_port_
     if (!allocatable(right)) return KERN_INVALID_VALUE;
     Entry* e = space.allocate(*name);
     if (!e) return KERN_NO_SPACE;
-    return fill_new(space, right, *name, *e);
+    return fill_new(space, right, *name, *e, "mach_port_allocate");
 }
 
 kern_return_t port_allocate_name(IpcSpace& space, mach_port_right_t right, mach_port_name_t name) {
@@ -514,7 +516,7 @@ kern_return_t port_allocate_name(IpcSpace& space, mach_port_right_t right, mach_
     Entry* e = nullptr;
     kern_return_t kr = space.allocate_named(name, e);
     if (kr != KERN_SUCCESS) return kr;
-    return fill_new(space, right, name, *e);
+    return fill_new(space, right, name, *e, "mach_port_allocate_name");
 }
 
 kern_return_t right_deallocate(IpcSpace& space, mach_port_name_t name) {

@@ -168,6 +168,27 @@ TEST_CASE("a right's copy-in is traced before the port-deleted notification it s
     CHECK(copyin < deleted);
 }
 
+TEST_CASE("a dead name made by mach_port_allocate or mach_port_allocate_name is traced as it appears") {
+    machsim::TraceLog log;
+    machsim::Kernel k;
+    k.attach(log);
+    mach_port_t made = MACH_PORT_NULL;
+    k.spawn("t", [&] {
+        CHECK_KR(mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_DEAD_NAME, &made), KERN_SUCCESS);
+        CHECK_KR(mach_port_allocate_name(mach_task_self(), MACH_PORT_RIGHT_DEAD_NAME, 0x1234), KERN_SUCCESS);
+    });
+    CHECK(k.run().clean());
+    auto changes = log.of_kind(EventKind::RightChange);
+    REQUIRE(changes.size() == 2);
+    CHECK(changes[0].event.name == made);
+    CHECK(changes[0].event.port == 0);
+    CHECK(changes[0].event.before == 0);
+    CHECK(changes[0].event.after == 1);
+    CHECK(changes[0].text == "mach_port_allocate");
+    CHECK(changes[1].event.name == 0x1234);
+    CHECK(changes[1].text == "mach_port_allocate_name");
+}
+
 TEST_CASE("with no sink attached the kernel emits nothing") {
     machsim::Kernel k;
     k.spawn("t", [] { mt::send_simple(mt::new_port_with_send(), MACH_MSG_TYPE_COPY_SEND, 1); });
