@@ -169,6 +169,11 @@ void port_destroy(Env& env, Port* p) {
     detach_receiver(env, p);
     if (divert_to_port_destroyed(env, p)) return;  // R11: the receive right went to its backup
     p->active = false;
+    // Traced here, before what the death sets off (dead-name notifications, destroyed
+    // messages, released senders); nothing can be queued on a dead port, so the count holds.
+    MS_TRACE(env.trace, Event{.kind = EventKind::PortDestroy,
+                              .port = p->id(),
+                              .before = static_cast<uint32_t>(p->queue.size())});
     fire_dead_name_requests(env, p);  // R9
     // Blocked senders: their messages are destroyed and their sends report success (R7, R29).
     while (Waiter* w = p->senders.pop_front()) {
@@ -178,9 +183,7 @@ void port_destroy(Env& env, Port* p) {
         msg_destroy(env, m, "its destination died while the sender waited");
         env.sched.wake(w->ctx, MACH_MSG_SUCCESS);
     }
-    uint32_t queued = static_cast<uint32_t>(p->queue.size());
     while (KMsg* m = p->queue.pop_front()) msg_destroy(env, m, "its port died");
-    MS_TRACE(env.trace, Event{.kind = EventKind::PortDestroy, .port = p->id(), .before = queued});
     p->unref();
 }
 

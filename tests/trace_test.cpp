@@ -189,6 +189,38 @@ TEST_CASE("a dead name made by mach_port_allocate or mach_port_allocate_name is 
     CHECK(changes[1].text == "mach_port_allocate_name");
 }
 
+TEST_CASE("a port's death is traced before what it sets off: destroyed messages, dead-name notifications") {
+    machsim::TraceLog log;
+    machsim::Kernel k;
+    k.attach(log);
+    k.spawn("t", [] {
+        mach_port_t p = mt::new_receive_right();
+        mach_port_t once = MACH_PORT_NULL;
+        mach_msg_type_name_t type = 0;
+        CHECK_KR(mach_port_extract_right(mach_task_self(), p, MACH_MSG_TYPE_MAKE_SEND_ONCE, &once, &type),
+                 KERN_SUCCESS);
+        mach_port_t notify = mt::new_receive_right();
+        mach_port_t prev = MACH_PORT_NULL;
+        CHECK_KR(mach_port_request_notification(mach_task_self(), once, MACH_NOTIFY_DEAD_NAME, 0, notify,
+                                                MACH_MSG_TYPE_MAKE_SEND_ONCE, &prev),
+                 KERN_SUCCESS);
+        CHECK_KR(mach_port_insert_right(mach_task_self(), p, p, MACH_MSG_TYPE_MAKE_SEND), KERN_SUCCESS);
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_MOVE_SEND, 1), MACH_MSG_SUCCESS);  // one queued message
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
+    });
+    CHECK(k.run().clean());
+    auto deaths = log.of_kind(EventKind::PortDestroy);
+    REQUIRE(!deaths.empty());
+    const machsim::Event& death = deaths.front().event;  // p: the first port to die
+    CHECK(death.before == 1);
+    uint64_t destroyed = first_of(log, EventKind::MsgDestroy, death.port);
+    uint64_t dead_name = first_of(log, EventKind::Send, 0, MACH_NOTIFY_DEAD_NAME);
+    REQUIRE(destroyed != 0);
+    REQUIRE(dead_name != 0);
+    CHECK(death.seq < destroyed);
+    CHECK(death.seq < dead_name);
+}
+
 TEST_CASE("with no sink attached the kernel emits nothing") {
     machsim::Kernel k;
     k.spawn("t", [] { mt::send_simple(mt::new_port_with_send(), MACH_MSG_TYPE_COPY_SEND, 1); });
