@@ -221,6 +221,44 @@ TEST_CASE("a port's death is traced before what it sets off: destroyed messages,
     CHECK(death.seq < dead_name);
 }
 
+namespace {
+
+struct CountingSink : machsim::TraceSink {
+    int events = 0;
+    void on_event(const machsim::Event& e) override {
+        if (e.seq != 0) ++events;  // introductions aside
+    }
+};
+
+// Detaches itself on its first event, as a grader's sink that has seen enough might.
+struct QuittingSink : machsim::TraceSink {
+    machsim::Kernel* k = nullptr;
+    int events = 0;
+    void on_event(const machsim::Event& e) override {
+        if (e.seq == 0) return;
+        ++events;
+        k->detach(*this);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a sink may detach itself from on_event; the others still get every event once") {
+    machsim::Kernel k;
+    QuittingSink quitter;
+    quitter.k = &k;
+    CountingSink second, third;
+    k.attach(quitter);
+    k.attach(second);
+    k.attach(third);
+    k.spawn("t", [] { mt::send_simple(mt::new_port_with_send(), MACH_MSG_TYPE_COPY_SEND, 1); });
+    machsim::RunReport r = k.run();
+    CHECK(r.clean());
+    CHECK(quitter.events == 1);
+    CHECK(second.events == static_cast<int>(r.events));  // it used to miss the event the quitter left on
+    CHECK(third.events == static_cast<int>(r.events));   // and this one to get it twice
+}
+
 TEST_CASE("with no sink attached the kernel emits nothing") {
     machsim::Kernel k;
     k.spawn("t", [] { mt::send_simple(mt::new_port_with_send(), MACH_MSG_TYPE_COPY_SEND, 1); });

@@ -34,6 +34,7 @@ private:
     const Clock& clock_;
     std::vector<TraceSink*> sinks_;
     bool active_ = false;
+    int emitting_ = 0;  // emit calls under way (a sink's on_event may attach or detach)
     uint64_t seq_ = 0;
     uint32_t actor_task_ = 0;
     uint32_t actor_thread_ = 0;
