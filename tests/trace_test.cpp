@@ -259,6 +259,17 @@ TEST_CASE("a sink may detach itself from on_event; the others still get every ev
     CHECK(third.events == static_cast<int>(r.events));   // and this one to get it twice
 }
 
+TEST_CASE("destroying a kernel that never ran tells no sink: its clean-up is no part of a run") {
+    machsim::TraceLog log;  // outlives the kernel here; a sink declared after it would be gone
+    {
+        machsim::Kernel k;
+        k.attach(log);
+        k.spawn("t", [] {});
+        log.clear();
+    }  // the task's ports die here
+    CHECK(log.entries().empty());
+}
+
 TEST_CASE("with no sink attached the kernel emits nothing") {
     machsim::Kernel k;
     k.spawn("t", [] { mt::send_simple(mt::new_port_with_send(), MACH_MSG_TYPE_COPY_SEND, 1); });

@@ -102,6 +102,9 @@ Kernel::Kernel(const Config& c) : cfg(c) {
 }
 
 Kernel::~Kernel() {
+    // The clean-up below is no part of a run: it tells no sink. A sink declared after the
+    // kernel (as the command's is) is already gone when a kernel that never ran is destroyed.
+    trace.detach_all();
     Kernel* prev = running_;
     running_ = this;
     auto discard_threads = [this] {

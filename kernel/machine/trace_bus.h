@@ -17,6 +17,10 @@ public:
     bool active() const { return active_; }
     void attach(TraceSink* sink);
     void detach(TraceSink* sink);
+    void detach_all() {
+        sinks_.clear();
+        active_ = false;
+    }
 
     // Who is acting now (set by the scheduler on every switch).
     void set_actor(uint32_t task, uint32_t thread) {
