@@ -61,6 +61,18 @@ TEST_CASE("past Config::max_threads no task or thread starts; a refused task_spa
     CHECK(r.task("later")->end == machsim::TaskEnd::Exited);
 }
 
+TEST_CASE("when the host gives no stack at all, even the bootstrap server's, every task ends crashed, soundly") {
+    machsim::Config cfg;
+    cfg.stack_size = std::size_t(1) << 47;  // more than a 47-bit address space holds: mmap refuses it
+    machsim::RunReport r = mt::run_task([] {}, cfg);  // the kernel's destructor used to find a name left in a dead space
+    INFO(r.summary());
+    mt::check_sound(r);
+    REQUIRE(r.task("bootstrap") != nullptr);
+    CHECK(r.task("bootstrap")->end == machsim::TaskEnd::Crashed);
+    REQUIRE(r.task("test") != nullptr);
+    CHECK(r.task("test")->end == machsim::TaskEnd::Crashed);
+}
+
 TEST_CASE("a task's threads run side by side and share its names") {
     std::vector<int> order;
     machsim::RunReport r = mt::run_task([&] {

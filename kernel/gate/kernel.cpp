@@ -131,6 +131,9 @@ Kernel::~Kernel() {
 void Kernel::boot(std::function<int()> bootstrap_server) {
     spawn("bootstrap", std::move(bootstrap_server), SpawnOptions{.daemon = true});
     tasks::Task& t = *tasks_.back();
+    // Its thread could not start (no stack: see the report): the task is gone with its space,
+    // and tasks start without a bootstrap port rather than a name be left in a dead space.
+    if (!t.alive) return;
     mach_port_name_t name = MACH_PORT_NULL;
     kern_return_t kr = ipc::port_allocate(t.space, MACH_PORT_RIGHT_RECEIVE, &name);
     MS_ASSERT(kr == KERN_SUCCESS, "cannot allocate the bootstrap port");
