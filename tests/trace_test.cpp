@@ -270,6 +270,16 @@ TEST_CASE("destroying a kernel that never ran tells no sink: its clean-up is no 
     CHECK(log.entries().empty());
 }
 
+TEST_CASE("a thread that never starts (no stack) has no thread+ line, so every thread+ has its thread-") {
+    machsim::TraceLog log;
+    machsim::Config cfg;
+    cfg.stack_size = std::size_t(1) << 47;  // more than a 47-bit address space holds: mmap refuses it
+    machsim::RunReport r = mt::run_kernel([](machsim::Kernel& k) { k.spawn("t", [] {}); }, cfg, &log);
+    mt::check_sound(r);
+    CHECK(log.of_kind(EventKind::ThreadCreate).size() == log.of_kind(EventKind::ThreadExit).size());
+    CHECK(log.of_kind(EventKind::TaskExit).size() == 1);  // task "t" crashed: the host refused a stack
+}
+
 TEST_CASE("with no sink attached the kernel emits nothing") {
     machsim::Kernel k;
     k.spawn("t", [] { mt::send_simple(mt::new_port_with_send(), MACH_MSG_TYPE_COPY_SEND, 1); });

@@ -177,11 +177,11 @@ tasks::Thread* Kernel::start_thread(tasks::Task& t, std::function<int()> body, b
     t.threads.push_back(std::make_unique<tasks::Thread>(t, ++next_thread_, env, std::move(body)));
     tasks::Thread* th = t.threads.back().get();
     th->main = main;
-    MS_TRACE(trace, Event{.kind = EventKind::ThreadCreate, .task = t.id, .thread = th->id});
     if (!sched.start(th, thread_main)) {
         th->body = nullptr;
-        return nullptr;
+        return nullptr;  // no thread+ line: it never starts, so it would get no thread- line
     }
+    MS_TRACE(trace, Event{.kind = EventKind::ThreadCreate, .task = t.id, .thread = th->id});
     th->thread_port = ipc::port_create(env, t.id);
     th->thread_port->kobject_kind = ipc::KobjectKind::Thread;
     th->thread_port->kobject = th;
