@@ -209,6 +209,23 @@ TEST_CASE("the quantum makes a busy task give way to the others") {
     CHECK(order[1] == "busy");
 }
 
+TEST_CASE("the largest quantum means no time slicing, not a slice ending at every kernel entry") {
+    std::vector<std::string> order;
+    auto setup = [&order](machsim::Kernel& k) {
+        k.spawn("busy", [&order] {
+            for (int i = 0; i < 3; ++i) {
+                machsim::compute(60);
+                order.push_back("busy");
+            }
+        });
+        k.spawn("other", [&order] { order.push_back("other"); });
+    };
+    machsim::Config cfg;
+    cfg.quantum = UINT64_MAX;  // now + quantum used to wrap around to the past
+    CHECK(mt::run_kernel(setup, cfg).clean());
+    CHECK(order == std::vector<std::string>{"busy", "busy", "busy", "other"});
+}
+
 TEST_CASE("a task body may spawn more tasks while the kernel runs") {
     machsim::Kernel k;
     bool child_ran = false;

@@ -10,7 +10,9 @@ namespace machsim::machine {
 namespace fc = boost::context::detail;
 
 Scheduler::Scheduler(StackPool& stacks, Clock& clock, TimerQueue& timers, TraceBus& trace, uint64_t quantum)
-    : stacks_(stacks), clock_(clock), timers_(timers), trace_(trace), quantum_(quantum ? quantum : 1) {
+    // 2^62 ticks is as good as no time slicing, and keeps now + quantum_ from wrapping to the past.
+    : stacks_(stacks), clock_(clock), timers_(timers), trace_(trace),
+      quantum_(std::clamp<uint64_t>(quantum, 1, uint64_t{1} << 62)) {
     idle_.state_ = RunState::Running;
     idle_.sched_ = this;
 }
