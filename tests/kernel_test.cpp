@@ -226,6 +226,32 @@ TEST_CASE("the largest quantum means no time slicing, not a slice ending at ever
     CHECK(order == std::vector<std::string>{"busy", "busy", "busy", "other"});
 }
 
+TEST_CASE("compute of a huge count (a negative one cast to unsigned) does not wrap virtual time around") {
+    machsim::TraceLog log;
+    mach_msg_return_t waited = MACH_MSG_SUCCESS;
+    machsim::RunReport r = mt::run_kernel(
+        [&waited](machsim::Kernel& k) {
+            k.spawn("busy", [] {
+                machsim::compute(static_cast<uint64_t>(-5));
+                machsim::compute(10);
+            });
+            k.spawn("waiter", [&waited] {
+                mt::SimpleReceived in;
+                waited = mt::receive_simple(mt::new_receive_right(), in, MACH_RCV_TIMEOUT, 1);
+            });
+        },
+        {}, &log);
+    INFO(r.summary());
+    CHECK(r.clean());  // it used to end in a "deadlock" at tick 2^64-1
+    CHECK_KR(waited, MACH_RCV_TIMED_OUT);
+    uint64_t tick = 0;
+    for (const auto& e : log.entries()) {
+        CHECK(e.event.tick >= tick);
+        tick = e.event.tick;
+    }
+    CHECK(r.ticks >= uint64_t{1} << 62);  // time went as far as it goes
+}
+
 TEST_CASE("a task body may spawn more tasks while the kernel runs") {
     machsim::Kernel k;
     bool child_ran = false;

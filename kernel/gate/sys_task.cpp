@@ -1,5 +1,7 @@
 // Task special ports, thread_switch, the VM calls, compute, and the state a
 // real system keeps in user space.
+#include <algorithm>
+
 #include "kernel/gate/sys_common.h"
 #include "mach/task_special_ports.h"
 #include "mach/thread_switch.h"
@@ -69,7 +71,11 @@ kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_ti
 
 void sys_compute(uint64_t ticks) {
     (void)call(Sys::compute, [&](Kernel& k, tasks::Thread&) {
-        k.sched.kernel_entry(ticks);
+        // Virtual time ends at 2^62 ticks (some 146,000 years): a larger count (a negative one
+        // cast to unsigned, say) stops there, so that now + a timeout or a quantum cannot wrap.
+        constexpr uint64_t kEndOfTime = uint64_t{1} << 62;
+        uint64_t now = k.clock.now();
+        k.sched.kernel_entry(now >= kEndOfTime ? 0 : std::min(ticks, kEndOfTime - now));
         return KERN_SUCCESS;
     });
 }
