@@ -1114,4 +1114,51 @@ TEST_CASE("mach_msg called from host code outside any task returns an error code
     }
 }
 
+
+TEST_CASE("a message to a kernel object (the task port) gets MIG's bad-id reply, id + 100") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t reply = mt::new_receive_right();
+        // COPY_SEND with a MAKE_SEND_ONCE reply: a message the fast path would take to an ordinary port.
+        CHECK_KR(mt::send_simple(mach_task_self(), MACH_MSG_TYPE_COPY_SEND, 1, 0, 0, reply,
+                                 MACH_MSG_TYPE_MAKE_SEND_ONCE, 4242),
+                 MACH_MSG_SUCCESS);
+        struct {
+            mig_reply_error_t r;
+            mach_msg_max_trailer_t trailer;
+        } in{};
+        CHECK_KR(mach_msg(&in.r.Head, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, sizeof in, reply, 0, MACH_PORT_NULL),
+                 MACH_MSG_SUCCESS);
+        CHECK(in.r.Head.msgh_id == 4342);
+        CHECK(in.r.RetCode == MIG_BAD_ID);
+        CHECK(in.r.Head.msgh_local_port == reply);
+        CHECK(mt::status_of(reply).mps_msgcount == 0);
+    });
+    expect_clean(r);
+}
+
+TEST_CASE("a queued message's reply right arrives as MACH_PORT_DEAD when it was a dead name or its port died") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        mach_port_t dead = MACH_PORT_NULL;
+        CHECK_KR(mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_DEAD_NAME, &dead), KERN_SUCCESS);
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 1, 0, 0, dead, MACH_MSG_TYPE_COPY_SEND),
+                 MACH_MSG_SUCCESS);
+        mach_port_t gone = mt::new_receive_right();
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 2, 0, 0, gone, MACH_MSG_TYPE_MAKE_SEND_ONCE),
+                 MACH_MSG_SUCCESS);
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), gone, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
+        mt::SimpleReceived in;
+        CHECK_KR(mt::receive_simple(p, in), MACH_MSG_SUCCESS);
+        CHECK(in.msg.payload == 1);
+        CHECK(in.msg.head.msgh_remote_port == MACH_PORT_DEAD);
+        CHECK(MACH_MSGH_BITS_REMOTE(in.msg.head.msgh_bits) == MACH_MSG_TYPE_PORT_SEND);
+        CHECK_KR(mt::receive_simple(p, in), MACH_MSG_SUCCESS);
+        CHECK(in.msg.payload == 2);
+        CHECK(in.msg.head.msgh_remote_port == MACH_PORT_DEAD);
+        CHECK(MACH_MSGH_BITS_REMOTE(in.msg.head.msgh_bits) == MACH_MSG_TYPE_PORT_SEND_ONCE);
+        CHECK(machsim::check_invariants().empty());
+    });
+    expect_clean(r);
+}
+
 }  // TEST_SUITE
