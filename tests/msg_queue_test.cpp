@@ -810,6 +810,41 @@ TEST_CASE("a waiting receiver too small for a message, with MACH_RCV_LARGE, lets
     }
 }
 
+TEST_CASE("a port with a queued message moved into a set serves the set's waiting receivers; one too small, with "
+          "MACH_RCV_LARGE, is told the size") {
+    mach_msg_return_t first = -1, second = -1;
+    mach_msg_size_t needed = 0;
+    mach_msg_id_t got = 0;
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t set = new_port_set();
+        machsim::thread_start([&first, &needed, set] {
+            mach_msg_header_t h{};  // no room for any message and its trailer
+            first = mach_msg(&h, MACH_RCV_MSG | MACH_RCV_LARGE, 0, sizeof h, set, 0, MACH_PORT_NULL);
+            needed = h.msgh_size;
+        });
+        sleep_ms(1);
+        machsim::thread_start([&second, &got, set] {
+            mt::SimpleReceived in;
+            second = mt::receive_simple(set, in);
+            got = in.msg.head.msgh_id;
+        });
+        sleep_ms(1);
+        mach_port_t p = mt::new_port_with_send();
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 7, 0, 0, MACH_PORT_NULL, 0, 71), MACH_MSG_SUCCESS);
+        CHECK(first == -1);  // both wait on the empty set
+        CHECK(second == -1);
+        CHECK_KR(mach_port_move_member(mach_task_self(), p, set), KERN_SUCCESS);
+        sleep_ms(1);
+        CHECK_KR(first, MACH_RCV_TOO_LARGE);
+        CHECK(needed == sizeof(mt::SimpleMsg));
+        CHECK_KR(second, MACH_MSG_SUCCESS);
+        CHECK(got == 71);
+        CHECK(queued(p) == 0);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 TEST_CASE("a receiver waiting on a port gets MACH_RCV_PORT_DIED when the receive right is sent away in a message") {
     mach_msg_return_t got = -1;
     machsim::RunReport r = mt::run_task([&] {
