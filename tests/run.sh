@@ -41,6 +41,8 @@ expect "machsim list names the demos" grep -q '^echo ' <("$bin" list)
 expect "machsim with no command exits 2" test "$(status "$bin")" -eq 2
 expect "an unknown command exits 2" test "$(status "$bin" frobnicate)" -eq 2
 expect "an unknown command's error names it" grep -q "no command named 'frobnicate'" <("$bin" frobnicate 2>&1)
+expect "an unknown option before the command is named" grep -q "no option named '-x'" <("$bin" -x 2>&1)
+expect "no command: the error says a command is needed" grep -q "a command is needed" <("$bin" 2>&1)
 expect "run without a program exits 2" test "$(status "$bin" run)" -eq 2
 expect "run of an unknown program exits 2" test "$(status "$bin" run no-such-program)" -eq 2
 expect "a bad --seed exits 2" test "$(status "$bin" run echo --seed banana)" -eq 2

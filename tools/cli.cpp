@@ -81,7 +81,7 @@ int run_program(const RunOptions& o) {
 
 int main(int argc, char** argv) {
     CLI::App app{"machsim: a Mach-style microkernel simulated in one process.\n"
-                 "Runs task programs deterministically and shows every kernel action."};
+                 "Runs task programs deterministically and can print the kernel's event trace."};
     app.set_version_flag("--version", kVersion);
     app.require_subcommand(1);
 
@@ -108,10 +108,13 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        // CLI11 answers a misspelt command with "A subcommand is required": name it.
-        if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
-            std::cerr << fmt::format("machsim: no command named '{}'. Commands: list, run (see 'machsim --help').\n",
-                                     argv[1]);
+        // CLI11 answers a missing command, a misspelt one and an option before one alike with
+        // "A subcommand is required": say which it was.
+        if (app.get_subcommands().empty()) {
+            std::string what = argc < 2            ? std::string("a command is needed")
+                               : argv[1][0] == '-' ? fmt::format("no option named '{}' (options follow the command)", argv[1])
+                                                   : fmt::format("no command named '{}'", argv[1]);
+            std::cerr << fmt::format("machsim: {}. Commands: list, run (see 'machsim --help').\n", what);
             return kUsageError;
         }
         (void)app.exit(e);
