@@ -451,6 +451,7 @@ void pseudo_receive(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg) {
     }
     Carried dest{m->dest, m->dest_type, false};
     uint8_t dest_type = m->dest_type, reply_type = m->reply.type;
+    uint32_t port_id = m->dest->id();
     m->dest = nullptr;
     mach_port_name_t remote = MACH_PORT_NULL, local = MACH_PORT_NULL;
     if (copyout(space, dest, &remote) != KERN_SUCCESS) carried_release(env, dest);
@@ -461,6 +462,15 @@ void pseudo_receive(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg) {
     h->msgh_local_port = local;
     if (m->complex) (void)copyout_body(space, m);
     (void)machine::copy_user(umsg, m->data(), patched_prefix(m));
+    // The message's end in the trace: received, by its own sender.
+    MS_TRACE(env.trace, Event{.kind = EventKind::Receive,
+                              .port = port_id,
+                              .msg = m->number,
+                              .space = space.task_id(),
+                              .name = remote,
+                              .code = h->msgh_id,
+                              .before = m->size,
+                              .extra = 1});
     env.msgs.put(m);
 }
 

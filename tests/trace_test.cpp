@@ -1,4 +1,5 @@
 // The trace: one event stream, readable text, and what it costs when nobody listens.
+#include <fmt/format.h>
 #include <sstream>
 
 #include "tests/support.h"
@@ -242,6 +243,40 @@ struct QuittingSink : machsim::TraceSink {
 };
 
 }  // namespace
+
+TEST_CASE("a message pseudo-received back by its sender after MACH_SEND_TIMED_OUT ends in a receive line") {
+    std::ostringstream out;
+    machsim::TextSink text(out, false);
+    machsim::TraceLog log;
+    machsim::Kernel k;
+    k.attach(log);
+    k.attach(text);
+    mach_port_t name = MACH_PORT_NULL;
+    k.spawn("t", [&] {
+        name = mt::new_port_with_send();
+        mach_port_limits_t limits{1};
+        CHECK_KR(mach_port_set_attributes(mach_task_self(), name, MACH_PORT_LIMITS_INFO,
+                                          reinterpret_cast<mach_port_info_t>(&limits), MACH_PORT_LIMITS_INFO_COUNT),
+                 KERN_SUCCESS);
+        CHECK_KR(mt::send_simple(name, MACH_MSG_TYPE_COPY_SEND, 1), MACH_MSG_SUCCESS);
+        CHECK_KR(mt::send_simple(name, MACH_MSG_TYPE_COPY_SEND, 2, MACH_SEND_TIMEOUT, 0, MACH_PORT_NULL, 0, 222),
+                 MACH_SEND_TIMED_OUT);
+    });
+    CHECK(k.run().clean());
+    uint64_t timed_out = 0;
+    for (const auto& e : log.of_kind(EventKind::Send))
+        if (e.event.code == 222) timed_out = e.event.msg;
+    REQUIRE(timed_out != 0);
+    int back = 0;
+    for (const auto& e : log.of_kind(EventKind::Receive)) {
+        if (e.event.msg != timed_out) continue;
+        ++back;
+        CHECK(e.event.extra == 1);
+        CHECK(e.event.name == name);  // the sender's name for the destination
+    }
+    CHECK(back == 1);
+    CHECK(out.str().find(fmt::format("msg {} id=222 size=28 back to its sender", timed_out)) != std::string::npos);
+}
 
 TEST_CASE("a sink may detach itself from on_event; the others still get every event once") {
     machsim::Kernel k;

@@ -124,7 +124,9 @@ void TextSink::on_event(const Event& e) {
         d = fmt::format("msg {} leaves {} seqno {} (qlen {})", e.msg, port(e.port), e.extra, e.after);
         break;
     case EventKind::Receive:
-        d = fmt::format("msg {} id={} size={} on {} ({})", e.msg, e.code, e.before, in_space, port(e.port));
+        d = e.extra ? fmt::format("msg {} id={} size={} back to its sender, {} ({})", e.msg, e.code, e.before,
+                                  in_space, port(e.port))
+                    : fmt::format("msg {} id={} size={} on {} ({})", e.msg, e.code, e.before, in_space, port(e.port));
         break;
     case EventKind::MsgDestroy: d = fmt::format("msg {} to {} destroyed: {}", e.msg, port(e.port), text); break;
     case EventKind::Block:
