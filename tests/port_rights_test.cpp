@@ -330,8 +330,13 @@ TASK_TEST("every call given a NULL out-pointer returns KERN_INVALID_ADDRESS and 
     CHECK_KR(attr_get(p, &lim, nullptr), KERN_INVALID_ADDRESS);
     CHECK_KR(attr_set(p, nullptr, MACH_PORT_LIMITS_INFO_COUNT), KERN_INVALID_ADDRESS);
     CHECK_KR(task_get_special_port(self(), TASK_KERNEL_PORT, nullptr), KERN_INVALID_ADDRESS);
+    CHECK_KR(mach_port_request_notification(self(), p, MACH_NOTIFY_NO_SENDERS, 0, p, MACH_MSG_TYPE_MAKE_SEND_ONCE,
+                                            nullptr),
+             KERN_INVALID_ADDRESS);
     CHECK(name_count() == before); CHECK(send_refs(p) == 1); CHECK(send_refs(self()) == task_refs);
     CHECK(st(p).mps_qlimit == MACH_PORT_QLIMIT_DEFAULT);
+    CHECK(st(p).mps_nsrequest == FALSE);
+    CHECK(st(p).mps_sorights == 0);  // the notify right was not made
 }
 
 // --- mach_port_allocate, mach_port_allocate_name, mach_reply_port -----------------------------------
