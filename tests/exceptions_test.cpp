@@ -159,6 +159,74 @@ TEST_CASE("a handler answering KERN_FAILURE passes the exception on: thread port
     CHECK(r.accounting.empty());
 }
 
+TEST_CASE("an answer to a request abandoned by thread_abort is not taken for the answer to the thread's next "
+          "exception") {
+    kern_return_t late = -1;
+    mach_msg_return_t second_at_task = -1;
+    volatile int writes = 0;
+    machsim::RunReport r = mt::run_task([&] {
+        vm_address_t page = page_with(VM_PROT_READ);
+        mach_port_t thread_exc = mt::new_port_with_send();
+        mach_port_t task_exc = mt::new_port_with_send();
+        semaphore_t go = MACH_PORT_NULL;
+        REQUIRE_KR(semaphore_create(mach_task_self(), &go, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
+        CHECK_KR(task_set_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, task_exc,
+                                          EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES, 0),
+                 KERN_SUCCESS);
+        mach_port_t faulter = machsim::thread_start([&] {
+            mach_port_t me = mach_thread_self();
+            CHECK_KR(thread_set_exception_ports(me, EXC_MASK_BAD_ACCESS, thread_exc,
+                                                EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES, 0),
+                     KERN_SUCCESS);
+            poke(page, 1);  // its thread-level request is abandoned; the task level fixes it
+            writes = writes + 1;
+            CHECK_KR(semaphore_wait(go), KERN_SUCCESS);
+            poke(page, 2);  // the thread level fixes it
+            writes = writes + 1;
+            CHECK_KR(mach_port_deallocate(mach_task_self(), me), KERN_SUCCESS);
+        });
+        ExcRequest first{};
+        REQUIRE_KR(mach_msg(&first.req.Head, MACH_RCV_MSG, 0, sizeof first, thread_exc, 0, MACH_PORT_NULL),
+                   MACH_MSG_SUCCESS);
+        CHECK_KR(thread_abort(faulter), KERN_SUCCESS);  // the faulter goes on to its task's port
+        auto make_writable = [page](const mach_exception_raise_request_t&) {
+            CHECK_KR(vm_protect(mach_task_self(), page, vm_page_size, FALSE, VM_PROT_READ | VM_PROT_WRITE),
+                     KERN_SUCCESS);
+        };
+        serve_one(task_exc, KERN_SUCCESS, make_writable);
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1);
+        CHECK(writes == 1);
+
+        // The answer to the abandoned request comes late: nobody waits for it any more.
+        exception_raise_reply_t out{};
+        out.Head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0);
+        out.Head.msgh_size = sizeof out;
+        out.Head.msgh_remote_port = first.req.Head.msgh_remote_port;
+        out.Head.msgh_id = first.req.Head.msgh_id + 100;
+        out.RetCode = KERN_FAILURE;
+        late = mach_msg(&out.Head, MACH_SEND_MSG, sizeof out, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL);
+        if (late != MACH_MSG_SUCCESS) (void)mach_port_deallocate(mach_task_self(), first.req.Head.msgh_remote_port);
+        (void)mach_port_deallocate(mach_task_self(), first.req.thread.name);
+        (void)mach_port_deallocate(mach_task_self(), first.req.task.name);
+
+        // The next fault waits for the thread level's answer to it, KERN_SUCCESS.
+        CHECK_KR(vm_protect(mach_task_self(), page, vm_page_size, FALSE, VM_PROT_READ), KERN_SUCCESS);
+        CHECK_KR(semaphore_signal(go), KERN_SUCCESS);
+        serve_one(thread_exc, KERN_SUCCESS, make_writable);
+        ExcRequest extra{};
+        second_at_task = mach_msg(&extra.req.Head, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, sizeof extra, task_exc, 10,
+                                  MACH_PORT_NULL);
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1);
+        CHECK(writes == 2);
+        CHECK_KR(mach_port_deallocate(mach_task_self(), faulter), KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK_KR(late, MACH_SEND_INVALID_DEST);  // the reply port went with the abandoned request
+    CHECK_KR(second_at_task, MACH_RCV_TIMED_OUT);  // the stale answer did not pass the exception on
+    CHECK(r.leaks.empty());
+}
+
 // The hardware's divide, which UndefinedBehaviorSanitizer would otherwise stop before the CPU traps.
 static __attribute__((no_sanitize("undefined"))) int divide(int a, int b) { return a / b; }
 

@@ -161,6 +161,12 @@ kern_return_t Kernel::raise_exception(tasks::Thread& t, const tasks::ExceptionPo
     kern_return_t answer;
     if (ipc::kernel_receive(env, t.waiter, t.exc_reply, &m) != MACH_MSG_SUCCESS) {
         answer = KERN_ABORTED;  // thread_abort or termination
+        // The handler still holds the send-once right: its late answer must not be
+        // taken for the answer to this thread's next exception. As XNU deallocates
+        // the reply port of an interrupted kernel RPC, the port goes (the handler's
+        // right becomes a dead name); the next exception makes a new one.
+        ipc::port_destroy(env, t.exc_reply);
+        t.exc_reply = nullptr;
     } else {
         exception_raise_reply_t r{};
         if (!m->complex && m->size >= sizeof r && m->header()->msgh_id == id + EXCEPTION_REPLY_ID_OFFSET) {
