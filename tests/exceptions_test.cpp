@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <string>
 
 #include "tests/support.h"
@@ -225,6 +226,39 @@ TEST_CASE("an answer to a request abandoned by thread_abort is not taken for the
     CHECK_KR(late, MACH_SEND_INVALID_DEST);  // the reply port went with the abandoned request
     CHECK_KR(second_at_task, MACH_RCV_TIMED_OUT);  // the stale answer did not pass the exception on
     CHECK(r.leaks.empty());
+}
+
+TEST_CASE("a handler that removes its exception port before answering, in a traced run, does not crash the host") {
+    std::ostringstream out;
+    machsim::TextSink sink(out, true);
+    int seen = 0;
+    machsim::RunReport r = mt::run_kernel(
+        [&](machsim::Kernel& k) {
+            k.spawn("test", [&] {
+                vm_address_t page = page_with(VM_PROT_READ);
+                mach_port_t exc = mt::new_port_with_send();
+                CHECK_KR(task_set_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, exc,
+                                                  EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES, 0),
+                         KERN_SUCCESS);
+                machsim::thread_start([&] {
+                    serve_one(exc, KERN_SUCCESS, [&](const mach_exception_raise_request_t&) {
+                        CHECK_KR(task_set_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, MACH_PORT_NULL,
+                                                          EXCEPTION_DEFAULT, 0),
+                                 KERN_SUCCESS);
+                        CHECK_KR(vm_protect(mach_task_self(), page, vm_page_size, FALSE,
+                                            VM_PROT_READ | VM_PROT_WRITE),
+                                 KERN_SUCCESS);
+                    });
+                });
+                poke(page, 7);
+                seen = peek(page);
+            });
+        },
+        {}, &sink);
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK(seen == 7);
+    CHECK(out.str().find("answered KERN_SUCCESS") != std::string::npos);
 }
 
 // The hardware's divide, which UndefinedBehaviorSanitizer would otherwise stop before the CPU traps.

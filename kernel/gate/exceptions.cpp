@@ -120,6 +120,9 @@ bool Kernel::handle_fault(tasks::Thread& t, const machine::FaultInfo& f) {
 kern_return_t Kernel::raise_exception(tasks::Thread& t, const tasks::ExceptionPort& ep, int level,
                                       exception_type_t type, int64_t code, int64_t subcode) {
     if (!t.exc_reply) t.exc_reply = ipc::port_create(env, t.task.id);
+    // ep is the slot itself: while the thread waits, a handler may set it to
+    // another port or none, so the trace keeps the id of the port asked.
+    const auto port_id = ep.port->id();
     bool codes64 = ep.behavior & MACH_EXCEPTION_CODES;
     mach_exception_raise_request_t req{};  // the larger layout; the 32-bit one is its prefix
     req.NDR = MACHSIM_NDR_NATIVE;
@@ -150,7 +153,7 @@ kern_return_t Kernel::raise_exception(tasks::Thread& t, const tasks::ExceptionPo
     ipc::Carried dest = ipc::copy_send(ep.port);
     ipc::Carried reply = ipc::make_send_once(t.exc_reply);
     MS_TRACE(trace, Event{.kind = EventKind::ExceptionRaise,
-                          .port = ep.port->id(),
+                          .port = port_id,
                           .code = type,
                           .extra = static_cast<uint32_t>(level)});
     constexpr uint32_t kHeader = sizeof(mach_msg_header_t);
@@ -177,7 +180,7 @@ kern_return_t Kernel::raise_exception(tasks::Thread& t, const tasks::ExceptionPo
         }
         ipc::msg_consume(env, m);
     }
-    MS_TRACE(trace, Event{.kind = EventKind::ExceptionReply, .port = ep.port->id(), .code = answer});
+    MS_TRACE(trace, Event{.kind = EventKind::ExceptionReply, .port = port_id, .code = answer});
     return answer;
 }
 
