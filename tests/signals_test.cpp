@@ -1240,6 +1240,57 @@ TEST_CASE("SIGSTOP interrupts a task waiting in receive; after SIGCONT its recei
     CHECK(what == "stop continue ");
 }
 
+// A signal posted while every thread of the target is held (task_suspend,
+// thread_suspend) interrupts no wait then; once resumed, a thread waiting in the
+// kernel must be interrupted for it, or the signal waits for a message that may
+// never come.
+TEST_CASE("a signal posted to a suspended task waiting in receive is delivered once task_resume or thread_resume "
+          "lets it run") {
+    for (bool whole_task : {true, false}) {
+        CAPTURE(whole_task);
+        bool waiting = false;
+        bool ended_before_message = false;
+        machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+            k.spawn("controller", [&] {
+                mach_port_t p = mt::new_port_with_send();
+                mach_port_t target = machsim::task_spawn(
+                    "target",
+                    [&](mach_port_t rcv) {
+                        waiting = true;
+                        mt::SimpleReceived in;
+                        (void)mt::receive_simple(rcv, in);
+                    },
+                    p, MACH_MSG_TYPE_MOVE_RECEIVE);
+                REQUIRE(yield_until([&] { return waiting; }));
+                yield(2);
+                thread_act_array_t threads = nullptr;
+                mach_msg_type_number_t count = 0;
+                REQUIRE_KR(task_threads(target, &threads, &count), KERN_SUCCESS);
+                REQUIRE(count == 1);
+                mach_port_t thread = threads[0];
+                CHECK_KR(vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(threads), sizeof *threads),
+                         KERN_SUCCESS);
+                CHECK_KR(whole_task ? task_suspend(target) : thread_suspend(thread), KERN_SUCCESS);
+                CHECK_KR(machsim::task_signal(target, sig::TERM), KERN_SUCCESS);
+                yield(3);
+                CHECK(mt::type_of(target) == MACH_PORT_TYPE_SEND);  // held: not yet
+                CHECK_KR(whole_task ? task_resume(target) : thread_resume(thread), KERN_SUCCESS);
+                ended_before_message = yield_until([&] { return mt::type_of(target) == MACH_PORT_TYPE_DEAD_NAME; });
+                (void)mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 1, MACH_SEND_TIMEOUT, 0);  // unblocks it if not
+                CHECK(yield_until([&] { return mt::type_of(target) == MACH_PORT_TYPE_DEAD_NAME; }));
+                (void)mach_port_deallocate(mach_task_self(), thread);
+                (void)mach_port_deallocate(mach_task_self(), target);
+            });
+        });
+        INFO(r.summary());
+        CHECK(ended_before_message);
+        CHECK(signaled_by(report_of(r, "target"), sig::TERM));
+        CHECK(report_of(r, "controller").end == TaskEnd::Exited);
+        CHECK(r.leaks.empty());
+        CHECK(r.accounting.empty());
+    }
+}
+
 // When a signal is posted while one thread of the target waits in the kernel and
 // another is about to start (it counts as running), that second thread may then
 // block without ever leaving the kernel. Then all the task's threads wait in the

@@ -244,6 +244,9 @@ bool Kernel::resume_task(tasks::Task& t) {
     if (--t.suspend_count > 0) return true;
     for (auto& th : t.threads)
         if (th->suspend_count == 0) sched.release(th.get());
+    // A signal posted meanwhile interrupted no wait (its threads were held):
+    // now one can take it, as if it had been posted now.
+    signals_changed(t);
     return true;
 }
 

@@ -61,7 +61,10 @@ kern_return_t sys_thread_suspend(mach_port_name_t thread) {
 kern_return_t sys_thread_resume(mach_port_name_t thread) {
     return thread_call(Sys::thread_resume, thread, [](Kernel& k, tasks::Thread&, tasks::Thread& t) {
         if (t.suspend_count == 0) return KERN_FAILURE;  // not suspended
-        if (--t.suspend_count == 0 && t.task.suspend_count == 0) k.sched.release(&t);
+        if (--t.suspend_count == 0 && t.task.suspend_count == 0) {
+            k.sched.release(&t);
+            k.signals_changed(t.task);  // a signal posted while it was held may interrupt its wait now
+        }
         return KERN_SUCCESS;
     });
 }
