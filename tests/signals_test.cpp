@@ -1439,6 +1439,60 @@ TEST_CASE("a fault handler that does not fix the cause runs again at each retry 
     CHECK(read_back == 5);
 }
 
+namespace {
+vm_address_t hole_page = 0;
+
+void map_hole(int s) {
+    seen.push_back(s);
+    vm_address_t a = hole_page;
+    (void)vm_allocate(mach_task_self(), &a, vm_page_size, VM_FLAGS_FIXED);
+}
+
+void unprotect_after_touching_hole(int s) {
+    seen.push_back(s);
+    poke(hole_page, 5);  // a fault in this handler: SIGSEGV, whose handler maps the page
+    (void)vm_protect(mach_task_self(), fault_page, vm_page_size, FALSE, VM_PROT_READ | VM_PROT_WRITE);
+}
+
+void touch_near_null(int s) {
+    seen.push_back(s);
+    volatile vm_address_t near_null = 64;
+    poke(near_null, 1);  // SIGSEGV, default action: the task ends inside this handler
+}
+}  // namespace
+
+// A fault handler runs on the fault's own kernel stack; a fault in it takes one
+// more stack. Whether the inner fault is resumed or ends the task, no stack may stay in use.
+TEST_CASE("a fault inside a fault's signal handler nests: resumed, both writes complete; fatal, no stack leaks") {
+    reset();
+    int ro = 0, hole = 0;
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("nested", [&] {
+            fault_page = page_with(VM_PROT_READ);
+            hole_page = page_with(VM_PROT_READ);
+            REQUIRE(hole_page != 0);
+            REQUIRE_KR(vm_deallocate(mach_task_self(), hole_page, vm_page_size), KERN_SUCCESS);
+            CHECK_KR(catch_with(sig::BUS, unprotect_after_touching_hole), KERN_SUCCESS);
+            CHECK_KR(catch_with(sig::SEGV, map_hole), KERN_SUCCESS);
+            poke(fault_page, 1);
+            ro = peek(fault_page);
+            hole = peek(hole_page);
+        });
+        k.spawn("fatal", [] {
+            CHECK_KR(catch_with(sig::BUS, touch_near_null), KERN_SUCCESS);
+            poke(page_with(VM_PROT_READ), 1);
+        });
+    });
+    INFO(r.summary());
+    CHECK(report_of(r, "nested").end == TaskEnd::Exited);
+    CHECK(ro == 1);
+    CHECK(hole == 5);
+    CHECK(signaled_by(report_of(r, "fatal"), sig::SEGV));
+    CHECK(seen == std::vector<int>{sig::BUS, sig::SEGV, sig::BUS});
+    CHECK(r.leaks.empty());
+    CHECK(r.accounting.empty());
+}
+
 TEST_CASE("a fault whose signal is blocked or ignored ends the task; the handler does not run") {
     for (bool ignore : {false, true}) {
         CAPTURE(ignore);

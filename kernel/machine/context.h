@@ -18,6 +18,7 @@ namespace machsim::machine {
 
 class AddressSpace;
 class Scheduler;
+struct FaultRecord;
 
 enum class RunState : uint8_t { New, Ready, Running, Blocked, Dead };
 
@@ -75,6 +76,7 @@ private:
     boost::context::detail::fcontext_t fctx_ = nullptr;  // where to resume this context
     StackPool::Stack stack_{};
     StackPool::Stack fault_stack_{};  // the kernel stack it runs on while its fault is handled
+    FaultRecord* fault_record_ = nullptr;  // that fault's record, on fault_stack_ (fault.cpp)
     void (*entry_)(Context*) = nullptr;
     // AddressSanitizer's view of the stack; see Scheduler::switch_to.
     void* fake_stack_ = nullptr;

@@ -34,6 +34,10 @@ struct FaultRecord {
     gregset_t gregs;
     std::size_t fp_size;
     unsigned char* fp;
+    // A fault in a fault's signal handler (which runs on the fault stack) nests:
+    // the stack the thread stood on, and its fault's record there; none otherwise.
+    StackPool::Stack outer;
+    FaultRecord* outer_record;
 };
 
 namespace {
@@ -139,7 +143,10 @@ struct FaultDetour {
         r->fp_size = fp_size;
         r->fp = reinterpret_cast<unsigned char*>((base + sizeof(FaultRecord) + 63) & ~uintptr_t{63});
         if (fp_size) std::memcpy(r->fp, uc->uc_mcontext.fpregs, fp_size);
+        r->outer = c->fault_stack_;
+        r->outer_record = c->fault_record_;
         c->fault_stack_ = fs;
+        c->fault_record_ = r;
         c->asan_bottom_ = fs.lo;
         c->asan_size_ = fs.size;
         asan_move_to(fs.lo, fs.size);
@@ -157,12 +164,19 @@ struct FaultDetour {
         c->in_kernel = true;
         s.replenish_fault_stack();
         bool resume = s.fault_handler_ && s.fault_handler_(c, r->info, s.fault_ctx_);
-        if (!resume) s.exit_faulted();
+        if (!resume) {
+            release_outer(s, r);  // the faults it was nested in end with it
+            c->fault_record_ = nullptr;
+            s.exit_faulted();
+        }
         c->in_kernel = false;
         StackPool::Stack fs = c->fault_stack_;
-        c->fault_stack_ = {};
-        c->asan_bottom_ = c->stack_.lo;
-        c->asan_size_ = c->stack_.size;
+        // Back where the fault came from: the thread's stack, or the enclosing fault's.
+        c->fault_stack_ = r->outer;
+        c->fault_record_ = r->outer_record;
+        const StackPool::Stack& back = r->outer.lo ? r->outer : c->stack_;
+        c->asan_bottom_ = back.lo;
+        c->asan_size_ = back.size;
         // Nothing can take the stack we stand on before the signal below is handled.
         s.stacks_.release(fs);
         resuming = r;
@@ -174,6 +188,20 @@ struct FaultDetour {
         std::abort();  // unreachable: the handler does not come back here
     }
 
+    // Releases the fault stacks of the faults r is nested in; each record lives
+    // on the stack named by the record it encloses, so it is read before that goes.
+    static void release_outer(Scheduler& s, const FaultRecord* r) {
+        StackPool::Stack st = r->outer;
+        const FaultRecord* o = r->outer_record;  // on st
+        while (st.lo) {
+            StackPool::Stack next = o ? o->outer : StackPool::Stack{};
+            const FaultRecord* next_record = o ? o->outer_record : nullptr;
+            s.stacks_.release(st);
+            st = next;
+            o = next_record;
+        }
+    }
+
     // In the handler of that signal: the frame it returns through becomes the
     // one saved at the fault, so the return restores every register.
     static void resume(ucontext_t* uc) {
@@ -182,7 +210,8 @@ struct FaultDetour {
         std::memcpy(uc->uc_mcontext.gregs, r->gregs, sizeof r->gregs);
         std::size_t n = std::min(r->fp_size, fp_size_of(uc));
         if (n) std::memcpy(uc->uc_mcontext.fpregs, r->fp, n);
-        asan_move_to(r->thread->stack_.lo, r->thread->stack_.size);
+        const StackPool::Stack& back = r->outer.lo ? r->outer : r->thread->stack_;
+        asan_move_to(back.lo, back.size);
     }
 };
 
