@@ -204,6 +204,33 @@ TEST_CASE("task_threads lists the task's live threads") {
     CHECK(r.clean());
 }
 
+TEST_CASE("task_threads into a full name space is KERN_RESOURCE_SHORTAGE and gives every right back, not a list "
+          "holding MACH_PORT_NULL") {
+    machsim::Config cfg;
+    cfg.max_names = 64;
+    machsim::RunReport r = mt::run_task(
+        [] {
+            mach_port_t go = mt::new_receive_right();
+            mach_port_t other = machsim::thread_start([go] {
+                mt::SimpleReceived in;
+                (void)mt::receive_simple(go, in, MACH_RCV_TIMEOUT, 5);
+            });
+            REQUIRE(other != MACH_PORT_NULL);
+            CHECK_KR(mach_port_deallocate(mach_task_self(), other), KERN_SUCCESS);  // not named any more
+            mach_port_t me = mach_thread_self();  // named: a uref more fits
+            CHECK(mt::fill_name_space() > 0);
+            thread_act_array_t list = nullptr;
+            mach_msg_type_number_t n = 99;
+            CHECK_KR(task_threads(mach_task_self(), &list, &n), KERN_RESOURCE_SHORTAGE);
+            CHECK(list == nullptr);
+            CHECK(n == 0);
+            CHECK(mt::refs(me, MACH_PORT_RIGHT_SEND) == 1);  // the uref it took is given back
+        },
+        cfg);
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 }  // TEST_SUITE("threads")
 
 TEST_SUITE("tasks") {

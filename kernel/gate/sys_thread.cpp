@@ -82,12 +82,17 @@ kern_return_t sys_task_threads(mach_port_name_t task, mach_port_name_t** threads
             !put_user(count, mach_msg_type_number_t{0}))
             return KERN_INVALID_ADDRESS;
         std::vector<mach_port_name_t> names;
-        for (auto& th : t.threads)
-            if (runs(*th) && th->thread_port) names.push_back(send_right_for(self, th->thread_port));
-        if (names.empty()) return KERN_SUCCESS;
+        bool space_full = false;  // a right that found no name would be a MACH_PORT_NULL in the list
+        for (auto& th : t.threads) {
+            if (!runs(*th) || !th->thread_port) continue;
+            mach_port_name_t n = send_right_for(self, th->thread_port);
+            if (n == MACH_PORT_NULL) space_full = true;
+            else names.push_back(n);
+        }
+        if (names.empty() && !space_full) return KERN_SUCCESS;
         vm_size_t bytes = names.size() * sizeof(mach_port_name_t);
         vm_address_t a = 0;
-        if (self.task.vm.allocate(a, bytes, VM_FLAGS_ANYWHERE) != KERN_SUCCESS) {
+        if (space_full || self.task.vm.allocate(a, bytes, VM_FLAGS_ANYWHERE) != KERN_SUCCESS) {
             for (mach_port_name_t n : names) (void)ipc::right_deallocate(self.task.space, n);
             return KERN_RESOURCE_SHORTAGE;
         }
