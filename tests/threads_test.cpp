@@ -231,6 +231,28 @@ TEST_CASE("task_threads into a full name space is KERN_RESOURCE_SHORTAGE and giv
     CHECK(r.clean());
 }
 
+TEST_CASE("with the caller's name space full, thread_start and task_spawn return MACH_PORT_NULL and start nothing") {
+    machsim::Config cfg;
+    cfg.max_names = 64;
+    bool thread_ran = false, task_ran = false;
+    machsim::RunReport r = mt::run_task(
+        [&] {
+            mach_port_t gift = mt::new_receive_right();
+            CHECK(mt::fill_name_space() > 0);
+            CHECK(machsim::thread_start([&] { thread_ran = true; }) == MACH_PORT_NULL);
+            CHECK(machsim::task_spawn("child", [&](mach_port_t) { task_ran = true; }, gift,
+                                      MACH_MSG_TYPE_MAKE_SEND) == MACH_PORT_NULL);
+            CHECK(mt::status_of(gift).mps_mscount == 0);  // no right was made for it
+            CHECK_KR(thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1), KERN_SUCCESS);
+        },
+        cfg);
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK_FALSE(thread_ran);
+    CHECK_FALSE(task_ran);
+    CHECK(r.task("child") == nullptr);
+}
+
 }  // TEST_SUITE("threads")
 
 TEST_SUITE("tasks") {

@@ -23,6 +23,10 @@ mach_port_name_t send_right_for(tasks::Thread& self, ipc::Port* p) {
 
 bool runs(const tasks::Thread& t) { return t.state() != machine::RunState::Dead; }
 
+// No room for one more name in the caller's space: a thread or task made now
+// would run while its caller got MACH_PORT_NULL, the answer for "not made".
+bool space_full(Kernel& k, tasks::Thread& self) { return self.task.space.size() >= k.env.max_names; }
+
 }  // namespace
 
 mach_port_name_t sys_mach_thread_self() {
@@ -37,6 +41,8 @@ mach_port_name_t sys_mach_thread_self() {
 kern_return_t sys_thread_start(std::function<void()> body, mach_port_name_t* thread) {
     return call(Sys::thread_start, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
         if (!put_user(thread, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
+        if (space_full(k, self))
+            return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "no name is free for the thread's port");
         tasks::Thread* t = k.start_thread(self.task, [b = std::move(body)]() mutable { b(); return 0; }, false);
         if (!t) return KERN_RESOURCE_SHORTAGE;
         (void)put_user(thread, send_right_for(self, t->thread_port));
@@ -107,7 +113,6 @@ kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_
                              mach_msg_type_name_t give_disposition, SpawnOptions opts, mach_port_name_t* child) {
     return call(Sys::task_spawn, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
         if (!put_user(child, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
-        ipc::Carried given;
         if (MACH_PORT_VALID(give)) {
             if (!MACH_MSG_TYPE_PORT_ANY(give_disposition))
                 return ipc::fail(k.env, MACH_SEND_INVALID_TYPE, "disposition {} is not a port disposition",
@@ -115,8 +120,11 @@ kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_
             if (ipc::copyin_check(self.task.space, give, give_disposition) != KERN_SUCCESS)
                 return ipc::fail(k.env, MACH_SEND_INVALID_RIGHT, "{:#x} cannot be given with disposition {}", give,
                                  give_disposition);
-            given = ipc::copyin(self.task.space, give, give_disposition);
         }
+        if (space_full(k, self))  // checked before the given right is taken: nothing changes
+            return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "no name is free for the new task's port");
+        ipc::Carried given;
+        if (MACH_PORT_VALID(give)) given = ipc::copyin(self.task.space, give, give_disposition);
         // The child's body learns the name its given right got; it is set before the child first runs.
         auto given_name = std::make_shared<mach_port_name_t>(MACH_PORT_NULL);
         uint32_t id = k.spawn(std::move(name), [b = std::move(body), given_name]() mutable { return b(*given_name); },
