@@ -490,6 +490,33 @@ TEST_CASE("task_terminate of the calling task does not return; every thread of i
     lt::check_sound(r);
 }
 
+TEST_CASE("a task_terminate'd task whose body swallows the unwinding with catch (...) and returns is still "
+          "Terminated") {
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t p = mt::new_receive_right();
+        mach_port_t child = machsim::task_spawn(
+            "swallower",
+            [](mach_port_t rcv) {
+                try {
+                    mt::SimpleReceived in;
+                    (void)mt::receive_simple(rcv, in);  // nobody sends: it waits until terminated
+                } catch (...) {
+                }
+                return 7;  // no kernel call after the catch: nothing throws again
+            },
+            p, MACH_MSG_TYPE_MOVE_RECEIVE);
+        lt::sleep_ms(1);
+        CHECK_KR(task_terminate(child), KERN_SUCCESS);
+        lt::sleep_ms(1);
+        CHECK(mt::type_of(child) == MACH_PORT_TYPE_DEAD_NAME);
+    });
+    INFO(r.summary());
+    REQUIRE(r.task("swallower") != nullptr);
+    CHECK(r.task("swallower")->end == machsim::TaskEnd::Terminated);
+    CHECK(r.task("swallower")->exit_code == 0);
+    lt::check_sound(r);
+}
+
 // What a child spawned with `give` under `disposition` finds under the name it
 // got; filled in when the child runs.
 struct GivenRight {

@@ -28,6 +28,10 @@ void thread_main(machine::Context* c) {
     } else {
         try {
             code = t->body();
+            if (t->kill_pending) {  // it swallowed the unwinding (catch (...)) and returned: still killed
+                how = t->kill_reason;
+                code = 0;
+            }
         } catch (const tasks::ThreadKilled&) {
             how = t->kill_reason;
         } catch (const std::exception& e) {
