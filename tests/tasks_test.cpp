@@ -517,6 +517,35 @@ TEST_CASE("a task_terminate'd task whose body swallows the unwinding with catch 
     lt::check_sound(r);
 }
 
+namespace {
+// Suspends its own task from a destructor, which runs while the task is being terminated.
+struct SuspendsOnUnwind {
+    ~SuspendsOnUnwind() { (void)task_suspend(mach_task_self()); }
+};
+}  // namespace
+
+TEST_CASE("task_suspend of its own task from a destructor run by task_terminate does not stop the unwinding") {
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t p = mt::new_receive_right();
+        mach_port_t child = machsim::task_spawn(
+            "suspender",
+            [](mach_port_t rcv) {
+                SuspendsOnUnwind s;
+                mt::SimpleReceived in;
+                (void)mt::receive_simple(rcv, in);  // nobody sends: it waits until terminated
+            },
+            p, MACH_MSG_TYPE_MOVE_RECEIVE);
+        lt::sleep_ms(1);
+        CHECK_KR(task_terminate(child), KERN_SUCCESS);
+        lt::sleep_ms(1);
+        CHECK(mt::type_of(child) == MACH_PORT_TYPE_DEAD_NAME);  // it has ended
+    });
+    INFO(r.summary());
+    REQUIRE(r.task("suspender") != nullptr);
+    CHECK(r.task("suspender")->end == machsim::TaskEnd::Terminated);
+    lt::check_sound(r);
+}
+
 // What a child spawned with `give` under `disposition` finds under the name it
 // got; filled in when the child runs.
 struct GivenRight {

@@ -240,7 +240,9 @@ void Kernel::suspend_task(tasks::Task& t, tasks::Thread& caller) {
     if (t.suspend_count++ > 0) return;
     for (auto& th : t.threads)
         if (th.get() != &caller && th->state() != machine::RunState::Dead && !th->kill_pending) sched.hold(th.get());
-    if (&caller.task == &t) sched.hold(&caller);  // last: the caller stops here until resumed
+    // Last: the caller stops here until resumed; unless it is being terminated (a
+    // destructor suspending its own task while it unwinds), as the others above.
+    if (&caller.task == &t && !caller.kill_pending) sched.hold(&caller);
 }
 
 bool Kernel::resume_task(tasks::Task& t) {
