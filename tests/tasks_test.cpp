@@ -546,6 +546,55 @@ TEST_CASE("task_suspend of its own task from a destructor run by task_terminate 
     lt::check_sound(r);
 }
 
+namespace {
+// Waits in the kernel from a destructor, while an exception unwinds its thread.
+struct SleepsOnUnwind {
+    ~SleepsOnUnwind() { lt::sleep_ms(50); }
+};
+}  // namespace
+
+// The C++ runtime counts exceptions in flight per host thread, and every task
+// thread is a fiber of the one host thread: unless each keeps its own count, a
+// task waiting in a destructor during unwinding makes every other task look as if
+// it unwinds, and a terminated task is then not unwound (it runs on).
+TEST_CASE("a task waiting in a destructor while an exception unwinds it does not delay another task's termination") {
+    bool terminated = false, dead_at_once = false;
+    int loops_after = 0;
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("unwinder", [] {
+            try {
+                SleepsOnUnwind s;
+                throw std::runtime_error("unwinds through a destructor that waits");
+            } catch (const std::exception&) {
+            }
+        });
+        k.spawn("controller", [&] {
+            mach_port_t p = mt::new_receive_right();
+            mach_port_t victim = machsim::task_spawn(
+                "victim",
+                [&](mach_port_t rcv) {
+                    for (;;) {
+                        if (terminated) ++loops_after;
+                        mt::SimpleReceived in;
+                        (void)mt::receive_simple(rcv, in, MACH_RCV_TIMEOUT, 1);
+                    }
+                },
+                p, MACH_MSG_TYPE_MOVE_RECEIVE);
+            lt::sleep_ms(3);  // the unwinder waits in its destructor meanwhile
+            terminated = true;
+            CHECK_KR(task_terminate(victim), KERN_SUCCESS);
+            lt::sleep_ms(2);
+            dead_at_once = mt::type_of(victim) == MACH_PORT_TYPE_DEAD_NAME;
+        });
+    });
+    INFO(r.summary());
+    CHECK(dead_at_once);
+    CHECK(loops_after == 0);
+    CHECK(r.task("victim")->end == machsim::TaskEnd::Terminated);
+    CHECK(r.task("unwinder")->end == machsim::TaskEnd::Exited);
+    lt::check_sound(r);
+}
+
 // What a child spawned with `give` under `disposition` finds under the name it
 // got; filled in when the child runs.
 struct GivenRight {

@@ -59,6 +59,10 @@ public:
     // begin. A thread whose fault the kernel is handling waits regardless: the
     // exception RPC has to finish before anything else can happen to it.
     bool wait_interrupted() const { return attention && !in_fault(); }
+    // The C++ runtime's exception state (its __cxa_eh_globals), which the runtime
+    // keeps per host thread: each context keeps its own (Scheduler::make_current).
+    void* eh_caught = nullptr;
+    unsigned int eh_uncaught = 0;
     // Identity shown in the trace.
     uint32_t trace_task = 0;
     uint32_t trace_thread = 0;

@@ -1,5 +1,7 @@
 #include "kernel/machine/scheduler.h"
 
+#include <cxxabi.h>
+
 #include <algorithm>
 
 #include "kernel/machine/address_space.h"
@@ -8,6 +10,14 @@
 namespace machsim::machine {
 
 namespace fc = boost::context::detail;
+
+namespace {
+// The Itanium C++ ABI's per-thread exception state, as libstdc++ and libc++ lay it out.
+struct EhGlobals {
+    void* caught;       // the stack of exceptions being handled (std::current_exception)
+    unsigned uncaught;  // exceptions thrown and not yet caught (std::uncaught_exceptions)
+};
+}  // namespace
 
 Scheduler::Scheduler(StackPool& stacks, Clock& clock, TimerQueue& timers, TraceBus& trace, uint64_t quantum)
     // 2^62 ticks is as good as no time slicing, and keeps now + quantum_ from wrapping to the past.
@@ -112,6 +122,15 @@ void Scheduler::yield() {
 void Scheduler::make_current(Context* prev, Context* next) {
     next->state_ = RunState::Running;
     current_ = next;
+    // A context switched out while an exception is in flight (a destructor that waits
+    // during unwinding) or handled must not leave it to the next one: the kernel reads
+    // std::uncaught_exceptions() to know whether *this* thread unwinds, and would
+    // neither unwind a killed thread nor deliver a signal while another one does.
+    auto* eh = reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals());
+    prev->eh_caught = eh->caught;
+    prev->eh_uncaught = eh->uncaught;
+    eh->caught = next->eh_caught;
+    eh->uncaught = next->eh_uncaught;
     // Isolation: the outgoing task's regions leave the address range if it had opened them.
     if (__builtin_expect(prev->vm != next->vm && prev->vm && prev->vm->is_open(), 0)) prev->vm->close();
     trace_.set_actor(next->trace_task, next->trace_thread);
