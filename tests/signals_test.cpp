@@ -1493,6 +1493,38 @@ TEST_CASE("a fault inside a fault's signal handler nests: resumed, both writes c
     CHECK(r.accounting.empty());
 }
 
+namespace {
+volatile unsigned spins = 0;  // wraps: no overflow
+void spin_forever(int s) {
+    seen.push_back(s);
+    for (;;) spins = spins + 1;
+}
+}  // namespace
+
+// The watchdog stops task code that never enters the kernel; a fault's signal
+// handler is task code too, though it runs on the fault's stack.
+TEST_CASE("an endless loop in a fault's signal handler is stopped with SIGXCPU; the host does not hang") {
+    reset();
+    machsim::Config cfg;
+    cfg.runaway_ms = 100;
+    bool other_ran = false;
+    machsim::RunReport r = mt::run_kernel(
+        [&](machsim::Kernel& k) {
+            k.spawn("looper", [] {
+                CHECK_KR(catch_with(sig::BUS, spin_forever), KERN_SUCCESS);
+                poke(page_with(VM_PROT_READ), 1);
+            });
+            k.spawn("other", [&] { other_ran = true; });
+        },
+        cfg);
+    INFO(r.summary());
+    CHECK(signaled_by(report_of(r, "looper"), sig::XCPU));
+    CHECK(seen == std::vector<int>{sig::BUS});
+    CHECK(other_ran);
+    CHECK(r.leaks.empty());
+    CHECK(r.accounting.empty());
+}
+
 TEST_CASE("a fault whose signal is blocked or ignored ends the task; the handler does not run") {
     for (bool ignore : {false, true}) {
         CAPTURE(ignore);

@@ -221,7 +221,9 @@ namespace {
 void on_tick(ucontext_t* uc) {
     Scheduler* s = Scheduler::active();
     Context* c = s && !s->on_idle() ? s->current() : nullptr;
-    if (!c || c->in_kernel || c->in_fault() || c != watch.last || s->kernel_entries() != watch.entries) {
+    // A thread in a fault's signal handler runs task code too (on its fault stack,
+    // not in the kernel): an endless loop there is stopped the same way, as a nested fault.
+    if (!c || c->in_kernel || c != watch.last || s->kernel_entries() != watch.entries) {
         watch.last = c;
         watch.entries = s ? s->kernel_entries() : 0;
         watch.quiet = 0;
