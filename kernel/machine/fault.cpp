@@ -196,7 +196,11 @@ struct FaultDetour {
         while (st.lo) {
             StackPool::Stack next = o ? o->outer : StackPool::Stack{};
             const FaultRecord* next_record = o ? o->outer_record : nullptr;
+#ifdef MACHSIM_ASAN
+            s.stacks_.retire(st);  // the enclosing faults' frames stay, as exit_faulted keeps the thread's
+#else
             s.stacks_.release(st);
+#endif
             st = next;
             o = next_record;
         }
