@@ -126,7 +126,7 @@ void Scheduler::make_current(Context* prev, Context* next) {
     // during unwinding) or handled must not leave it to the next one: the kernel reads
     // std::uncaught_exceptions() to know whether *this* thread unwinds, and would
     // neither unwind a killed thread nor deliver a signal while another one does.
-    auto* eh = reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals());
+    auto* eh = static_cast<EhGlobals*>(eh_globals_);
     prev->eh_caught = eh->caught;
     prev->eh_uncaught = eh->uncaught;
     eh->caught = next->eh_caught;
@@ -196,6 +196,7 @@ void Scheduler::run_ready() {
     MS_ASSERT(current_ == &idle_, "run_ready must be called from the idle context");
     Scheduler* outer = active_;
     active_ = this;
+    eh_globals_ = abi::__cxa_get_globals();  // every switch happens on this host thread, inside this loop
     while (!return_to_idle_ && !runq_.empty()) switch_to(runq_.pop_front());
     active_ = outer;
 }

@@ -118,6 +118,9 @@ private:
     TimerQueue& timers_;
     TraceBus& trace_;
     const uint64_t quantum_;
+    // The C++ runtime's exception state for this host thread (__cxa_get_globals), looked up
+    // once per run_ready rather than on every switch: make_current swaps it per context.
+    void* eh_globals_ = nullptr;
 
     static inline thread_local Scheduler* active_ = nullptr;
     Context idle_;
