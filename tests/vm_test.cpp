@@ -1447,8 +1447,8 @@ TEST_CASE("vm_map with copy=TRUE maps a private snapshot of the entry's memory")
     CHECK(r.clean());
 }
 
-TEST_CASE("vm_map offsets and sizes: a page offset maps from there; past the entry, unaligned or size 0 is "
-          "KERN_INVALID_ARGUMENT") {
+TEST_CASE("vm_map offsets and sizes: a page offset maps from there; past the entry, unaligned, size 0, a bad mask "
+          "or flag (and an entry that wraps) is KERN_INVALID_ARGUMENT") {
     machsim::RunReport r = run_one([] {
         const vm_size_t p = page();
         vm_address_t a = allocate(4 * p);
@@ -1466,6 +1466,16 @@ TEST_CASE("vm_map offsets and sizes: a page offset maps from there; past the ent
         CHECK_KR(map_entry(bad, p, e, 100, kRW, kRW), KERN_INVALID_ARGUMENT);  // not a page offset
         CHECK_KR(map_entry(bad, 0, e, 0, kRW, kRW), KERN_INVALID_ARGUMENT);
         CHECK_KR(map_entry(bad, p, e, ~vm_offset_t{0} - p + 1, kRW, kRW), KERN_INVALID_ARGUMENT);  // wraps
+        // A mask that is not 2^n - 1, and a flag vm_map does not take.
+        CHECK_KR(vm_map(self(), &bad, p, 0x1000, VM_FLAGS_ANYWHERE, e, 0, FALSE, kRW, kRW, VM_INHERIT_DEFAULT),
+                 KERN_INVALID_ARGUMENT);
+        CHECK_KR(vm_map(self(), &bad, p, 0, VM_FLAGS_ANYWHERE | 0x100, e, 0, FALSE, kRW, kRW, VM_INHERIT_DEFAULT),
+                 KERN_INVALID_ARGUMENT);
+        // An entry whose range wraps past the end of the address space.
+        memory_object_size_t huge = ~memory_object_size_t{0} - 10;
+        mach_port_t none = MACH_PORT_NULL;
+        CHECK_KR(mach_make_memory_entry_64(self(), &huge, a, kRW, &none, MACH_PORT_NULL), KERN_INVALID_ARGUMENT);
+        CHECK(none == MACH_PORT_NULL);
         CHECK(regions().size() == before + 1);
     });
     INFO(r.summary());
