@@ -392,6 +392,23 @@ void write_trailer_elements(KMsg* m, mach_msg_size_t trailer_size) {
     std::memcpy(m->data() + m->size, t, trailer_size);
 }
 
+namespace {
+
+// The receive line of m in `space`, which names its port `name` (the sender's name for the
+// destination when the message is pseudo-received back).
+void trace_receive(IpcSpace& space, KMsg* m, uint32_t port_id, mach_port_name_t name, bool pseudo) {
+    MS_TRACE(space.env().trace, Event{.kind = EventKind::Receive,
+                                      .port = port_id,
+                                      .msg = m->number,
+                                      .space = space.task_id(),
+                                      .name = name,
+                                      .code = m->header()->msgh_id,
+                                      .before = m->size,
+                                      .extra = pseudo ? 1u : 0u});
+}
+
+}  // namespace
+
 mach_msg_return_t copyout_message(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg, mach_msg_option_t option) {
     Env& env = space.env();
     mach_msg_size_t trailer = requested_trailer_size(option);
@@ -432,13 +449,7 @@ mach_msg_return_t copyout_message(IpcSpace& space, KMsg* m, mach_msg_header_t* u
         msg_destroy(env, m, "the receive buffer is not writable");
         return fail(env, MACH_RCV_INVALID_DATA, "receive buffer at {} is not writable", static_cast<void*>(umsg));
     }
-    MS_TRACE(env.trace, Event{.kind = EventKind::Receive,
-                              .port = port_id,
-                              .msg = m->number,
-                              .space = space.task_id(),
-                              .name = local,
-                              .code = h->msgh_id,
-                              .before = m->size});
+    trace_receive(space, m, port_id, local, false);
     env.msgs.put(m);
     return result;
 }
@@ -462,15 +473,7 @@ void pseudo_receive(IpcSpace& space, KMsg* m, mach_msg_header_t* umsg) {
     h->msgh_local_port = local;
     if (m->complex) (void)copyout_body(space, m);
     (void)machine::copy_user(umsg, m->data(), patched_prefix(m));
-    // The message's end in the trace: received, by its own sender.
-    MS_TRACE(env.trace, Event{.kind = EventKind::Receive,
-                              .port = port_id,
-                              .msg = m->number,
-                              .space = space.task_id(),
-                              .name = remote,
-                              .code = h->msgh_id,
-                              .before = m->size,
-                              .extra = 1});
+    trace_receive(space, m, port_id, remote, true);  // the message's end: received, by its own sender
     env.msgs.put(m);
 }
 
