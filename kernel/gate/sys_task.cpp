@@ -71,9 +71,8 @@ kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_ti
 
 void sys_compute(uint64_t ticks) {
     (void)call(Sys::compute, [&](Kernel& k, tasks::Thread&) {
-        // Virtual time ends at 2^62 ticks (some 146,000 years): a larger count (a negative one
-        // cast to unsigned, say) stops there, so that now + a timeout or a quantum cannot wrap.
-        constexpr uint64_t kEndOfTime = uint64_t{1} << 62;
+        // A count past the end of virtual time (a negative one cast to unsigned, say) stops there.
+        constexpr uint64_t kEndOfTime = machine::Clock::kEndOfTime;
         uint64_t now = k.clock.now();
         k.sched.kernel_entry(now >= kEndOfTime ? 0 : std::min(ticks, kEndOfTime - now));
         return KERN_SUCCESS;

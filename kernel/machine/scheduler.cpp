@@ -20,9 +20,9 @@ struct EhGlobals {
 }  // namespace
 
 Scheduler::Scheduler(StackPool& stacks, Clock& clock, TimerQueue& timers, TraceBus& trace, uint64_t quantum)
-    // 2^62 ticks is as good as no time slicing, and keeps now + quantum_ from wrapping to the past.
+    // The end of virtual time is as good as no time slicing, and keeps now + quantum_ from wrapping.
     : stacks_(stacks), clock_(clock), timers_(timers), trace_(trace),
-      quantum_(std::clamp<uint64_t>(quantum, 1, uint64_t{1} << 62)) {
+      quantum_(std::clamp<uint64_t>(quantum, 1, Clock::kEndOfTime)) {
     idle_.state_ = RunState::Running;
     idle_.sched_ = this;
 }
