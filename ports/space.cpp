@@ -20,7 +20,7 @@ Entry* IpcSpace::lookup_sparse(mach_port_name_t name) {
 void IpcSpace::make_dead(mach_port_name_t name, Entry& e) { right_became_dead(*this, name, e); }
 
 Entry* IpcSpace::allocate_slow(mach_port_name_t& name) {
-    if (count_ >= max_names_) return nullptr;
+    if (full()) return nullptr;
     uint32_t idx;
     for (;;) {
         if (!free_.empty()) {
@@ -49,7 +49,7 @@ Entry* IpcSpace::allocate_slow(mach_port_name_t& name) {
 kern_return_t IpcSpace::allocate_named(mach_port_name_t name, Entry*& out) {
     if (!MACH_PORT_VALID(name)) return KERN_INVALID_VALUE;
     if (lookup(name)) return KERN_NAME_EXISTS;
-    if (count_ >= max_names_) return KERN_NO_SPACE;
+    if (full()) return KERN_NO_SPACE;
     uint32_t idx = name >> 8;
     uint8_t gen = name & 0xff;
     if (idx != 0 && idx < env_.max_names) {

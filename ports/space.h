@@ -64,7 +64,7 @@ public:
     // A fresh name with an empty entry, or null when the space is full.
     Entry* allocate(mach_port_name_t& name) {
         // sparse_ may hold a name for a slot's next generation: allocate_slow skips those.
-        if (__builtin_expect(free_.empty() || count_ >= max_names_ || !sparse_.empty(), 0))
+        if (__builtin_expect(free_.empty() || full() || !sparse_.empty(), 0))
             return allocate_slow(name);
         uint32_t idx = free_.back();
         free_.pop_back();
@@ -121,6 +121,8 @@ public:
             if (e.type != 0) f(n, e);
     }
     std::size_t size() const { return count_; }
+    // No name is left to give (Config::max_names).
+    bool full() const { return count_ >= max_names_; }
     void deactivate() { active_ = false; }
 
 private:

@@ -23,10 +23,6 @@ mach_port_name_t send_right_for(tasks::Thread& self, ipc::Port* p) {
 
 bool runs(const tasks::Thread& t) { return t.state() != machine::RunState::Dead; }
 
-// No room for one more name in the caller's space: a thread or task made now
-// would run while its caller got MACH_PORT_NULL, the answer for "not made".
-bool space_full(Kernel& k, tasks::Thread& self) { return self.task.space.size() >= k.env.max_names; }
-
 }  // namespace
 
 mach_port_name_t sys_mach_thread_self() {
@@ -41,7 +37,8 @@ mach_port_name_t sys_mach_thread_self() {
 kern_return_t sys_thread_start(std::function<void()> body, mach_port_name_t* thread) {
     return call(Sys::thread_start, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
         if (!put_user(thread, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
-        if (space_full(k, self))
+        // With no name left the thread would run while its caller got MACH_PORT_NULL ("not made").
+        if (self.task.space.full())
             return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "no name is free for the thread's port");
         tasks::Thread* t = k.start_thread(self.task, [b = std::move(body)]() mutable { b(); return 0; }, false);
         if (!t) return KERN_RESOURCE_SHORTAGE;
@@ -88,17 +85,17 @@ kern_return_t sys_task_threads(mach_port_name_t task, mach_port_name_t** threads
             !put_user(count, mach_msg_type_number_t{0}))
             return KERN_INVALID_ADDRESS;
         std::vector<mach_port_name_t> names;
-        bool space_full = false;  // a right that found no name would be a MACH_PORT_NULL in the list
+        bool unnamed = false;  // a right that found no name would be a MACH_PORT_NULL in the list
         for (auto& th : t.threads) {
             if (!runs(*th) || !th->thread_port) continue;
             mach_port_name_t n = send_right_for(self, th->thread_port);
-            if (n == MACH_PORT_NULL) space_full = true;
+            if (n == MACH_PORT_NULL) unnamed = true;
             else names.push_back(n);
         }
-        if (names.empty() && !space_full) return KERN_SUCCESS;
+        if (names.empty() && !unnamed) return KERN_SUCCESS;
         vm_size_t bytes = names.size() * sizeof(mach_port_name_t);
         vm_address_t a = 0;
-        if (space_full || self.task.vm.allocate(a, bytes, VM_FLAGS_ANYWHERE) != KERN_SUCCESS) {
+        if (unnamed || self.task.vm.allocate(a, bytes, VM_FLAGS_ANYWHERE) != KERN_SUCCESS) {
             for (mach_port_name_t n : names) (void)ipc::right_deallocate(self.task.space, n);
             return KERN_RESOURCE_SHORTAGE;
         }
@@ -121,7 +118,7 @@ kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_
                 return ipc::fail(k.env, MACH_SEND_INVALID_RIGHT, "{:#x} cannot be given with disposition {}", give,
                                  give_disposition);
         }
-        if (space_full(k, self))  // checked before the given right is taken: nothing changes
+        if (self.task.space.full())  // as in thread_start; checked before the given right is taken
             return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "no name is free for the new task's port");
         ipc::Carried given;
         if (MACH_PORT_VALID(give)) given = ipc::copyin(self.task.space, give, give_disposition);
