@@ -6,6 +6,24 @@
 
 using machsim::EventKind;
 
+namespace {
+
+// A send-once right to p under a name of its own, with a dead-name request on it
+// (answered on a fresh port).
+mach_port_t watched_send_once(mach_port_t p) {
+    mach_port_t once = MACH_PORT_NULL;
+    mach_msg_type_name_t type = 0;
+    CHECK_KR(mach_port_extract_right(mach_task_self(), p, MACH_MSG_TYPE_MAKE_SEND_ONCE, &once, &type), KERN_SUCCESS);
+    mach_port_t notify = mt::new_receive_right();
+    mach_port_t prev = MACH_PORT_NULL;
+    CHECK_KR(mach_port_request_notification(mach_task_self(), once, MACH_NOTIFY_DEAD_NAME, 0, notify,
+                                            MACH_MSG_TYPE_MAKE_SEND_ONCE, &prev),
+             KERN_SUCCESS);
+    return once;
+}
+
+}  // namespace
+
 TEST_SUITE("trace") {
 
 TEST_CASE("an RPC is traced as send, handoff, receive, with the right copy-in and copy-out") {
@@ -144,14 +162,7 @@ TEST_CASE("a right's copy-in is traced before the port-deleted notification it s
     mach_port_t once = MACH_PORT_NULL;
     k.spawn("t", [&] {
         mach_port_t p = mt::new_receive_right();
-        mach_msg_type_name_t type = 0;
-        CHECK_KR(mach_port_extract_right(mach_task_self(), p, MACH_MSG_TYPE_MAKE_SEND_ONCE, &once, &type),
-                 KERN_SUCCESS);
-        mach_port_t notify = mt::new_receive_right();
-        mach_port_t prev = MACH_PORT_NULL;
-        CHECK_KR(mach_port_request_notification(mach_task_self(), once, MACH_NOTIFY_DEAD_NAME, 0, notify,
-                                                MACH_MSG_TYPE_MAKE_SEND_ONCE, &prev),
-                 KERN_SUCCESS);
+        once = watched_send_once(p);
         // Moving the watched right away deletes its name: a port-deleted notification (R10).
         CHECK_KR(mt::send_simple(once, MACH_MSG_TYPE_MOVE_SEND_ONCE, 1), MACH_MSG_SUCCESS);
     });
@@ -196,15 +207,7 @@ TEST_CASE("a port's death is traced before what it sets off: destroyed messages,
     k.attach(log);
     k.spawn("t", [] {
         mach_port_t p = mt::new_receive_right();
-        mach_port_t once = MACH_PORT_NULL;
-        mach_msg_type_name_t type = 0;
-        CHECK_KR(mach_port_extract_right(mach_task_self(), p, MACH_MSG_TYPE_MAKE_SEND_ONCE, &once, &type),
-                 KERN_SUCCESS);
-        mach_port_t notify = mt::new_receive_right();
-        mach_port_t prev = MACH_PORT_NULL;
-        CHECK_KR(mach_port_request_notification(mach_task_self(), once, MACH_NOTIFY_DEAD_NAME, 0, notify,
-                                                MACH_MSG_TYPE_MAKE_SEND_ONCE, &prev),
-                 KERN_SUCCESS);
+        (void)watched_send_once(p);
         CHECK_KR(mach_port_insert_right(mach_task_self(), p, p, MACH_MSG_TYPE_MAKE_SEND), KERN_SUCCESS);
         CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_MOVE_SEND, 1), MACH_MSG_SUCCESS);  // one queued message
         CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
