@@ -503,6 +503,28 @@ TEST_CASE("a dead-name request on a dead name: sync 0 is KERN_INVALID_ARGUMENT, 
     CHECK(r.clean());
 }
 
+TEST_CASE("a dead-name request on a dead name already at MACH_PORT_UREFS_MAX is KERN_UREFS_OVERFLOW and sends "
+          "nothing") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t notify = mt::new_receive_right();
+        mach_port_t p = mt::new_receive_right();
+        mach_port_t once = lt::send_once_to(p);
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), once, MACH_PORT_RIGHT_DEAD_NAME, MACH_PORT_UREFS_MAX - 1),
+                 KERN_SUCCESS);
+        CHECK(mt::refs(once, MACH_PORT_RIGHT_DEAD_NAME) == MACH_PORT_UREFS_MAX);
+
+        CHECK_KR(lt::request(once, MACH_NOTIFY_DEAD_NAME, 1, notify), KERN_UREFS_OVERFLOW);
+        CHECK(mt::refs(once, MACH_PORT_RIGHT_DEAD_NAME) == MACH_PORT_UREFS_MAX);
+        // No dead-name notification; the unused send-once right made for it dies with a send-once notification.
+        CHECK(lt::drain_ids(notify) == std::vector<mach_msg_id_t>{MACH_NOTIFY_SEND_ONCE});
+        CHECK(mt::status_of(notify).mps_sorights == 0);
+        CHECK(lt::invariants_ok());
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 TEST_CASE("a dead notify port is KERN_INVALID_CAPABILITY and arms nothing") {
     machsim::RunReport r = mt::run_task([] {
         mach_port_t p = mt::new_receive_right();

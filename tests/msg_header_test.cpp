@@ -739,6 +739,26 @@ TEST_CASE("MACH_RCV_TOO_LARGE with MACH_RCV_LARGE leaves the message queued and 
     expect_clean(r);
 }
 
+TEST_CASE("MACH_RCV_LARGE into a buffer the receiver cannot write is MACH_RCV_INVALID_DATA and the message stays "
+          "queued") {
+    machsim::RunReport r = mt::run_task([] {
+        static const char kReadOnly[] = "read-only, and far smaller than the big message";
+        mach_port_t p = mt::new_port_with_send();
+        CHECK_KR(send_big(p, MACH_MSG_TYPE_COPY_SEND, 42), MACH_MSG_SUCCESS);
+        CHECK_KR(mach_msg(reinterpret_cast<mach_msg_header_t*>(const_cast<char*>(kReadOnly)),
+                          MACH_RCV_MSG | kPoll | MACH_RCV_LARGE, 0, sizeof kReadOnly, p, 0, MACH_PORT_NULL),
+                 MACH_RCV_INVALID_DATA);
+        CHECK(std::strcmp(kReadOnly, "read-only, and far smaller than the big message") == 0);
+        CHECK(queued(p) == 1);
+        std::vector<unsigned char> buf(sizeof(BigMsg) + MAX_TRAILER_SIZE);
+        auto* h = reinterpret_cast<mach_msg_header_t*>(buf.data());
+        CHECK_KR(mach_msg(h, MACH_RCV_MSG | kPoll, 0, static_cast<mach_msg_size_t>(buf.size()), p, 0, MACH_PORT_NULL),
+                 MACH_MSG_SUCCESS);
+        CHECK(h->msgh_id == 42);
+    });
+    expect_clean(r);
+}
+
 TEST_CASE("MACH_RCV_TOO_LARGE without MACH_RCV_LARGE returns the header and destroys the message") {
     machsim::RunReport r = mt::run_task([] {
         mach_port_t p = mt::new_port_with_send();

@@ -617,6 +617,33 @@ TEST_CASE("a receiver blocked without a timeout wakes when a message arrives") {
     CHECK(got_at - sent_at < 1000);
 }
 
+// The timer of a wait that ended early must not fire into the thread's next wait.
+TEST_CASE("a receive woken before its timeout leaves no timer behind: the next wait, without a timeout, outlasts it") {
+    mach_msg_return_t first = -1, second = -1;
+    uint64_t second_done = 0;
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("server", [&] {
+            mach_port_t p = publish("svc");
+            mt::SimpleReceived in;
+            first = mt::receive_simple(p, in, MACH_RCV_TIMEOUT, 5);  // woken at 1 ms by the first message
+            second = mt::receive_simple(p, in);                      // past 5 ms, until the second at 9 ms
+            second_done = machsim::now();
+        });
+        k.spawn("client", [&] {
+            mach_port_t p = look_up("svc");
+            sleep_ms(1);
+            CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 1), MACH_MSG_SUCCESS);
+            sleep_ms(8);
+            CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 2), MACH_MSG_SUCCESS);
+        });
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK_KR(first, MACH_MSG_SUCCESS);
+    CHECK_KR(second, MACH_MSG_SUCCESS);
+    CHECK(second_done >= 9000);
+}
+
 TEST_CASE("a receiver blocked on a port gets MACH_RCV_PORT_DIED when another task destroys the receive right") {
     mach_port_name_t port_in_server = MACH_PORT_NULL;
     mach_msg_return_t got = -1;

@@ -306,6 +306,18 @@ TASK_TEST("every call given a right >= MACH_PORT_RIGHT_NUMBER returns KERN_INVAL
     CHECK(name_count() == before); CHECK(send_refs(p) == 1);
 }
 
+TASK_TEST("MACH_PORT_RIGHT_LABELH, the obsolete right: mod_refs is KERN_INVALID_VALUE after the name check, get_refs "
+          "is 0") {
+    mach_port_t p = mt::new_port_with_send();
+    mach_port_urefs_t u = 7;
+    CHECK_KR(mod(p, MACH_PORT_RIGHT_LABELH, 1), KERN_INVALID_VALUE);
+    CHECK_KR(mod(p, MACH_PORT_RIGHT_LABELH, -1), KERN_INVALID_VALUE);
+    CHECK_KR(mod(kFreeA, MACH_PORT_RIGHT_LABELH, 1), KERN_INVALID_NAME);
+    CHECK_KR(mach_port_get_refs(self(), p, MACH_PORT_RIGHT_LABELH, &u), KERN_SUCCESS);
+    CHECK(u == 0);
+    CHECK(send_refs(p) == 1); CHECK(mt::type_of(p) == (MACH_PORT_TYPE_RECEIVE | MACH_PORT_TYPE_SEND));
+}
+
 // machsim's documented choice; a bad pointer must never crash the host.
 TASK_TEST("every call given a NULL out-pointer returns KERN_INVALID_ADDRESS and changes nothing") {
     mach_port_t p = mt::new_port_with_send();
