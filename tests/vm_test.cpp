@@ -1512,7 +1512,8 @@ TEST_CASE("vm_map protections: wider than the entry is KERN_PROTECTION_FAILURE; 
     CHECK(r.clean());
 }
 
-TEST_CASE("vm_map FIXED maps at a free address; over an existing mapping it is KERN_NO_SPACE") {
+TEST_CASE("vm_map FIXED maps at a free address; over an existing mapping it is KERN_NO_SPACE; unaligned or not clear "
+          "of the mask it is KERN_INVALID_ADDRESS") {
     machsim::RunReport r = run_one([] {
         const vm_size_t p = page();
         vm_address_t a = allocate(p);
@@ -1532,6 +1533,18 @@ TEST_CASE("vm_map FIXED maps at a free address; over an existing mapping it is K
         CHECK(peek(hole + p) == 0);
         vm_address_t wrong = 0;
         CHECK_KR(map_entry(wrong, p, e, 0, kRW, kRW, 0x8), KERN_INVALID_ARGUMENT);  // unknown flag
+        // A free page, asked for at an address that is not page-aligned, or not clear of the mask.
+        const vm_address_t free_page = hole + 3 * p;
+        vm_address_t odd = free_page + 1;
+        CHECK_KR(map_entry(odd, p, e, 0, kRW, kRW, VM_FLAGS_FIXED), KERN_INVALID_ADDRESS);
+        const vm_address_t mask = ((free_page & (0 - free_page)) << 1) - 1;  // one bit wider than its alignment
+        vm_address_t at = free_page;
+        CHECK_KR(vm_map(self(), &at, p, mask, VM_FLAGS_FIXED, e, 0, FALSE, kRW, kRW, VM_INHERIT_DEFAULT),
+                 KERN_INVALID_ADDRESS);
+        CHECK(regions_in(hole, hole + 4 * p).size() == 2);
+        at = free_page;  // the same page, asked for properly
+        CHECK_KR(map_entry(at, p, e, 0, kRW, kRW, VM_FLAGS_FIXED), KERN_SUCCESS);
+        CHECK(peek(at) == 77);
     });
     INFO(r.summary());
     CHECK(r.clean());
