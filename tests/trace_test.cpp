@@ -108,6 +108,44 @@ TEST_CASE("text trace lines keep their columns aligned") {
     CHECK(lines > 50);
 }
 
+TEST_CASE("a task name too long for the who column widens it from its task+ line on, under a header of the new "
+          "width") {
+    std::ostringstream out;
+    machsim::TextSink sink(out);
+    machsim::Kernel k;
+    k.attach(sink);
+    const std::string long_name = "a-task-with-a-name-far-wider-than-the-column";
+    k.spawn(long_name, [] {
+        mach_port_t p = mt::new_port_with_send();
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 1), MACH_MSG_SUCCESS);
+    });
+    k.spawn("short", [] { thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0); });
+    CHECK(k.run().clean());
+    std::istringstream in(out.str());
+    std::string line;
+    std::size_t event_col = 0, details_col = 0;
+    int headers = 0, lines = 0, long_lines = 0;
+    while (std::getline(in, line)) {
+        if (line.find("   seq") == 0) {  // a header: the lines below align with it
+            ++headers;
+            event_col = line.find("event");
+            details_col = line.find("details");
+            continue;
+        }
+        REQUIRE(headers > 0);
+        ++lines;
+        if (line.find(long_name + "[") != std::string::npos) ++long_lines;
+        if (headers == 2) CHECK(event_col > 18 + long_name.size());
+        REQUIRE(line.size() > details_col);
+        CHECK(line[event_col - 1] == ' ');
+        CHECK(line[event_col] != ' ');
+        CHECK(line[details_col - 1] == ' ');
+    }
+    CHECK(headers == 2);  // the first, then the wider one above the long task's task+ line
+    CHECK(long_lines > 3);
+    CHECK(lines > long_lines);
+}
+
 // The seq of the first event of `kind` about port `port` (any port if 0) and, if given, with code `code`.
 static uint64_t first_of(const machsim::TraceLog& log, EventKind kind, uint32_t port, int code = -1) {
     for (const auto& e : log.entries())

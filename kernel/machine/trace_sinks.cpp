@@ -1,6 +1,7 @@
 // The built-in sinks: aligned human-readable text, and an in-memory log.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ostream>
 #include <string_view>
 
@@ -89,9 +90,17 @@ std::string TextSink::who(uint32_t task, uint32_t thread) const {
 void TextSink::on_event(const Event& e) {
     if (!syscalls_ && (e.kind == EventKind::SyscallEnter || e.kind == EventKind::SyscallLeave)) return;
     if (e.kind == EventKind::TaskCreate) task_names_[e.task] = e.text ? e.text : "";
-    if (!header_done_) {
-        out_ << fmt::format("{:>6} {:>9}  {:<18} {:<9} {}\n", "seq", "tick", "who", "event", "details");
-        header_done_ = true;
+    // A who too wide for the column widens it for good, and the header is printed again
+    // above the first wider line, so every line aligns with the header above it.
+    std::string w = who(e.task, e.thread);
+    std::size_t need = std::max(w.size(), e.kind == EventKind::TaskCreate ? name_of(e.task).size() + 4 : 0);
+    if (need > who_width_) {  // + 4: room for a thread's "[nn]"
+        who_width_ = need;
+        header_due_ = true;
+    }
+    if (header_due_) {
+        out_ << fmt::format("{:>6} {:>9}  {:<{}} {:<9} {}\n", "seq", "tick", "who", who_width_, "event", "details");
+        header_due_ = false;
     }
     const char* text = e.text ? e.text : "";
     std::string in_space = fmt::format("{:#x} in {}", e.name, name_of(e.space));
@@ -175,8 +184,7 @@ void TextSink::on_event(const Event& e) {
     case EventKind::SignalPost: d = fmt::format("{} posted to {}", signal_name(e.code), name_of(e.space)); break;
     case EventKind::SignalAction: d = fmt::format("{} in {}: {}", signal_name(e.code), name_of(e.space), text); break;
     }
-    out_ << fmt::format("{:>6} {:>9}  {:<18} {:<9} {}\n", e.seq, e.tick, who(e.task, e.thread),
-                        event_kind_name(e.kind), d);
+    out_ << fmt::format("{:>6} {:>9}  {:<{}} {:<9} {}\n", e.seq, e.tick, w, who_width_, event_kind_name(e.kind), d);
 }
 
 void TraceLog::on_event(const Event& e) {

@@ -84,7 +84,8 @@ public:
 private:
     std::ostream& out_;
     bool syscalls_;  // also print syscall enter/leave lines
-    bool header_done_ = false;
+    bool header_due_ = true;
+    std::size_t who_width_ = 18;  // grows to fit long task names, never shrinks
     std::map<uint32_t, std::string> task_names_;
     std::string who(uint32_t task, uint32_t thread) const;
     std::string name_of(uint32_t task) const;
