@@ -15,19 +15,37 @@ Thread::Thread(Task& t, uint32_t thread_id, ipc::Env& env, std::function<int()> 
 Task::Task(ipc::Env& env, machine::MemoryObjects& objects, uint32_t task_id, std::string task_name, bool is_daemon)
     : id(task_id), name(std::move(task_name)), daemon(is_daemon), vm(objects), space(env, task_id, &vm) {}
 
-Task::~Task() = default;
+Task::~Task() {
+    // Semaphores whose port outlived the run (a leak the run reported) go with their owner.
+    while (Semaphore* s = semaphores.pop_front()) delete s;
+}
+
+Semaphore& semaphore_new(Task& t, int value) {
+    auto* s = new Semaphore(t, value);  // owned by t.semaphores until semaphore_release or ~Task
+    t.semaphores.push_back(s);
+    return *s;
+}
 
 void semaphore_end(ipc::Env& env, Semaphore& s) {
     s.active = false;
-    while (machine::Context* c = s.waiters.pop_front()) env.sched.wake(c, KERN_TERMINATED);
+    while (machine::Context* c = s.waiters.pop_front()) semaphore_wake(env, c, KERN_TERMINATED);
+}
+
+void semaphore_wake(ipc::Env& env, machine::Context* c, kern_return_t result) {
+    auto* t = static_cast<Thread*>(c);  // only threads wait on semaphores
+    t->wait_object = &t->waiter;        // where IPC waits find their Waiter
+    env.sched.wake(c, result);
 }
 
 void semaphore_release(ipc::Env& env, Semaphore& s) {
-    ipc::Port* p = s.port;
-    if (!p) return;
-    s.port = nullptr;
-    p->kobject = nullptr;
-    ipc::port_destroy(env, p);
+    MS_ASSERT(!s.active && s.waiters.empty(), "releasing a semaphore still in use");
+    if (ipc::Port* p = s.port) {
+        s.port = nullptr;
+        p->kobject = nullptr;
+        ipc::port_destroy(env, p);
+    }
+    s.owner->semaphores.remove(&s);
+    delete &s;
 }
 
 void release_thread_ports(ipc::Env& env, Thread& t) {
@@ -54,12 +72,12 @@ void teardown(ipc::Env& env, Task& task) {
     MS_ASSERT(task.live_threads == 0, "tearing down task {} with {} live threads", task.id, task.live_threads);
     task.alive = false;
     ipc::space_destroy(task.space);
-    for (auto& s : task.semaphores) {
+    task.semaphores.for_each([&env](Semaphore* s) {
         semaphore_end(env, *s);
         // As in XNU, the port outlives its semaphore while others hold send rights:
         // their calls answer KERN_TERMINATED until the last right goes (semaphore_release).
-        if (s->port && s->port->srights == 0) semaphore_release(env, *s);
-    }
+        if (s->port->srights == 0) semaphore_release(env, *s);  // frees s: for_each allows it
+    });
     for (auto& th : task.threads) release_thread_ports(env, *th);  // threads that never ran
     release_exception_ports(env, task.exc_ports);
     if (ipc::Port* p = task.task_port) {

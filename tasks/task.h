@@ -10,6 +10,7 @@
 
 #include "kernel/machine/address_space.h"
 #include "kernel/machine/context.h"
+#include "kernel/machine/list.h"
 #include "machsim.h"
 #include "ports/port.h"
 #include "ports/space.h"
@@ -66,7 +67,9 @@ public:
     uint32_t suspend_count = 0;  // task_suspend minus task_resume
 
     ipc::Port* task_port = nullptr;  // its kernel object port; the kernel holds the receive right
-    std::vector<std::unique_ptr<Semaphore>> semaphores;  // created by this task, destroyed with it
+    // Created by this task and owned here (semaphore_new): each is ended with the task, and
+    // freed once it is ended and no send right to its port is left (semaphore_release).
+    machine::List<Semaphore, &Semaphore::task_hook> semaphores;
     ExceptionPorts exc_ports;  // task_set_exception_ports: for exceptions its threads do not handle
     SignalState signals;
     mach_port_name_t self_name = MACH_PORT_NULL;       // mach_task_self()
@@ -86,10 +89,18 @@ void teardown(ipc::Env& env, Task& task);
 // its exception reply port too, and the kernel lets go of its exception ports.
 void release_thread_ports(ipc::Env& env, Thread& t);
 
+// A new semaphore owned by t, in t.semaphores; its port is the caller's to make.
+Semaphore& semaphore_new(Task& t, int value);
+
 // Ends a semaphore: waiters return KERN_TERMINATED, later operations too.
 void semaphore_end(ipc::Env& env, Semaphore& s);
 
-// Destroys an ended semaphore's port, once no send right to it is left.
+// Ends c's wait on a semaphore with `result`. c has already left the semaphore's
+// waiters; from here on it refers to the semaphore no more (which may be freed before c runs).
+void semaphore_wake(ipc::Env& env, machine::Context* c, kern_return_t result);
+
+// Frees an ended semaphore once no send right to it is left: its port is destroyed
+// (if it still has one), then the semaphore itself. s is gone on return.
 void semaphore_release(ipc::Env& env, Semaphore& s);
 
 }  // namespace machsim::tasks

@@ -318,11 +318,24 @@ std::vector<std::string> Kernel::check_invariants() {
             if (th->exc_reply) census.add_kernel_right({th->exc_reply, MACH_MSG_TYPE_PORT_RECEIVE, false});
             add_exception_ports(th->exc_ports);
         }
-        for (auto& s : t->semaphores) census.add_kernel_ref(s->port);
+        for (tasks::Semaphore* s = t->semaphores.front(); s; s = t->semaphores.next(s))
+            census.add_kernel_ref(s->port);
     }
     for (auto& [id, e] : memory_entries_) census.add_kernel_ref(e->port);
     census.add_kernel_ref(bootstrap_port_);
-    return census.check(env);
+    std::vector<std::string> problems = census.check(env);
+    // An ended semaphore is kept only while send rights to its port remain: past that
+    // nothing can reach it, and a task that creates and destroys semaphores in a loop
+    // would grow without bound.
+    for (auto& t : tasks_) {
+        std::size_t unreachable = 0;
+        for (tasks::Semaphore* s = t->semaphores.front(); s; s = t->semaphores.next(s))
+            if (!s->active && (!s->port || s->port->srights == 0)) ++unreachable;
+        if (unreachable > 0)
+            problems.push_back(fmt::format("task {} ({}) keeps {} ended semaphore(s) that no send right reaches",
+                                           t->id, t->name, unreachable));
+    }
+    return problems;
 }
 
 RunReport Kernel::make_report(bool time_limit) {

@@ -20,13 +20,13 @@ kern_return_t semaphore_call(Sys sys, mach_port_name_t name, F&& body) {
 void on_timeout(machine::Context* c) {
     auto* s = static_cast<tasks::Semaphore*>(c->wait_object);
     s->waiters.remove(c);
-    Kernel::current()->sched.wake(c, KERN_OPERATION_TIMED_OUT);
+    tasks::semaphore_wake(Kernel::current()->env, c, KERN_OPERATION_TIMED_OUT);
 }
 
 void on_abort(machine::Context* c) {
     auto* s = static_cast<tasks::Semaphore*>(c->wait_object);
     s->waiters.remove(c);
-    Kernel::current()->sched.wake(c, KERN_ABORTED);
+    tasks::semaphore_wake(Kernel::current()->env, c, KERN_ABORTED);
 }
 
 kern_return_t wait(Kernel& k, tasks::Thread& self, tasks::Semaphore& s, mach_port_name_t name,
@@ -45,7 +45,7 @@ kern_return_t wait(Kernel& k, tasks::Thread& self, tasks::Semaphore& s, mach_por
     MS_TRACE(k.trace, Event{.kind = EventKind::Block, .port = s.port ? s.port->id() : 0, .space = self.task.id,
                             .name = name, .text = "semaphore"});
     kern_return_t kr = k.sched.block();
-    self.wait_object = &self.waiter;  // IPC waits find their Waiter here
+    MS_ASSERT(self.wait_object == &self.waiter, "a semaphore wait ended without semaphore_wake");
     return kr;
 }
 
@@ -55,8 +55,7 @@ kern_return_t sys_semaphore_create(mach_port_name_t task, mach_port_name_t* sema
     return task_call(Sys::semaphore_create, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
         if (!put_user(semaphore, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
         if (value < 0 || policy < 0 || policy > SYNC_POLICY_MAX) return KERN_INVALID_ARGUMENT;
-        t.semaphores.push_back(std::make_unique<tasks::Semaphore>(t, value));
-        tasks::Semaphore& s = *t.semaphores.back();
+        tasks::Semaphore& s = tasks::semaphore_new(t, value);
         s.port = ipc::port_create(k.env, t.id);
         s.port->kobject_kind = ipc::KobjectKind::Semaphore;
         s.port->kobject = &s;
@@ -86,7 +85,7 @@ kern_return_t sys_semaphore_destroy(mach_port_name_t task, mach_port_name_t sema
 kern_return_t sys_semaphore_signal(mach_port_name_t semaphore) {
     return semaphore_call(Sys::semaphore_signal, semaphore, [](Kernel& k, tasks::Thread&, tasks::Semaphore& s) {
         if (machine::Context* c = s.waiters.pop_front()) {
-            k.sched.wake(c, KERN_SUCCESS);
+            tasks::semaphore_wake(k.env, c, KERN_SUCCESS);
         } else {
             ++s.value;
         }
@@ -96,7 +95,7 @@ kern_return_t sys_semaphore_signal(mach_port_name_t semaphore) {
 
 kern_return_t sys_semaphore_signal_all(mach_port_name_t semaphore) {
     return semaphore_call(Sys::semaphore_signal_all, semaphore, [](Kernel& k, tasks::Thread&, tasks::Semaphore& s) {
-        while (machine::Context* c = s.waiters.pop_front()) k.sched.wake(c, KERN_SUCCESS);
+        while (machine::Context* c = s.waiters.pop_front()) tasks::semaphore_wake(k.env, c, KERN_SUCCESS);
         return KERN_SUCCESS;
     });
 }

@@ -1,0 +1,97 @@
+// Semaphores (R26): how long an ended semaphore lives, and what semaphore_destroy does to the caller's right.
+#include <vector>
+
+#include "tests/lifecycle_support.h"
+
+using lt::Rcv;
+
+TEST_SUITE("semaphore lifetime") {
+
+// The census (machsim::check_invariants) reports every ended semaphore that no send right
+// reaches: the kernel must have freed it.
+TEST_CASE("a task creating and destroying semaphores in a loop keeps none of them") {
+    machsim::RunReport r = mt::run_task([] {
+        for (int i = 0; i < 1000; ++i) {
+            semaphore_t s = MACH_PORT_NULL;
+            REQUIRE_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, i % 3), KERN_SUCCESS);
+            REQUIRE_KR(semaphore_destroy(mach_task_self(), s), KERN_SUCCESS);
+        }
+        CHECK(lt::invariants_ok());
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a destroyed semaphore lives while another task holds a right to it, and goes with that right") {
+    machsim::RunReport r = mt::run_task([] {
+        semaphore_t s = MACH_PORT_NULL;
+        REQUIRE_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
+        mach_port_t c = mt::new_receive_right();
+        CHECK_KR(lt::send_port(c, MACH_MSG_TYPE_MAKE_SEND, s, MACH_MSG_TYPE_COPY_SEND), MACH_MSG_SUCCESS);
+        machsim::task_spawn(
+            "holder",
+            [](mach_port_t in) {
+                Rcv b;
+                CHECK_KR(lt::poll(in, b), MACH_MSG_SUCCESS);
+                semaphore_t sem = lt::port_desc(b).name;
+                lt::sleep_ms(2);  // the owner destroys it meanwhile
+                CHECK_KR(semaphore_signal(sem), KERN_TERMINATED);
+                CHECK_KR(semaphore_wait(sem), KERN_TERMINATED);
+                CHECK(lt::invariants_ok());
+                CHECK_KR(mach_port_deallocate(mach_task_self(), sem), KERN_SUCCESS);  // the last right: freed
+                CHECK(lt::invariants_ok());
+            },
+            c, MACH_MSG_TYPE_MOVE_RECEIVE);
+        lt::sleep_ms(1);
+        CHECK_KR(semaphore_destroy(mach_task_self(), s), KERN_SUCCESS);
+        CHECK(lt::invariants_ok());
+        lt::sleep_ms(5);
+        CHECK(lt::invariants_ok());
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+// The waiters woken by semaphore_destroy run only after the semaphore is freed (the
+// destroy used up the last right), and new semaphores may take its memory first; a
+// waiter's timer that was armed for the old wait still comes due later. Under
+// AddressSanitizer (make asan) any use of the freed semaphore fails the run.
+TEST_CASE("waiters woken by semaphore_destroy return KERN_TERMINATED after it is freed and its memory reused") {
+    std::vector<kern_return_t> got(3, -1);
+    kern_return_t second_wait = -1;
+    machsim::RunReport r = mt::run_task([&] {
+        semaphore_t s = MACH_PORT_NULL;
+        semaphore_t later = MACH_PORT_NULL;
+        REQUIRE_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
+        REQUIRE_KR(semaphore_create(mach_task_self(), &later, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
+        machsim::thread_start([&got, s] { got[0] = semaphore_wait(s); });
+        machsim::thread_start([&got, &second_wait, s, later] {
+            got[1] = semaphore_timedwait(s, mach_timespec_t{0, 5000000});  // its timer is due at 5 ms
+            second_wait = semaphore_timedwait(later, mach_timespec_t{0, 20000000});
+        });
+        mach_port_t third = machsim::thread_start([&got, s] { got[2] = semaphore_wait(s); });
+        lt::yield();  // all three wait
+        CHECK(got == std::vector<kern_return_t>{-1, -1, -1});
+        CHECK_KR(semaphore_destroy(mach_task_self(), s), KERN_SUCCESS);  // the last right to it
+        CHECK_KR(thread_abort(third), KERN_SUCCESS);  // already woken: nothing left to abort
+        std::vector<semaphore_t> fresh(8, MACH_PORT_NULL);
+        for (semaphore_t& f : fresh) REQUIRE_KR(semaphore_create(mach_task_self(), &f, SYNC_POLICY_FIFO, 1), KERN_SUCCESS);
+        CHECK(lt::invariants_ok());
+        lt::yield(2);
+        CHECK(got == std::vector<kern_return_t>{KERN_TERMINATED, KERN_TERMINATED, KERN_TERMINATED});
+        lt::sleep_ms(10);  // past the stale 5 ms timer; the second wait goes on
+        CHECK(second_wait == -1);
+        CHECK_KR(semaphore_signal(later), KERN_SUCCESS);
+        lt::yield();
+        CHECK_KR(second_wait, KERN_SUCCESS);
+        for (semaphore_t f : fresh) {
+            CHECK_KR(semaphore_wait(f), KERN_SUCCESS);
+            CHECK_KR(semaphore_destroy(mach_task_self(), f), KERN_SUCCESS);
+        }
+        CHECK(lt::invariants_ok());
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+}  // TEST_SUITE("semaphore lifetime")
