@@ -1,6 +1,9 @@
 // The trace: one event stream, readable text, and what it costs when nobody listens.
 #include <fmt/format.h>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/support.h"
 
@@ -317,6 +320,40 @@ TEST_CASE("a message pseudo-received back by its sender after MACH_SEND_TIMED_OU
     }
     CHECK(back == 1);
     CHECK(out.str().find(fmt::format("msg {} id=222 size=28 back to its sender", timed_out)) != std::string::npos);
+}
+
+TEST_CASE("a semaphore_timedwait that times out is traced as a mach_msg timeout is: a timeout line, then the wake") {
+    std::ostringstream out;
+    machsim::TextSink text(out, false);
+    machsim::TraceLog log;
+    machsim::Kernel k;
+    k.attach(log);
+    k.attach(text);
+    k.spawn("t", [] {
+        mach_port_t p = mt::new_receive_right();
+        mt::SimpleReceived in;
+        CHECK_KR(mt::receive_simple(p, in, MACH_RCV_TIMEOUT, 2), MACH_RCV_TIMED_OUT);
+        semaphore_t s = MACH_PORT_NULL;
+        CHECK_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
+        CHECK_KR(semaphore_timedwait(s, mach_timespec_t{0, 3000000}), KERN_OPERATION_TIMED_OUT);
+    });
+    CHECK(k.run().clean());
+    // Each timeout line is followed at once by the wake of the thread it names, with the timed-out code.
+    std::vector<std::pair<std::string, int>> timeouts;
+    const auto& entries = log.entries();
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        const machsim::Event& e = entries[i].event;
+        if (e.kind != EventKind::Timer) continue;
+        REQUIRE(i + 1 < entries.size());
+        const machsim::Event& next = entries[i + 1].event;
+        CHECK(next.kind == EventKind::Wake);
+        CHECK(next.extra == e.extra);
+        timeouts.emplace_back(entries[i].text, next.code);
+    }
+    CHECK(timeouts == std::vector<std::pair<std::string, int>>{{"receive timeout", MACH_RCV_TIMED_OUT},
+                                                               {"semaphore timeout", KERN_OPERATION_TIMED_OUT}});
+    CHECK(out.str().find("timeout   semaphore timeout of thread 2") != std::string::npos);
+    CHECK(out.str().find("wake      thread 2 woken: KERN_OPERATION_TIMED_OUT") != std::string::npos);
 }
 
 TEST_CASE("a sink may detach itself from on_event; the others still get every event once") {

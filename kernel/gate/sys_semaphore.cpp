@@ -20,7 +20,9 @@ kern_return_t semaphore_call(Sys sys, mach_port_name_t name, F&& body) {
 void on_timeout(machine::Context* c) {
     auto* s = static_cast<tasks::Semaphore*>(c->wait_object);
     s->waiters.remove(c);
-    tasks::semaphore_wake(Kernel::current()->env, c, KERN_OPERATION_TIMED_OUT);
+    Kernel& k = *Kernel::current();
+    MS_TRACE(k.trace, Event{.kind = EventKind::Timer, .extra = c->trace_thread, .text = "semaphore timeout"});
+    tasks::semaphore_wake(k.env, c, KERN_OPERATION_TIMED_OUT);
 }
 
 void on_abort(machine::Context* c) {
