@@ -95,3 +95,48 @@ TEST_CASE("waiters woken by semaphore_destroy return KERN_TERMINATED after it is
 }
 
 }  // TEST_SUITE("semaphore lifetime")
+
+TEST_SUITE("semaphore_destroy") {
+
+// XNU: the MIG stub moves the right into the request (semaphore_consume_ref_t), and the
+// kernel destroys a failed request with the rights in it. Only a request never sent (a bad
+// task) leaves the right alone.
+TEST_CASE("semaphore_destroy uses up one uref of the caller's right even when it fails") {
+    machsim::RunReport r = mt::run_task([] {
+        semaphore_t s = MACH_PORT_NULL;
+        REQUIRE_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), s, MACH_PORT_RIGHT_SEND, 2), KERN_SUCCESS);
+        CHECK_KR(semaphore_destroy(MACH_PORT_NULL, s), MACH_SEND_INVALID_DEST);  // never sent
+        CHECK(mt::refs(s, MACH_PORT_RIGHT_SEND) == 3);
+        CHECK_KR(semaphore_destroy(mach_task_self(), s), KERN_SUCCESS);
+        CHECK(mt::refs(s, MACH_PORT_RIGHT_SEND) == 2);
+        CHECK_KR(semaphore_destroy(mach_task_self(), s), KERN_TERMINATED);  // already destroyed
+        CHECK(mt::refs(s, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK_KR(semaphore_destroy(mach_task_self(), s), KERN_TERMINATED);  // its last uref
+        CHECK(mt::type_of(s) == 0xdead);                                   // the name is gone
+        CHECK(lt::invariants_ok());                                        // and the semaphore
+
+        semaphore_t owned = MACH_PORT_NULL;
+        REQUIRE_KR(semaphore_create(mach_task_self(), &owned, SYNC_POLICY_FIFO, 0), KERN_SUCCESS);
+        machsim::task_spawn(
+            "stranger",
+            [](mach_port_t sem) {
+                CHECK_KR(mach_port_mod_refs(mach_task_self(), sem, MACH_PORT_RIGHT_SEND, 1), KERN_SUCCESS);
+                CHECK_KR(semaphore_destroy(mach_task_self(), sem), KERN_INVALID_RIGHT);  // not the owner
+                CHECK(mt::refs(sem, MACH_PORT_RIGHT_SEND) == 1);
+                CHECK_KR(semaphore_signal(sem), KERN_SUCCESS);  // the semaphore itself is untouched
+                CHECK_KR(semaphore_destroy(mach_task_self(), sem), KERN_INVALID_RIGHT);
+                CHECK(mt::type_of(sem) == 0xdead);
+            },
+            owned, MACH_MSG_TYPE_COPY_SEND);
+        CHECK_KR(semaphore_wait(owned), KERN_SUCCESS);  // the stranger's signal
+        lt::sleep_ms(1);
+        CHECK(mt::refs(owned, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK_KR(semaphore_destroy(mach_task_self(), owned), KERN_SUCCESS);
+        CHECK(lt::invariants_ok());
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+}  // TEST_SUITE("semaphore_destroy")

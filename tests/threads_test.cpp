@@ -357,8 +357,8 @@ TEST_CASE("semaphore_destroy wakes waiters with KERN_TERMINATED; only the owner 
         thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
         mach_port_t child = machsim::task_spawn(
             "stranger", [](mach_port_t sem) {
-                CHECK_KR(semaphore_destroy(mach_task_self(), sem), KERN_INVALID_RIGHT);
                 CHECK_KR(semaphore_signal(sem), KERN_SUCCESS);  // others may signal
+                CHECK_KR(semaphore_destroy(mach_task_self(), sem), KERN_INVALID_RIGHT);  // (it uses up sem)
             },
             s, MACH_MSG_TYPE_COPY_SEND);
         (void)child;

@@ -76,11 +76,19 @@ kern_return_t sys_semaphore_destroy(mach_port_name_t task, mach_port_name_t sema
     return task_call(Sys::semaphore_destroy, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
         tasks::Semaphore* s = target_semaphore(self, semaphore);
         if (!s) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a semaphore", semaphore);
-        if (s->owner != &t) return ipc::fail(k.env, KERN_INVALID_RIGHT, "the semaphore belongs to another task");
-        if (!s->active) return KERN_TERMINATED;
-        tasks::semaphore_end(k.env, *s);
-        (void)ipc::right_deallocate(self.task.space, semaphore);  // the call consumes the caller's right
-        return KERN_SUCCESS;
+        kern_return_t kr = KERN_SUCCESS;
+        if (s->owner != &t) {
+            kr = ipc::fail(k.env, KERN_INVALID_RIGHT, "the semaphore belongs to another task");
+        } else if (!s->active) {
+            kr = KERN_TERMINATED;
+        } else {
+            tasks::semaphore_end(k.env, *s);
+        }
+        // XNU's MIG stub moves the right into the request (semaphore_consume_ref_t is a
+        // MOVE_SEND), and a request that fails is destroyed with it: the call uses up one
+        // uref whatever it answers (docs/api.md, section 10). It may free the semaphore.
+        (void)ipc::right_deallocate(self.task.space, semaphore);
+        return kr;
     });
 }
 
