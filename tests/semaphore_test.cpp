@@ -22,6 +22,42 @@ TEST_CASE("a task creating and destroying semaphores in a loop keeps none of the
     CHECK(r.clean());
 }
 
+TEST_CASE("a semaphore_create that cannot name the semaphore (full name space) frees it and its port at once") {
+    machsim::TraceLog log;
+    machsim::Config cfg;
+    cfg.max_names = 64;
+    machsim::Kernel k(cfg);
+    k.attach(log);
+    k.spawn("t", [] {
+        CHECK(mt::fill_name_space() > 0);
+        for (int i = 0; i < 3; ++i) {
+            semaphore_t s = 7;
+            CHECK_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, 0), KERN_RESOURCE_SHORTAGE);
+            CHECK(s == MACH_PORT_NULL);
+        }
+    });
+    machsim::RunReport r = k.run();
+    INFO(r.summary());
+    CHECK(r.clean());
+    // Each failing call destroys the port it made for the semaphore before it returns.
+    int calls = 0, destroyed = 0;
+    bool in_call = false;
+    for (const auto& e : log.entries()) {
+        bool create_call = e.text == "semaphore_create";
+        if (e.event.kind == machsim::EventKind::SyscallEnter && create_call) {
+            in_call = true;
+            destroyed = 0;
+        } else if (in_call && e.event.kind == machsim::EventKind::PortDestroy) {
+            ++destroyed;
+        } else if (e.event.kind == machsim::EventKind::SyscallLeave && create_call) {
+            in_call = false;
+            ++calls;
+            CHECK(destroyed == 1);
+        }
+    }
+    CHECK(calls == 3);
+}
+
 TEST_CASE("a destroyed semaphore lives while another task holds a right to it, and goes with that right") {
     machsim::RunReport r = mt::run_task([] {
         semaphore_t s = MACH_PORT_NULL;

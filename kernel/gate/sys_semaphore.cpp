@@ -63,8 +63,10 @@ kern_return_t sys_semaphore_create(mach_port_name_t task, mach_port_name_t* sema
         s.port->kobject = &s;
         ipc::Carried c = ipc::make_send(s.port);
         mach_port_name_t name = MACH_PORT_NULL;
-        if (ipc::copyout(self.task.space, c, &name) != KERN_SUCCESS) {
+        if (ipc::copyout(self.task.space, c, &name) != KERN_SUCCESS) {  // nobody can reach it: free it now
             ipc::carried_release(k.env, c);
+            tasks::semaphore_end(k.env, s);
+            tasks::semaphore_release(k.env, s);
             return KERN_RESOURCE_SHORTAGE;
         }
         (void)put_user(semaphore, name);
