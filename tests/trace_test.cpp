@@ -268,6 +268,18 @@ TEST_CASE("a port's death is traced before what it sets off: destroyed messages,
 
 namespace {
 
+// A kernel traced both ways: every event kept (log) and printed without system calls (out).
+struct TracedKernel {
+    std::ostringstream out;
+    machsim::TextSink text{out, false};
+    machsim::TraceLog log;
+    machsim::Kernel k;
+    TracedKernel() {
+        k.attach(log);
+        k.attach(text);
+    }
+};
+
 struct CountingSink : machsim::TraceSink {
     int events = 0;
     void on_event(const machsim::Event& e) override {
@@ -289,12 +301,10 @@ struct QuittingSink : machsim::TraceSink {
 }  // namespace
 
 TEST_CASE("a message pseudo-received back by its sender after MACH_SEND_TIMED_OUT ends in a receive line") {
-    std::ostringstream out;
-    machsim::TextSink text(out, false);
-    machsim::TraceLog log;
-    machsim::Kernel k;
-    k.attach(log);
-    k.attach(text);
+    TracedKernel t;
+    machsim::Kernel& k = t.k;
+    const machsim::TraceLog& log = t.log;
+    const std::ostringstream& out = t.out;
     mach_port_t name = MACH_PORT_NULL;
     k.spawn("t", [&] {
         name = mt::new_port_with_send();
@@ -323,12 +333,10 @@ TEST_CASE("a message pseudo-received back by its sender after MACH_SEND_TIMED_OU
 }
 
 TEST_CASE("a semaphore_timedwait that times out is traced as a mach_msg timeout is: a timeout line, then the wake") {
-    std::ostringstream out;
-    machsim::TextSink text(out, false);
-    machsim::TraceLog log;
-    machsim::Kernel k;
-    k.attach(log);
-    k.attach(text);
+    TracedKernel t;
+    machsim::Kernel& k = t.k;
+    const machsim::TraceLog& log = t.log;
+    const std::ostringstream& out = t.out;
     k.spawn("t", [] {
         mach_port_t p = mt::new_receive_right();
         mt::SimpleReceived in;
