@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -1491,6 +1492,96 @@ TEST_CASE("a fault inside a fault's signal handler nests: resumed, both writes c
     CHECK(seen == std::vector<int>{sig::BUS, sig::SEGV, sig::BUS});
     CHECK(r.leaks.empty());
     CHECK(r.accounting.empty());
+}
+
+namespace {
+vm_address_t victim_hole = 0;
+bool in_inner_handler = false;
+bool sleep_on_unwind = false;
+
+// Sleeps as the unwinding of a terminated thread destroys it.
+struct SleepsWhenDestroyed {
+    ~SleepsWhenDestroyed() { lt::sleep_ms(50); }
+};
+
+// The inner fault's handler (SIGSEGV): says it is there, then waits for a message nobody sends.
+void wait_in_inner_handler(int s) {
+    seen.push_back(s);
+    std::optional<SleepsWhenDestroyed> on_unwind;
+    if (sleep_on_unwind) on_unwind.emplace();
+    in_inner_handler = true;
+    mt::SimpleReceived in;
+    (void)mt::receive_simple(mt::new_receive_right(), in);
+}
+
+// The outer fault's handler (SIGBUS): touches a hole, a fault nested in this one.
+void touch_victim_hole(int s) {
+    seen.push_back(s);
+    poke(victim_hole, 1);
+}
+
+void fault_twice_and_wait() {
+    vm_address_t read_only = page_with(VM_PROT_READ);
+    victim_hole = page_with(VM_PROT_READ);
+    REQUIRE(victim_hole != 0);
+    REQUIRE_KR(vm_deallocate(mach_task_self(), victim_hole, vm_page_size), KERN_SUCCESS);
+    CHECK_KR(catch_with(sig::BUS, touch_victim_hole), KERN_SUCCESS);
+    CHECK_KR(catch_with(sig::SEGV, wait_in_inner_handler), KERN_SUCCESS);
+    poke(read_only, 1);
+}
+
+enum class Ender { TaskTerminate, ThreadTerminate, EndOfRun };
+}  // namespace
+
+// A thread in the handler of a fault that happened in a fault's handler stands on
+// three stacks: its own and one per fault. Ended by another task or by the end of
+// the run, it gives every one back; a destructor that sleeps while the ending unwinds
+// the inner handler does not sleep (it would hold the thread, and at the end of a
+// run, when no timer fires any more, keep it and its stacks for ever).
+TEST_CASE("a thread ended inside a nested fault's signal handler gives back every stack; a destructor there does not "
+          "sleep") {
+    for (bool sleeps : {false, true}) {
+        for (Ender how : {Ender::TaskTerminate, Ender::ThreadTerminate, Ender::EndOfRun}) {
+            CAPTURE(sleeps);
+            CAPTURE(static_cast<int>(how));
+            reset();
+            in_inner_handler = false;
+            sleep_on_unwind = sleeps;
+            bool gone_at_once = false;
+            machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+                k.spawn("controller", [&] {
+                    mach_port_t victim = machsim::task_spawn("victim", [](mach_port_t) { fault_twice_and_wait(); });
+                    REQUIRE(yield_until([] { return in_inner_handler; }));
+                    if (how == Ender::EndOfRun) return;  // the victim waits for ever: the run ends as a deadlock
+                    if (how == Ender::TaskTerminate) {
+                        CHECK_KR(task_terminate(victim), KERN_SUCCESS);
+                    } else {
+                        thread_act_array_t threads = nullptr;
+                        mach_msg_type_number_t n = 0;
+                        REQUIRE_KR(task_threads(victim, &threads, &n), KERN_SUCCESS);
+                        REQUIRE(n == 1);
+                        CHECK_KR(thread_terminate(threads[0]), KERN_SUCCESS);
+                        CHECK_KR(mach_port_deallocate(mach_task_self(), threads[0]), KERN_SUCCESS);
+                        CHECK_KR(vm_deallocate(mach_task_self(), (vm_address_t)threads, n * sizeof *threads),
+                                 KERN_SUCCESS);
+                    }
+                    lt::sleep_ms(2);
+                    gone_at_once = mt::type_of(victim) == MACH_PORT_TYPE_DEAD_NAME;
+                });
+            });
+            INFO(r.summary());
+            CHECK(seen == std::vector<int>{sig::BUS, sig::SEGV});
+            if (how == Ender::EndOfRun) {
+                CHECK(r.deadlock);
+                CHECK(report_of(r, "victim").end == TaskEnd::Deadlocked);
+            } else {
+                CHECK(gone_at_once);
+                CHECK(report_of(r, "victim").end == TaskEnd::Terminated);
+            }
+            CHECK(r.leaks.empty());  // among them "N thread stack(s) still in use"
+            CHECK(r.accounting.empty());
+        }
+    }
 }
 
 namespace {

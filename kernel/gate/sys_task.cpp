@@ -58,7 +58,10 @@ kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_ti
         case SWITCH_OPTION_NONE:
         case SWITCH_OPTION_DEPRESS: k.sched.yield(); return KERN_SUCCESS;
         case SWITCH_OPTION_WAIT: {
-            if (self.wait_interrupted()) return KERN_ABORTED;  // a signal first: the sleep is cut short
+            // A signal first: the sleep is cut short. A thread being terminated (a destructor run
+            // by the unwinding) never sleeps; in a fault's signal handler wait_interrupted() would
+            // not say so, and the sleep would hold it (at the end of a run, for ever).
+            if (self.kill_pending || self.wait_interrupted()) return KERN_ABORTED;
             k.sched.arm_timer(&self, k.clock.now() + uint64_t{time} * ipc::kTicksPerMs, on_sleep_over);
             MS_TRACE(k.trace, Event{.kind = EventKind::Block, .text = "sleep"});
             self.abort_wait = on_sleep_aborted;
