@@ -188,21 +188,30 @@ struct FaultDetour {
         std::abort();  // unreachable: the handler does not come back here
     }
 
-    // Releases the fault stacks of the faults r is nested in; each record lives
-    // on the stack named by the record it encloses, so it is read before that goes.
+    // Releases the fault stacks of the faults r is nested in.
     static void release_outer(Scheduler& s, const FaultRecord* r) {
-        StackPool::Stack st = r->outer;
-        const FaultRecord* o = r->outer_record;  // on st
-        while (st.lo) {
-            StackPool::Stack next = o ? o->outer : StackPool::Stack{};
-            const FaultRecord* next_record = o ? o->outer_record : nullptr;
 #ifdef MACHSIM_ASAN
-            s.stacks_.retire(st);  // the enclosing faults' frames stay, as exit_faulted keeps the thread's
+        constexpr bool keep_frames = true;  // the enclosing faults' frames stay, as exit_faulted keeps the thread's
 #else
-            s.stacks_.release(st);
+        constexpr bool keep_frames = false;
 #endif
+        release_chain(s, r->outer, r->outer_record, keep_frames);
+    }
+
+    // Releases fault stack st, whose fault's record is r, and those of the faults it
+    // is nested in. Each record lives on the stack it names, so it is read before
+    // that goes. keep_frames: retire them instead (StackPool::retire).
+    static void release_chain(Scheduler& s, StackPool::Stack st, const FaultRecord* r, bool keep_frames) {
+        while (st.lo) {
+            StackPool::Stack next = r ? r->outer : StackPool::Stack{};
+            const FaultRecord* next_record = r ? r->outer_record : nullptr;
+            if (keep_frames) {
+                s.stacks_.retire(st);
+            } else {
+                s.stacks_.release(st);
+            }
             st = next;
-            o = next_record;
+            r = next_record;
         }
     }
 
@@ -348,6 +357,12 @@ void Scheduler::replenish_fault_stack() {
 void Scheduler::drop_spare_fault_stack() {
     stacks_.release(spare_fault_stack_);
     spare_fault_stack_ = {};
+}
+
+void Scheduler::release_fault_stacks(Context* c) {
+    FaultDetour::release_chain(*this, c->fault_stack_, c->fault_record_, false);
+    c->fault_stack_ = {};
+    c->fault_record_ = nullptr;
 }
 
 void Scheduler::exit_faulted() {

@@ -207,9 +207,8 @@ void Scheduler::discard(Context* c) {
     c->parked_ = false;
     timers_.forget(c);
     stacks_.release(c->stack_);
-    stacks_.release(c->fault_stack_);
+    release_fault_stacks(c);  // in a fault nested in faults, one stack per fault
     c->stack_ = {};
-    c->fault_stack_ = {};
     c->fctx_ = nullptr;
     c->state_ = RunState::Dead;
 }

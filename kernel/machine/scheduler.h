@@ -112,6 +112,8 @@ private:
     bool take_fault_stack(StackPool::Stack& out);  // signal context: no allocation
     void replenish_fault_stack();
     [[noreturn]] void exit_faulted();  // the current context ends on its fault stack
+    // Gives back c's fault stack and those of the faults it is nested in (c is not on them).
+    void release_fault_stacks(Context* c);
 
     StackPool& stacks_;
     Clock& clock_;
