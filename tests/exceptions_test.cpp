@@ -53,6 +53,46 @@ const machsim::TaskReport& report_of(const machsim::RunReport& r, const char* na
     return *t;
 }
 
+// What *_get_exception_ports reports. Rights to valid ports are the caller's: see drop().
+struct Handlers {
+    kern_return_t kr = KERN_FAILURE;
+    mach_msg_type_number_t count = 0;
+    exception_mask_t masks[EXC_TYPES_COUNT] = {};
+    mach_port_t ports[EXC_TYPES_COUNT] = {};
+    exception_behavior_t behaviors[EXC_TYPES_COUNT] = {};
+    thread_state_flavor_t flavors[EXC_TYPES_COUNT] = {};
+
+    // The entry whose mask has `type`'s bit; null if none.
+    const exception_mask_t* find(exception_type_t type) const {
+        for (mach_msg_type_number_t i = 0; i < count; ++i)
+            if (masks[i] & (1u << type)) return &masks[i];
+        return nullptr;
+    }
+    std::size_t index(exception_type_t type) const { return static_cast<std::size_t>(find(type) - masks); }
+    void drop() const {
+        for (mach_msg_type_number_t i = 0; i < count; ++i)
+            if (MACH_PORT_VALID(ports[i])) (void)mach_port_deallocate(mach_task_self(), ports[i]);
+    }
+};
+
+// thread = MACH_PORT_NULL: the calling task's handlers; else that thread's.
+Handlers handlers_of(mach_port_t thread, exception_mask_t mask, mach_msg_type_number_t room = EXC_TYPES_COUNT) {
+    Handlers h;
+    h.count = room;
+    h.kr = thread ? thread_get_exception_ports(thread, mask, h.masks, &h.count, h.ports, h.behaviors, h.flavors)
+                  : task_get_exception_ports(mach_task_self(), mask, h.masks, &h.count, h.ports, h.behaviors,
+                                             h.flavors);
+    return h;
+}
+
+// A name for a dead port in the caller's space.
+mach_port_t dead_name() {
+    mach_port_t p = mt::new_port_with_send();
+    CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
+    CHECK(mt::type_of(p) == MACH_PORT_TYPE_DEAD_NAME);
+    return p;
+}
+
 }  // namespace
 
 TEST_SUITE("exceptions") {
@@ -259,6 +299,79 @@ TEST_CASE("a handler that removes its exception port before answering, in a trac
     CHECK(r.clean());
     CHECK(seen == 7);
     CHECK(out.str().find("answered KERN_SUCCESS") != std::string::npos);
+}
+
+constexpr exception_behavior_t kDefault64 = EXCEPTION_DEFAULT | MACH_EXCEPTION_CODES;
+
+// XNU's set_exception_ports_validation (osfmk/kern/ipc_tt.c), after MIG has copied the
+// port in: the mask; the behaviour, only when there is a port to send to; the flavor;
+// MACH_EXCEPTION_CODES for the identity-protected behaviour and backtraces. Then
+// machsim's own refusal of the behaviours it cannot send. A refused call changes nothing.
+TEST_CASE("*_set_exception_ports checks its arguments as XNU does, the port first, the behaviour only for a port") {
+    for (bool on_thread : {false, true}) {
+        CAPTURE(on_thread);
+        machsim::RunReport r = mt::run_task([&] {
+            mach_port_t me = on_thread ? mach_thread_self() : MACH_PORT_NULL;
+            auto set = [&](exception_mask_t mask, mach_port_t port, exception_behavior_t behavior,
+                           thread_state_flavor_t flavor) {
+                return on_thread ? thread_set_exception_ports(me, mask, port, behavior, flavor)
+                                 : task_set_exception_ports(mach_task_self(), mask, port, behavior, flavor);
+            };
+            mach_port_t exc = mt::new_port_with_send();
+            mach_port_t dead = dead_name();
+            const exception_mask_t bad_mask = 1u << EXC_TYPES_COUNT;
+
+            // The port is copied in first, as the MIG request carries it (COPY_SEND needs a send right).
+            CHECK_KR(set(bad_mask, mt::new_receive_right(), 0, -1), MACH_SEND_INVALID_RIGHT);
+            // The mask: only the bits of EXC_MASK_VALID (bit 0 names no exception).
+            CHECK_KR(set(bad_mask, exc, kDefault64, 0), KERN_INVALID_ARGUMENT);
+            CHECK_KR(set(1, exc, kDefault64, 0), KERN_INVALID_ARGUMENT);
+            CHECK_KR(set(bad_mask, MACH_PORT_NULL, kDefault64, 0), KERN_INVALID_ARGUMENT);
+            // The behaviour, only when there is a port to send to.
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, 0, 0), KERN_INVALID_ARGUMENT);
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, 6 | MACH_EXCEPTION_CODES, 0), KERN_INVALID_ARGUMENT);
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, MACH_PORT_NULL, 6, 0), KERN_SUCCESS);
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, MACH_PORT_DEAD, 0, 0), KERN_SUCCESS);
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, dead, 0x1234, 0), KERN_SUCCESS);
+            // The flavor: 0 or one of x86's, whatever the port (14, 15: XNU's internal ones).
+            for (thread_state_flavor_t bad : {-1, 14, 15, 26})
+                CHECK_KR(set(EXC_MASK_BAD_ACCESS, MACH_PORT_NULL, kDefault64, bad), KERN_INVALID_ARGUMENT);
+            for (thread_state_flavor_t good : {x86_THREAD_STATE32, x86_THREAD_STATE64, THREAD_STATE_NONE,
+                                               x86_AVX_STATE32, x86_LAST_BRANCH_STATE})
+                CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, kDefault64, good), KERN_SUCCESS);
+            // The identity-protected behaviour and backtraces need 64-bit codes, whatever the port.
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, MACH_PORT_NULL, EXCEPTION_IDENTITY_PROTECTED, 0), KERN_INVALID_ARGUMENT);
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, MACH_PORT_NULL, EXCEPTION_IDENTITY_PROTECTED | MACH_EXCEPTION_CODES, 0),
+                     KERN_SUCCESS);
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, MACH_PORT_NULL, EXCEPTION_DEFAULT | MACH_EXCEPTION_BACKTRACE_PREFERRED, 0),
+                     KERN_INVALID_ARGUMENT);
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, kDefault64 | MACH_EXCEPTION_BACKTRACE_PREFERRED, 0), KERN_SUCCESS);
+            // Behaviours XNU takes whose messages machsim cannot send: refused for a port.
+            for (exception_behavior_t b : {EXCEPTION_STATE, EXCEPTION_STATE_IDENTITY, EXCEPTION_IDENTITY_PROTECTED,
+                                           EXCEPTION_STATE_IDENTITY_PROTECTED})
+                CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, b | MACH_EXCEPTION_CODES, x86_THREAD_STATE64),
+                         KERN_INVALID_ARGUMENT);
+
+            // The last call that succeeded holds; the refused ones cost the caller no uref.
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, EXCEPTION_DEFAULT | MACH_EXCEPTION_ERRORS, THREAD_STATE_NONE),
+                     KERN_SUCCESS);
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, EXCEPTION_STATE, x86_THREAD_STATE64), KERN_INVALID_ARGUMENT);
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, kDefault64, 14), KERN_INVALID_ARGUMENT);
+            CHECK(mt::refs(exc, MACH_PORT_RIGHT_SEND) == 1);
+            Handlers h = handlers_of(me, EXC_MASK_BAD_ACCESS);
+            CHECK_KR(h.kr, KERN_SUCCESS);
+            REQUIRE(h.count == 1);
+            CHECK(h.masks[0] == EXC_MASK_BAD_ACCESS);
+            CHECK(h.ports[0] == exc);
+            CHECK(h.behaviors[0] == (EXCEPTION_DEFAULT | MACH_EXCEPTION_ERRORS));
+            CHECK(h.flavors[0] == THREAD_STATE_NONE);
+            h.drop();
+            CHECK(mt::refs(exc, MACH_PORT_RIGHT_SEND) == 1);
+            if (on_thread) CHECK_KR(mach_port_deallocate(mach_task_self(), me), KERN_SUCCESS);
+        });
+        INFO(r.summary());
+        CHECK(r.clean());
+    }
 }
 
 // The hardware's divide, which UndefinedBehaviorSanitizer would otherwise stop before the CPU traps.

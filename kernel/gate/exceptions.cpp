@@ -188,18 +188,26 @@ kern_return_t Kernel::raise_exception(tasks::Thread& t, const tasks::ExceptionPo
 
 namespace {
 
-// Checks the arguments of a *_set_exception_ports call the way XNU does.
-kern_return_t check_set(Kernel& k, exception_mask_t mask, exception_behavior_t behavior) {
+// Checks the arguments of a *_set_exception_ports call as XNU's
+// set_exception_ports_validation (osfmk/kern/ipc_tt.c) does, in its order; `port` is
+// the handler copied in (null: MACH_PORT_NULL, MACH_PORT_DEAD or a dead name), whose
+// behaviour alone is checked. Then machsim's own refusal of what it cannot send.
+kern_return_t check_set(Kernel& k, exception_mask_t mask, const ipc::Port* port, exception_behavior_t behavior,
+                        thread_state_flavor_t flavor) {
     if (mask & ~static_cast<exception_mask_t>(EXC_MASK_VALID))
         return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "exception mask {:#x} has bits outside EXC_MASK_VALID", mask);
-    switch (behavior & ~MACH_EXCEPTION_MASK) {
-    case EXCEPTION_DEFAULT: return KERN_SUCCESS;
-    case EXCEPTION_STATE:
-    case EXCEPTION_STATE_IDENTITY:
+    const exception_behavior_t kind = behavior & ~MACH_EXCEPTION_MASK;
+    if (port && (kind < EXCEPTION_DEFAULT || kind > EXCEPTION_STATE_IDENTITY_PROTECTED))
+        return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not an exception behaviour", behavior);
+    if (flavor != 0 && !VALID_THREAD_STATE_FLAVOR(flavor))
+        return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{} is not a thread state flavor of x86", flavor);
+    if ((kind == EXCEPTION_IDENTITY_PROTECTED || (behavior & MACH_EXCEPTION_BACKTRACE_PREFERRED)) &&
+        !(behavior & MACH_EXCEPTION_CODES))
+        return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "behaviour {:#x} needs MACH_EXCEPTION_CODES", behavior);
+    if (port && kind != EXCEPTION_DEFAULT)
         return ipc::fail(k.env, KERN_INVALID_ARGUMENT,
                          "behaviour {:#x}: machsim sends only EXCEPTION_DEFAULT messages (no thread state)", behavior);
-    default: return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not an exception behaviour", behavior);
-    }
+    return KERN_SUCCESS;
 }
 
 // The right `port` names in the caller's space, as MIG's COPY_SEND would take it.
@@ -216,9 +224,13 @@ kern_return_t copy_handler(Kernel& k, tasks::Thread& self, mach_port_name_t port
 
 kern_return_t set_ports(Kernel& k, tasks::Thread& self, tasks::ExceptionPorts& ports, exception_mask_t mask,
                         mach_port_name_t port, exception_behavior_t behavior, thread_state_flavor_t flavor) {
-    if (kern_return_t kr = check_set(k, mask, behavior); kr != KERN_SUCCESS) return kr;
+    // The port first, as the MIG request carries it; a call that then fails drops the copy.
     ipc::Port* p = nullptr;
     if (kern_return_t kr = copy_handler(k, self, port, &p); kr != KERN_SUCCESS) return kr;
+    if (kern_return_t kr = check_set(k, mask, p, behavior, flavor); kr != KERN_SUCCESS) {
+        if (p) ipc::release_send(k.env, p);
+        return kr;
+    }
     for (int type = 1; type < EXC_TYPES_COUNT; ++type) {
         if (!(mask & (1u << type))) continue;
         tasks::ExceptionPort& slot = ports[type];

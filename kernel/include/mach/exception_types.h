@@ -6,6 +6,7 @@
 
 #include "mach/machine_types.h"
 #include "mach/port.h"
+#include "mach/thread_status.h"
 
 #define EXC_BAD_ACCESS 1      /* code: KERN_INVALID_ADDRESS or KERN_PROTECTION_FAILURE; subcode: the address */
 #define EXC_BAD_INSTRUCTION 2 /* code: EXC_I386_INVOP; subcode: 0, as on XNU */
@@ -53,15 +54,17 @@
 #define EXC_I386_BOUND 7
 #define EXC_I386_SSEEXTERR 8
 
-/* Behaviours: which message the handler gets. */
-#define EXCEPTION_DEFAULT 1        /* exception_raise: thread, task, exception, codes */
-#define EXCEPTION_STATE 2          /* exception_raise_state (not provided: KERN_INVALID_ARGUMENT) */
-#define EXCEPTION_STATE_IDENTITY 3 /* exception_raise_state_identity (not provided) */
-#define MACH_EXCEPTION_ERRORS 0x40000000
-#define MACH_EXCEPTION_CODES 0x80000000 /* 64-bit codes: mach_exception_raise */
-#define MACH_EXCEPTION_MASK (MACH_EXCEPTION_CODES | MACH_EXCEPTION_ERRORS)
-
-#define THREAD_STATE_NONE 13 /* x86 */
+/* Behaviours: which message the handler gets. machsim sends only EXCEPTION_DEFAULT's;
+ * a handler port with another one is refused (KERN_INVALID_ARGUMENT). */
+#define EXCEPTION_DEFAULT 1                  /* exception_raise: thread, task, exception, codes */
+#define EXCEPTION_STATE 2                    /* exception_raise_state (not provided) */
+#define EXCEPTION_STATE_IDENTITY 3           /* exception_raise_state_identity (not provided) */
+#define EXCEPTION_IDENTITY_PROTECTED 4       /* needs MACH_EXCEPTION_CODES (not provided) */
+#define EXCEPTION_STATE_IDENTITY_PROTECTED 5 /* (not provided) */
+#define MACH_EXCEPTION_BACKTRACE_PREFERRED 0x20000000 /* needs MACH_EXCEPTION_CODES; no effect */
+#define MACH_EXCEPTION_ERRORS 0x40000000              /* no effect */
+#define MACH_EXCEPTION_CODES 0x80000000               /* 64-bit codes: mach_exception_raise */
+#define MACH_EXCEPTION_MASK (MACH_EXCEPTION_CODES | MACH_EXCEPTION_ERRORS | MACH_EXCEPTION_BACKTRACE_PREFERRED)
 
 typedef int exception_type_t;
 typedef integer_t exception_data_type_t;
@@ -70,7 +73,6 @@ typedef int exception_behavior_t;
 typedef exception_data_type_t* exception_data_t;
 typedef mach_exception_data_type_t* mach_exception_data_t;
 typedef unsigned int exception_mask_t;
-typedef int thread_state_flavor_t;
 typedef exception_mask_t* exception_mask_array_t;
 typedef exception_behavior_t* exception_behavior_array_t;
 typedef thread_state_flavor_t* exception_flavor_array_t;

@@ -152,8 +152,9 @@ kern_return_t mach_vm_map(vm_map_t target_task, mach_vm_address_t *address, mach
                           vm_inherit_t inheritance);
 
 /* Exception ports (R23): where a thread's faults go, first the thread's own
- * port for the exception type, then its task's. Only EXCEPTION_DEFAULT
- * (optionally | MACH_EXCEPTION_CODES) is accepted; the flavor is ignored. */
+ * port for the exception type, then its task's. A handler port takes only
+ * EXCEPTION_DEFAULT (optionally | MACH_EXCEPTION_CODES); the flavor is checked
+ * as XNU does, kept and reported, never used (docs/api.md, section 12.2). */
 kern_return_t task_set_exception_ports(task_t task, exception_mask_t exception_mask, mach_port_t new_port,
                                        exception_behavior_t behavior, thread_state_flavor_t new_flavor);
 kern_return_t thread_set_exception_ports(thread_act_t thread, exception_mask_t exception_mask, mach_port_t new_port,
