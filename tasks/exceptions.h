@@ -16,6 +16,9 @@ struct ExceptionPort {
     ipc::Port* port = nullptr;
     exception_behavior_t behavior = 0;
     thread_state_flavor_t flavor = 0;
+    // No port, but set to MACH_PORT_DEAD or a dead name: reported as MACH_PORT_DEAD, as
+    // XNU keeps such a handler (IP_DEAD) apart from none (IP_NULL).
+    bool dead = false;
 };
 using ExceptionPorts = std::array<ExceptionPort, EXC_TYPES_COUNT>;
 

@@ -374,6 +374,38 @@ TEST_CASE("*_set_exception_ports checks its arguments as XNU does, the port firs
     }
 }
 
+// XNU keeps the dead port a handler is set to (IP_DEAD, from MACH_PORT_DEAD or a dead
+// name) and its get copies it out as MACH_PORT_DEAD; types never set report MACH_PORT_NULL.
+TEST_CASE("a handler set to MACH_PORT_DEAD or a dead name is reported as MACH_PORT_DEAD, apart from types with none") {
+    for (bool on_thread : {false, true}) {
+        CAPTURE(on_thread);
+        machsim::RunReport r = mt::run_task([&] {
+            mach_port_t me = on_thread ? mach_thread_self() : MACH_PORT_NULL;
+            auto set = [&](exception_mask_t mask, mach_port_t port) {
+                return on_thread ? thread_set_exception_ports(me, mask, port, EXCEPTION_DEFAULT, 0)
+                                 : task_set_exception_ports(mach_task_self(), mask, port, EXCEPTION_DEFAULT, 0);
+            };
+            mach_port_t dead = dead_name();
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, MACH_PORT_DEAD), KERN_SUCCESS);
+            CHECK_KR(set(EXC_MASK_ARITHMETIC, dead), KERN_SUCCESS);
+            CHECK_KR(set(EXC_MASK_SOFTWARE, MACH_PORT_NULL), KERN_SUCCESS);
+            CHECK(mt::refs(dead, MACH_PORT_RIGHT_DEAD_NAME) == 1);  // copied, not taken
+            Handlers h = handlers_of(me, EXC_MASK_BAD_ACCESS | EXC_MASK_ARITHMETIC | EXC_MASK_SOFTWARE);
+            CHECK_KR(h.kr, KERN_SUCCESS);
+            REQUIRE(h.count == 2);
+            CHECK(h.masks[0] == (EXC_MASK_BAD_ACCESS | EXC_MASK_ARITHMETIC));
+            CHECK(h.ports[0] == MACH_PORT_DEAD);
+            CHECK(h.behaviors[0] == EXCEPTION_DEFAULT);
+            CHECK(h.masks[1] == EXC_MASK_SOFTWARE);
+            CHECK(h.ports[1] == MACH_PORT_NULL);
+            CHECK(h.behaviors[1] == EXCEPTION_DEFAULT);
+            if (on_thread) CHECK_KR(mach_port_deallocate(mach_task_self(), me), KERN_SUCCESS);
+        });
+        INFO(r.summary());
+        CHECK(r.clean());
+    }
+}
+
 // The hardware's divide, which UndefinedBehaviorSanitizer would otherwise stop before the CPU traps.
 static __attribute__((no_sanitize("undefined"))) int divide(int a, int b) { return a / b; }
 

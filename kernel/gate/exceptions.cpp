@@ -210,15 +210,17 @@ kern_return_t check_set(Kernel& k, exception_mask_t mask, const ipc::Port* port,
     return KERN_SUCCESS;
 }
 
-// The right `port` names in the caller's space, as MIG's COPY_SEND would take it.
-kern_return_t copy_handler(Kernel& k, tasks::Thread& self, mach_port_name_t port, ipc::Port** out) {
+// The right `port` names in the caller's space, as MIG's COPY_SEND would take it:
+// *out the port, or null, and then *dead for MACH_PORT_DEAD or a dead name.
+kern_return_t copy_handler(Kernel& k, tasks::Thread& self, mach_port_name_t port, ipc::Port** out, bool* dead) {
     *out = nullptr;
+    *dead = port == MACH_PORT_DEAD;
     if (!MACH_PORT_VALID(port)) return KERN_SUCCESS;  // MACH_PORT_NULL or DEAD: no handler
     if (ipc::copyin_check(self.task.space, port, MACH_MSG_TYPE_COPY_SEND) != KERN_SUCCESS)
         return ipc::fail(k.env, MACH_SEND_INVALID_RIGHT, "{:#x} is not a send right", port);
     ipc::Carried c = ipc::copyin(self.task.space, port, MACH_MSG_TYPE_COPY_SEND);
-    if (!c.port) return KERN_SUCCESS;  // a dead name: no handler
     *out = c.port;
+    *dead = !c.port;  // a dead name: no handler
     return KERN_SUCCESS;
 }
 
@@ -226,7 +228,8 @@ kern_return_t set_ports(Kernel& k, tasks::Thread& self, tasks::ExceptionPorts& p
                         mach_port_name_t port, exception_behavior_t behavior, thread_state_flavor_t flavor) {
     // The port first, as the MIG request carries it; a call that then fails drops the copy.
     ipc::Port* p = nullptr;
-    if (kern_return_t kr = copy_handler(k, self, port, &p); kr != KERN_SUCCESS) return kr;
+    bool dead = false;
+    if (kern_return_t kr = copy_handler(k, self, port, &p, &dead); kr != KERN_SUCCESS) return kr;
     if (kern_return_t kr = check_set(k, mask, p, behavior, flavor); kr != KERN_SUCCESS) {
         if (p) ipc::release_send(k.env, p);
         return kr;
@@ -235,7 +238,7 @@ kern_return_t set_ports(Kernel& k, tasks::Thread& self, tasks::ExceptionPorts& p
         if (!(mask & (1u << type))) continue;
         tasks::ExceptionPort& slot = ports[type];
         if (slot.port) ipc::release_send(k.env, slot.port);
-        slot = {p ? ipc::copy_send(p).port : nullptr, behavior, flavor};
+        slot = {p ? ipc::copy_send(p).port : nullptr, behavior, flavor, dead};
     }
     if (p) ipc::release_send(k.env, p);  // the one taken from the caller; each slot holds its own
     return KERN_SUCCESS;
@@ -259,7 +262,8 @@ kern_return_t get_ports(Kernel& k, tasks::Thread& self, const tasks::ExceptionPo
         if (!(mask & (1u << type))) continue;
         const tasks::ExceptionPort& ep = ports[type];
         auto same = [&](const Group& g) {
-            return g.port.port == ep.port && g.port.behavior == ep.behavior && g.port.flavor == ep.flavor;
+            return g.port.port == ep.port && g.port.dead == ep.dead && g.port.behavior == ep.behavior &&
+                   g.port.flavor == ep.flavor;
         };
         auto it = std::find_if(groups.begin(), groups.end(), same);
         if (it != groups.end()) {
@@ -283,7 +287,7 @@ kern_return_t get_ports(Kernel& k, tasks::Thread& self, const tasks::ExceptionPo
         if (ep.port && ep.port->active) {
             ipc::Carried c = ipc::copy_send(ep.port);
             if (ipc::copyout(self.task.space, c, &name) != KERN_SUCCESS) ipc::carried_release(k.env, c);
-        } else if (ep.port) {
+        } else if (ep.port || ep.dead) {
             name = MACH_PORT_DEAD;
         }
         (void)put_user(&handlers[i], name);  // writable: checked above
