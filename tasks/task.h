@@ -42,6 +42,9 @@ public:
     bool main = false;                // the task's first thread: when it returns, the task ends
 
     ExceptionPorts exc_ports;          // thread_set_exception_ports
+    // Set by its first thread_set_exception_ports that succeeds: until then, as XNU (which
+    // makes a thread's table of handlers then), thread_get_exception_ports reports none.
+    bool exc_ports_made = false;
     ipc::Port* exc_reply = nullptr;    // where handlers' replies come back; the kernel holds its receive right
 
     // Termination: set by the kernel; the thread unwinds at its next kernel exit.

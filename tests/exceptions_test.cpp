@@ -406,6 +406,97 @@ TEST_CASE("a handler set to MACH_PORT_DEAD or a dead name is reported as MACH_PO
     }
 }
 
+// XNU's *_get_exception_ports (osfmk/kern/ipc_tt.c) takes the types of the mask lowest
+// first and groups them by (port, behaviour, flavor); once *masksCnt groups are out, a
+// type of a new group is left out, while one of a group already out still joins it. A
+// thread has no table of handlers until its first *_set_exception_ports succeeds (XNU
+// makes tro_exc_actions then): before, it reports none. A task always has its table.
+TEST_CASE("*_get_exception_ports groups types as XNU does; a thread whose ports were never set reports none") {
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t me = mach_thread_self();
+        Handlers none = handlers_of(me, EXC_MASK_ALL);
+        CHECK_KR(none.kr, KERN_SUCCESS);
+        CHECK(none.count == 0);
+        Handlers task_none = handlers_of(MACH_PORT_NULL, EXC_MASK_ALL);
+        CHECK_KR(task_none.kr, KERN_SUCCESS);
+        REQUIRE(task_none.count == 1);
+        CHECK(task_none.masks[0] == EXC_MASK_ALL);
+        CHECK(task_none.ports[0] == MACH_PORT_NULL);
+        CHECK(task_none.behaviors[0] == 0);
+        CHECK(task_none.flavors[0] == 0);
+        CHECK_KR(handlers_of(me, 1u << EXC_TYPES_COUNT).kr, KERN_INVALID_ARGUMENT);
+        CHECK_KR(handlers_of(MACH_PORT_NULL, 1).kr, KERN_INVALID_ARGUMENT);
+
+        mach_port_t a = mt::new_port_with_send();
+        mach_port_t b = mt::new_port_with_send();
+        auto set = [](exception_mask_t mask, mach_port_t port, exception_behavior_t behavior) {
+            return task_set_exception_ports(mach_task_self(), mask, port, behavior, THREAD_STATE_NONE);
+        };
+        CHECK_KR(set(EXC_MASK_BAD_ACCESS | EXC_MASK_ARITHMETIC, a, kDefault64), KERN_SUCCESS);
+        CHECK_KR(set(EXC_MASK_BAD_INSTRUCTION, a, EXCEPTION_DEFAULT), KERN_SUCCESS);
+        CHECK_KR(set(EXC_MASK_SOFTWARE, b, kDefault64), KERN_SUCCESS);
+        CHECK_KR(set(EXC_MASK_BREAKPOINT, a, kDefault64), KERN_SUCCESS);
+        const exception_mask_t set_ones = EXC_MASK_BAD_ACCESS | EXC_MASK_ARITHMETIC | EXC_MASK_BAD_INSTRUCTION |
+                                          EXC_MASK_SOFTWARE | EXC_MASK_BREAKPOINT;
+
+        Handlers all = handlers_of(MACH_PORT_NULL, EXC_MASK_ALL);
+        CHECK_KR(all.kr, KERN_SUCCESS);
+        REQUIRE(all.count == 4);
+        CHECK(all.masks[0] == (EXC_MASK_BAD_ACCESS | EXC_MASK_ARITHMETIC | EXC_MASK_BREAKPOINT));
+        CHECK(all.ports[0] == a);
+        CHECK(all.behaviors[0] == kDefault64);
+        CHECK(all.flavors[0] == THREAD_STATE_NONE);
+        CHECK(all.masks[1] == EXC_MASK_BAD_INSTRUCTION);  // the same port, another behaviour
+        CHECK(all.ports[1] == a);
+        CHECK(all.behaviors[1] == EXCEPTION_DEFAULT);
+        CHECK(all.masks[2] == (EXC_MASK_ALL & ~set_ones));  // from EXC_EMULATION on: none
+        CHECK(all.ports[2] == MACH_PORT_NULL);
+        CHECK(all.behaviors[2] == 0);
+        CHECK(all.flavors[2] == 0);
+        CHECK(all.masks[3] == EXC_MASK_SOFTWARE);
+        CHECK(all.ports[3] == b);
+        CHECK(mt::refs(a, MACH_PORT_RIGHT_SEND) == 3);  // one more uref per entry
+        CHECK(mt::refs(b, MACH_PORT_RIGHT_SEND) == 2);
+        all.drop();
+
+        Handlers two = handlers_of(MACH_PORT_NULL, EXC_MASK_ALL, 2);
+        CHECK_KR(two.kr, KERN_SUCCESS);
+        REQUIRE(two.count == 2);
+        CHECK(two.masks[0] == (EXC_MASK_BAD_ACCESS | EXC_MASK_ARITHMETIC | EXC_MASK_BREAKPOINT));
+        CHECK(two.masks[1] == EXC_MASK_BAD_INSTRUCTION);
+        two.drop();
+        Handlers zero = handlers_of(MACH_PORT_NULL, EXC_MASK_ALL, 0);
+        CHECK_KR(zero.kr, KERN_SUCCESS);
+        CHECK(zero.count == 0);
+        CHECK(mt::refs(a, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK(mt::refs(b, MACH_PORT_RIGHT_SEND) == 1);
+
+        // The thread's first set makes its table: the types it did not set read MACH_PORT_NULL.
+        CHECK_KR(thread_set_exception_ports(me, EXC_MASK_BAD_ACCESS, b, kDefault64, 0), KERN_SUCCESS);
+        Handlers mine = handlers_of(me, EXC_MASK_BAD_ACCESS | EXC_MASK_ARITHMETIC);
+        CHECK_KR(mine.kr, KERN_SUCCESS);
+        REQUIRE(mine.count == 2);
+        CHECK(mine.masks[0] == EXC_MASK_BAD_ACCESS);
+        CHECK(mine.ports[0] == b);
+        CHECK(mine.masks[1] == EXC_MASK_ARITHMETIC);
+        CHECK(mine.ports[1] == MACH_PORT_NULL);
+        mine.drop();
+        // A set that fails makes none; one with an empty mask does.
+        mach_port_t other = machsim::thread_start([] { (void)thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 5); });
+        CHECK_KR(thread_set_exception_ports(other, 1, MACH_PORT_NULL, 0, 0), KERN_INVALID_ARGUMENT);
+        CHECK(handlers_of(other, EXC_MASK_ALL).count == 0);
+        CHECK_KR(thread_set_exception_ports(other, 0, MACH_PORT_NULL, 0, 0), KERN_SUCCESS);
+        Handlers made = handlers_of(other, EXC_MASK_ALL);
+        REQUIRE(made.count == 1);
+        CHECK(made.masks[0] == EXC_MASK_ALL);
+        CHECK(made.ports[0] == MACH_PORT_NULL);
+        CHECK_KR(mach_port_deallocate(mach_task_self(), other), KERN_SUCCESS);
+        CHECK_KR(mach_port_deallocate(mach_task_self(), me), KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 // The hardware's divide, which UndefinedBehaviorSanitizer would otherwise stop before the CPU traps.
 static __attribute__((no_sanitize("undefined"))) int divide(int a, int b) { return a / b; }
 

@@ -244,7 +244,8 @@ kern_return_t set_ports(Kernel& k, tasks::Thread& self, tasks::ExceptionPorts& p
     return KERN_SUCCESS;
 }
 
-kern_return_t get_ports(Kernel& k, tasks::Thread& self, const tasks::ExceptionPorts& ports, exception_mask_t mask,
+// ports: null for a thread that has no table yet (it reports no entry).
+kern_return_t get_ports(Kernel& k, tasks::Thread& self, const tasks::ExceptionPorts* ports, exception_mask_t mask,
                         exception_mask_array_t masks, mach_msg_type_number_t* count,
                         exception_handler_array_t handlers, exception_behavior_array_t behaviors,
                         exception_flavor_array_t flavors) {
@@ -258,9 +259,9 @@ kern_return_t get_ports(Kernel& k, tasks::Thread& self, const tasks::ExceptionPo
         tasks::ExceptionPort port;
     };
     std::vector<Group> groups;
-    for (int type = 1; type < EXC_TYPES_COUNT; ++type) {
+    for (int type = 1; ports && type < EXC_TYPES_COUNT; ++type) {
         if (!(mask & (1u << type))) continue;
-        const tasks::ExceptionPort& ep = ports[type];
+        const tasks::ExceptionPort& ep = (*ports)[type];
         auto same = [&](const Group& g) {
             return g.port.port == ep.port && g.port.dead == ep.dead && g.port.behavior == ep.behavior &&
                    g.port.flavor == ep.flavor;
@@ -307,7 +308,9 @@ kern_return_t sys_task_set_exception_ports(mach_port_name_t task, exception_mask
 kern_return_t sys_thread_set_exception_ports(mach_port_name_t thread, exception_mask_t mask, mach_port_name_t port,
                                              exception_behavior_t behavior, thread_state_flavor_t flavor) {
     return thread_call(Sys::thread_set_exception_ports, thread, [&](Kernel& k, tasks::Thread& self, tasks::Thread& t) {
-        return set_ports(k, self, t.exc_ports, mask, port, behavior, flavor);
+        kern_return_t kr = set_ports(k, self, t.exc_ports, mask, port, behavior, flavor);
+        if (kr == KERN_SUCCESS) t.exc_ports_made = true;
+        return kr;
     });
 }
 
@@ -315,7 +318,7 @@ kern_return_t sys_task_get_exception_ports(mach_port_name_t task, exception_mask
                                            mach_msg_type_number_t* count, exception_handler_array_t handlers,
                                            exception_behavior_array_t behaviors, exception_flavor_array_t flavors) {
     return task_call(Sys::task_get_exception_ports, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) {
-        return get_ports(k, self, t.exc_ports, mask, masks, count, handlers, behaviors, flavors);
+        return get_ports(k, self, &t.exc_ports, mask, masks, count, handlers, behaviors, flavors);
     });
 }
 
@@ -324,7 +327,8 @@ kern_return_t sys_thread_get_exception_ports(mach_port_name_t thread, exception_
                                              exception_handler_array_t handlers, exception_behavior_array_t behaviors,
                                              exception_flavor_array_t flavors) {
     return thread_call(Sys::thread_get_exception_ports, thread, [&](Kernel& k, tasks::Thread& self, tasks::Thread& t) {
-        return get_ports(k, self, t.exc_ports, mask, masks, count, handlers, behaviors, flavors);
+        return get_ports(k, self, t.exc_ports_made ? &t.exc_ports : nullptr, mask, masks, count, handlers, behaviors,
+                         flavors);
     });
 }
 
