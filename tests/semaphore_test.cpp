@@ -22,6 +22,25 @@ TEST_CASE("a task creating and destroying semaphores in a loop keeps none of the
     CHECK(r.clean());
 }
 
+TEST_CASE("semaphore_create with a semaphore pointer it cannot write is KERN_INVALID_ADDRESS and makes nothing") {
+    machsim::RunReport r = mt::run_task([] {
+        static const semaphore_t kReadOnly = MACH_PORT_NULL;
+        mach_port_name_array_t names = nullptr;
+        mach_port_type_array_t types = nullptr;
+        mach_msg_type_number_t before = 0, ntypes = 0;
+        REQUIRE_KR(mach_port_names(mach_task_self(), &names, &before, &types, &ntypes), KERN_SUCCESS);
+        CHECK_KR(semaphore_create(mach_task_self(), nullptr, SYNC_POLICY_FIFO, 0), KERN_INVALID_ADDRESS);
+        CHECK_KR(semaphore_create(mach_task_self(), const_cast<semaphore_t*>(&kReadOnly), SYNC_POLICY_FIFO, 0),
+                 KERN_INVALID_ADDRESS);
+        mach_msg_type_number_t after = 0;
+        REQUIRE_KR(mach_port_names(mach_task_self(), &names, &after, &types, &ntypes), KERN_SUCCESS);
+        CHECK(after == before);
+        CHECK(lt::invariants_ok());
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 TEST_CASE("a semaphore_create that cannot name the semaphore (full name space) frees it and its port at once") {
     machsim::TraceLog log;
     machsim::Config cfg;

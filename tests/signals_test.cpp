@@ -477,6 +477,32 @@ TEST_CASE("bad signal numbers, Handle without a handler, a bad kind and a bad Ma
     CHECK(r.clean());
 }
 
+TEST_CASE("an act signal_action cannot read, or an old it cannot write, is KERN_INVALID_ADDRESS and changes nothing") {
+    reset();
+    machsim::RunReport r = mt::run_task([] {
+        static const SignalAction kReadOnly{};  // in the host's read-only data
+        auto* unwritable = const_cast<SignalAction*>(&kReadOnly);
+        auto* unreadable = reinterpret_cast<const SignalAction*>(uintptr_t{8});
+        CHECK_KR(catch_with(sig::USR1, record, signal_bit(sig::HUP)), KERN_SUCCESS);
+        SignalAction ignore{SignalAction::Ignore, nullptr, 0};
+        CHECK_KR(machsim::signal_action(sig::USR1, unreadable, nullptr), KERN_INVALID_ADDRESS);
+        CHECK_KR(machsim::signal_action(sig::USR1, &ignore, unwritable), KERN_INVALID_ADDRESS);
+        SignalAction old{};
+        CHECK_KR(machsim::signal_action(sig::USR1, nullptr, &old), KERN_SUCCESS);
+        CHECK(old.kind == SignalAction::Handle);  // neither call set Ignore
+        CHECK((old.handler == &record));
+
+        CHECK_KR(machsim::signal_mask(MaskHow::SetMask, signal_bit(sig::HUP), nullptr), KERN_SUCCESS);
+        CHECK_KR(machsim::signal_mask(MaskHow::Block, signal_bit(sig::USR1), reinterpret_cast<SignalSet*>(unwritable)),
+                 KERN_INVALID_ADDRESS);
+        CHECK(current_mask() == signal_bit(sig::HUP));  // USR1 was not blocked
+        CHECK(kReadOnly.kind == SignalAction::Default);
+        CHECK(seen.empty());
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 TEST_CASE("SIGKILL and SIGSTOP cannot be caught or ignored, and signal_mask silently drops them") {
     machsim::RunReport r = mt::run_task([] {
         SignalAction handle{SignalAction::Handle, record, 0};

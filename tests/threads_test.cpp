@@ -204,6 +204,26 @@ TEST_CASE("task_threads lists the task's live threads") {
     CHECK(r.clean());
 }
 
+TEST_CASE("task_threads with a list or count it cannot write is KERN_INVALID_ADDRESS and names no thread") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t me = mach_thread_self();
+        static const mach_msg_type_number_t kReadOnlyCount = 0;
+        static thread_act_array_t const kReadOnlyList = nullptr;
+        thread_act_array_t list = nullptr;
+        mach_msg_type_number_t n = 0;
+        CHECK_KR(task_threads(mach_task_self(), nullptr, &n), KERN_INVALID_ADDRESS);
+        CHECK_KR(task_threads(mach_task_self(), &list, nullptr), KERN_INVALID_ADDRESS);
+        CHECK_KR(task_threads(mach_task_self(), &list, const_cast<mach_msg_type_number_t*>(&kReadOnlyCount)),
+                 KERN_INVALID_ADDRESS);
+        CHECK_KR(task_threads(mach_task_self(), const_cast<thread_act_array_t*>(&kReadOnlyList), &n),
+                 KERN_INVALID_ADDRESS);
+        CHECK(mt::refs(me, MACH_PORT_RIGHT_SEND) == 1);  // no uref was taken for the list
+        CHECK_KR(mach_port_deallocate(mach_task_self(), me), KERN_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 TEST_CASE("task_threads into a full name space is KERN_RESOURCE_SHORTAGE and gives every right back, not a list "
           "holding MACH_PORT_NULL") {
     machsim::Config cfg;
