@@ -406,6 +406,44 @@ TEST_CASE("a handler set to MACH_PORT_DEAD or a dead name is reported as MACH_PO
     }
 }
 
+TEST_CASE("*_get_exception_ports with a count it cannot read or an array it cannot write is KERN_INVALID_ADDRESS and "
+          "gives no right") {
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t a = mt::new_port_with_send();
+        CHECK_KR(task_set_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, a, EXCEPTION_DEFAULT, THREAD_STATE_NONE),
+                 KERN_SUCCESS);
+        CHECK(mt::refs(a, MACH_PORT_RIGHT_SEND) == 1);
+        static const exception_mask_t kReadOnly[EXC_TYPES_COUNT] = {};
+        auto* unwritable = const_cast<exception_mask_t*>(kReadOnly);
+        Handlers h;
+        mach_msg_type_number_t room = EXC_TYPES_COUNT;
+        CHECK_KR(task_get_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, h.masks, nullptr, h.ports,
+                                          h.behaviors, h.flavors),
+                 KERN_INVALID_ADDRESS);
+        CHECK_KR(task_get_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, unwritable, &room, h.ports,
+                                          h.behaviors, h.flavors),
+                 KERN_INVALID_ADDRESS);
+        room = EXC_TYPES_COUNT;
+        CHECK_KR(task_get_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, h.masks, &room,
+                                          reinterpret_cast<exception_handler_array_t>(unwritable), h.behaviors,
+                                          h.flavors),
+                 KERN_INVALID_ADDRESS);
+        room = EXC_TYPES_COUNT;
+        CHECK_KR(task_get_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, h.masks, &room, h.ports,
+                                          h.behaviors, reinterpret_cast<exception_flavor_array_t>(unwritable)),
+                 KERN_INVALID_ADDRESS);
+        static const mach_msg_type_number_t kReadOnlyRoom = EXC_TYPES_COUNT;  // read, but not written back
+        CHECK_KR(task_get_exception_ports(mach_task_self(), EXC_MASK_BAD_ACCESS, h.masks,
+                                          const_cast<mach_msg_type_number_t*>(&kReadOnlyRoom), h.ports, h.behaviors,
+                                          h.flavors),
+                 KERN_INVALID_ADDRESS);
+        CHECK(mt::refs(a, MACH_PORT_RIGHT_SEND) == 1);  // no failing call copied a right out
+        CHECK(kReadOnly[0] == 0);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 // XNU's *_get_exception_ports (osfmk/kern/ipc_tt.c) takes the types of the mask lowest
 // first and groups them by (port, behaviour, flavor); once *masksCnt groups are out, a
 // type of a new group is left out, while one of a group already out still joins it. A
