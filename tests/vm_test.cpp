@@ -1512,6 +1512,32 @@ TEST_CASE("vm_map protections: wider than the entry is KERN_PROTECTION_FAILURE; 
     CHECK(r.clean());
 }
 
+// Found by tests/vm_property_test.cpp: the entry's protection was applied to max before max was checked, so stray
+// bits in max vanished and the call succeeded. GNU Mach and XNU (vm_map_enter_mem_object) check max first.
+TEST_CASE("vm_map of a memory entry with bits outside VM_PROT_ALL in max is KERN_INVALID_ARGUMENT, even when cur "
+          "fits, and maps nothing") {
+    machsim::RunReport r = run_one([] {
+        const vm_size_t p = page();
+        vm_address_t a = allocate(p);
+        mach_port_t rw = entry_for(a, p, kRW);
+        std::size_t before = regions().size();
+        for (vm_prot_t stray : {0x8, 0x10, 0x1000}) {
+            for (boolean_t copy : {FALSE, TRUE}) {
+                INFO("max " << (kRW | stray) << " copy " << copy);
+                vm_address_t m = 0;
+                CHECK_KR(map_entry(m, p, rw, 0, kRW, kRW | stray, VM_FLAGS_ANYWHERE, copy), KERN_INVALID_ARGUMENT);
+                CHECK(m == 0);
+            }
+        }
+        CHECK(regions().size() == before);
+        vm_address_t m = 0;
+        CHECK_KR(map_entry(m, p, rw, 0, kRW, kRW), KERN_SUCCESS);  // the same call with a valid max
+        CHECK(regions().size() == before + 1);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 TEST_CASE("vm_map FIXED maps at a free address; over an existing mapping it is KERN_NO_SPACE; unaligned or not clear "
           "of the mask it is KERN_INVALID_ADDRESS") {
     machsim::RunReport r = run_one([] {

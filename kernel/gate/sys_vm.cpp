@@ -182,6 +182,9 @@ kern_return_t sys_vm_map(mach_port_name_t task, vm_address_t* address, vm_size_t
         if (!e) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a memory entry", object);
         if ((e->protection & cur) != cur) return KERN_PROTECTION_FAILURE;  // wider than the entry allows
         if (offset + size > e->size || offset + size < offset) return KERN_INVALID_ARGUMENT;
+        // max is checked as given, before the entry's protection clips it: the clipping would drop
+        // stray bits and let the call succeed (GNU Mach and XNU reject them before anything else).
+        if (max & ~VM_PROT_ALL) return KERN_INVALID_ARGUMENT;
         kern_return_t kr = t.vm.map(a, size, mask, flags, e->object, e->offset + offset, copy != FALSE, cur,
                                     max & e->protection, inheritance);
         if (kr == KERN_SUCCESS) (void)put_user(address, a);
