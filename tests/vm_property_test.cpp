@@ -61,6 +61,7 @@ constexpr uint64_t kArenaPages = 40;  // where FIXED calls and probes aim
 constexpr uint32_t kMagic = 0x564d5052;
 constexpr mach_msg_id_t kHelloId = 2000, kDataId = 2001;
 constexpr size_t kQlimit = 5;  // MACH_PORT_QLIMIT_DEFAULT
+constexpr int kCourier = kActors;  // the sender of a message a courier task brings
 constexpr vm_prot_t kR = VM_PROT_READ, kW = VM_PROT_WRITE, kX = VM_PROT_EXECUTE, kRW = kR | kW;
 
 enum Count {
@@ -70,7 +71,8 @@ enum Count {
     kCopyRefused, kProbes, kPointerReads, kPointerWrites, kSharedWrites, kEntryNamed, kEntryCreated, kEntryRefused,
     kMapShared, kMapCopy, kMapFresh, kMapRefused, kEntryReleased, kOolSent, kOolDealloc, kOolHost, kOolRefused,
     kOolReceived, kWroteAfterSend, kWroteAfterReceive, kPseudoReceived, kEntriesSent, kEntriesReceived, kSentFromRegion,
-    kReceivedIntoRegion, kPeerCalls, kSpawns, kChildShared, kChildCopied, kChildHoles, kCounts
+    kReceivedIntoRegion, kWaitedReceives, kWaitedIntoRegion, kPeerCalls, kSpawns, kChildShared, kChildCopied,
+    kChildHoles, kCounts
 };
 const char* const kCountNames[kCounts] = {
     "steps", "census checks", "vm_region_64 walks", "byte comparisons", "memory object counts",
@@ -86,6 +88,7 @@ const char* const kCountNames[kCounts] = {
     "OOL sends refused (MACH_SEND_INVALID_MEMORY)", "OOL regions received", "sender writes after a send",
     "receiver writes after a receive", "messages pseudo-received (queue full)", "memory entries sent",
     "memory entries received", "messages sent from a region", "messages received into a region",
+    "messages a blocked receiver got from a courier", "... into a region",
     "calls on another task's memory", "task_spawn children", "regions inherited shared",
     "regions inherited copied", "regions not inherited"};
 using Totals = std::array<long, kCounts>;
@@ -281,6 +284,7 @@ struct Shared {
     std::deque<Letter> inbox[kActors];
     Name task_port[kActors][kActors] = {};  // [i][j]: i's name for j's task port
     Name inbox_port[kActors][kActors] = {};  // [i][j]: i's name for j's inbox (a send right)
+    bool waiting[kActors] = {};  // blocked in a receive: the others leave its memory and its inbox alone
     int arrived[5] = {};
     std::list<Space> children;  // kept to the end of the run: a child may outlive a failed wait for it
     std::list<bool> child_done;
@@ -608,6 +612,7 @@ private:
     // The task a call acts on: ourselves mostly, another actor through its task port now and then.
     int pick_target() {
         target_ = chance(80) ? idx_ : int(below(kActors));
+        if (sh_.waiting[target_]) target_ = idx_;
         tname_ = target_ == idx_ ? "self" : format("t%d", target_);
         if (target_ != idx_) touched_.insert(target_), ++count(kPeerCalls);
         return target_;
@@ -688,7 +693,9 @@ private:
     void op_map();
     void op_release_entry();
     void op_send();
-    void op_receive(bool drain);
+    enum class Rcv { kPoll, kDrain, kWait };
+    void op_receive(Rcv mode);
+    void op_courier();
     void op_spawn();
     bool check_entries();
     void check_step();
@@ -777,9 +784,9 @@ int Actor::run() {
     barrier(1);
     // Every message sent is queued by now: take them all, then check everything once more.
     if (!sh_.broken) {
-        while (!sh_.inbox[idx_].empty() && !sh_.broken) op_receive(true);
+        while (!sh_.inbox[idx_].empty() && !sh_.broken) op_receive(Rcv::kDrain);
         op_ = "the final check";
-        op_receive(true);  // nothing left: MACH_RCV_TIMED_OUT
+        op_receive(Rcv::kDrain);  // nothing left: MACH_RCV_TIMED_OUT
         if (!sh_.broken) (void)(check_own(false) && check_own(true) && check_entries() && check_memfds());
     }
     barrier(2);
@@ -852,7 +859,7 @@ bool Actor::check_entries() {
 }
 
 void Actor::one_op() {
-    int w[] = {10, 8, 8, 4, 6, 6, 5, 3, 3, 9, 4, 6, 3, 9, 8, 1};
+    int w[] = {10, 8, 8, 4, 6, 6, 5, 3, 3, 9, 4, 6, 3, 9, 8, 1, 1};
     uint64_t pages = mapped_pages(me_);
     if (pages > 48 || me_.regions.size() > 20) w[1] *= 4;                // keep the space small
     if (me_.entries.size() > 6) w[12] *= 4;
@@ -875,8 +882,9 @@ void Actor::one_op() {
     case 11: return op_map();
     case 12: return op_release_entry();
     case 13: return op_send();
-    case 14: return op_receive(false);
-    default: return op_spawn();
+    case 14: return op_receive(Rcv::kPoll);
+    case 15: return op_spawn();
+    default: return op_courier();
     }
 }
 
@@ -1377,6 +1385,7 @@ void Actor::op_send() {
     int to = chance(15) ? idx_ : int(below(kActors));
     for (int t = 0; t < kActors; ++t)  // now and then a full queue on purpose: the message comes back (R18)
         if (sh_.inbox[t].size() >= kQlimit && chance(25)) to = t;
+    if (sh_.waiting[to]) to = idx_;  // a hand-off would switch to it in the middle of our step
     Name dest = sh_.inbox_port[idx_][to];
     struct Ool {
         Addr addr = 0;
@@ -1563,17 +1572,21 @@ void Actor::op_send() {
     }
 }
 
-void Actor::op_receive(bool drain) {
+void Actor::op_receive(Rcv mode) {
     alignas(16) unsigned char buf[1024] = {};
     auto* h = reinterpret_cast<mach_msg_header_t*>(buf);
     mach_msg_size_t limit = sizeof buf;
     // Now and then into one of our regions: the kernel writes the message and its trailer there, nothing else.
-    Addr in_region = chance(25) ? pick_buffer(256) : 0;
+    Addr in_region = chance(mode == Rcv::kWait ? 70 : 25) ? pick_buffer(256) : 0;
     if (in_region) h = reinterpret_cast<mach_msg_header_t*>(in_region), limit = 256;
-    mach_msg_return_t mr = mach_msg(h, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, limit, inbox_, 0, MACH_PORT_NULL);
+    // A wait blocks until the courier's message arrives: the others run meanwhile, away from our memory.
+    sh_.waiting[idx_] = mode == Rcv::kWait;
+    mach_msg_return_t mr = mach_msg(h, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, limit, inbox_,
+                                    mode == Rcv::kWait ? 10000 : 0, MACH_PORT_NULL);
+    sh_.waiting[idx_] = false;
     std::deque<Letter>& q = sh_.inbox[idx_];
-    op_ = format("receive (%zu queued)%s -> %s", q.size(), in_region ? format(" at %#llx", ull(in_region)).c_str() : "",
-                 code(mr).c_str());
+    op_ = format("receive%s (%zu queued)%s -> %s", mode == Rcv::kWait ? " waiting" : "", q.size(),
+                 in_region ? format(" at %#llx", ull(in_region)).c_str() : "", code(mr).c_str());
     if (q.empty()) return (void)expect(mr, {MACH_RCV_TIMED_OUT});
     if (!expect(mr, {MACH_MSG_SUCCESS})) return;
     if (in_region) {
@@ -1585,8 +1598,9 @@ void Actor::op_receive(bool drain) {
         if (trailer.msgh_trailer_size > sizeof(mach_msg_max_trailer_t))
             return fail(format("a trailer of %u bytes", trailer.msgh_trailer_size));
         model_write(me_.regions, in_region, reinterpret_cast<const uint8_t*>(in_region), n);
-        ++count(kReceivedIntoRegion);
+        ++count(mode == Rcv::kWait ? kWaitedIntoRegion : kReceivedIntoRegion);
     }
+    count(kWaitedReceives) += mode == Rcv::kWait;
     Letter l = std::move(q.front());
     q.pop_front();
     Parsed m = parse(h);
@@ -1637,7 +1651,7 @@ void Actor::op_receive(bool drain) {
         ++count(kEntriesReceived);
         op_ += format(" entry %u as %#x", l.entry->id, n);
     }
-    if (drain) return;
+    if (mode == Rcv::kDrain) return;
     // R27 the other way: what we write into what we received is not seen by the sender.
     if (!got.empty() && chance(50)) {
         Addr a = got[below(got.size())];
@@ -1647,7 +1661,7 @@ void Actor::op_receive(bool drain) {
         model_write(me_.regions, a, b.data(), r.size);
         ++count(kWroteAfterReceive);
         op_ += format(" (then wrote it at %#llx)", ull(a));
-        if (l.from != idx_) touched_.insert(l.from);
+        if (l.from != idx_ && l.from != kCourier) touched_.insert(l.from);
     }
     if (!got.empty() && chance(30)) {  // or give it back at once
         Addr a = got[below(got.size())];
@@ -1656,6 +1670,49 @@ void Actor::op_receive(bool drain) {
         remove_range(me_.regions, a, a + n);
         op_ += format(" (freed %#llx)", ull(a));
     }
+}
+
+// A courier: a task with none of our memory that sends us one message with an OOL region of its own while we wait
+// for it in a receive, our buffer often in one of our regions. The kernel may hand the message over at once; into a
+// buffer in our region it must copy on our side (docs/memory.md), never through the courier's pointers.
+void Actor::op_courier() {
+    if (!sh_.inbox[idx_].empty()) return op_receive(Rcv::kPoll);
+    uint32_t seq = ++sh_.next_seq;
+    Bytes ool = random_bytes(1 + below(2 * pg()));
+    Shared* sh = &sh_;
+    int me = idx_;
+    mach_port_t port = machsim::task_spawn(
+        who_ + ".courier",
+        [sh, me, seq, ool](mach_port_t inbox) {
+            alignas(16) unsigned char buf[128] = {};
+            auto* h = reinterpret_cast<mach_msg_header_t*>(buf);
+            h->msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND, 0) | MACH_MSGH_BITS_COMPLEX;
+            h->msgh_remote_port = inbox;
+            h->msgh_id = kDataId;
+            mach_msg_body_t body{1};
+            mach_msg_ool_descriptor_t od{const_cast<uint8_t*>(ool.data()), FALSE, MACH_MSG_VIRTUAL_COPY, 0,
+                                         MACH_MSG_OOL_DESCRIPTOR, mach_msg_size_t(ool.size())};
+            Payload payload{kMagic, seq, uint32_t(kCourier)};
+            unsigned char* d = buf + sizeof *h;
+            std::memcpy(d, &body, sizeof body);
+            std::memcpy(d += sizeof body, &od, sizeof od);
+            std::memcpy(d += sizeof od, &payload, sizeof payload);
+            h->msgh_size = mach_msg_size_t(d + sizeof payload - buf);
+            sh->inbox[me].push_back(Letter{seq, kCourier, {ool}, nullptr});  // no switch before the send
+            mach_msg_return_t mr = mach_msg(h, MACH_SEND_MSG, h->msgh_size, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL);
+            if (mr != MACH_MSG_SUCCESS) sh->fail(format("t%d.courier", me), "its send returned " + code(mr));
+            return 0;
+        },
+        inbox_, MACH_MSG_TYPE_MAKE_SEND, machsim::SpawnOptions{.daemon = false, .inherit_memory = false});
+    if (!MACH_PORT_VALID(port)) return fail("task_spawn of the courier failed");
+    op_receive(Rcv::kWait);
+    std::string op = op_;
+    op_ = "wait for the courier to end";
+    for (int i = 0; i < 1000 && mt::type_of(port) != MACH_PORT_TYPE_DEAD_NAME; ++i)
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1);
+    if (mt::type_of(port) != MACH_PORT_TYPE_DEAD_NAME) return fail("the courier did not end");
+    expect(mach_port_deallocate(mach_task_self(), port), {KERN_SUCCESS});
+    op_ = op + " (courier)";
 }
 
 // --- task_spawn: what vm_inherit gives a child -----------------------------------------------------------------------
