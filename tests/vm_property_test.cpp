@@ -671,6 +671,18 @@ private:
         return prots[below(10)];
     }
 
+    // Writes b at a through pointers, and into the model. One region at a time, in address order, as the model
+    // does: two regions may map the same pages, and a single memcpy over both would leave whichever copy its
+    // implementation happened to store last.
+    void pointer_write(Addr a, const Bytes& b) {
+        for (Addr c = a, e = a + b.size(); c < e;) {
+            auto it = region_at(me_.regions, c);
+            uint64_t k = std::min(e, it->first + it->second.size) - c;
+            std::memcpy(reinterpret_cast<void*>(c), b.data() + (c - a), k);
+            c += k;
+        }
+        model_write(me_.regions, a, b.data(), b.size());
+    }
     // A new region in space t at a, as vm_allocate and the copyouts of OOL data and vm_read make it.
     void add_fresh(Space& s, Addr a, uint64_t size, const Bytes* content = nullptr) {
         ObjP obj = sh_.new_obj(round_pg(size));
@@ -1564,8 +1576,7 @@ void Actor::op_send() {
             if (o.host || !o.size) continue;
             if (scan(me_.regions, o.addr, o.size, kW).any() || scan(me_.regions, o.addr, o.size, kR).any()) continue;
             Bytes b = random_bytes(o.size);
-            std::memcpy(reinterpret_cast<void*>(o.addr), b.data(), o.size);
-            model_write(me_.regions, o.addr, b.data(), o.size);
+            pointer_write(o.addr, b);
             ++count(kWroteAfterSend);
             op_ += format(" (then wrote it at %#llx)", ull(o.addr));
         }
