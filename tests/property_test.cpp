@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "mach/notify.h"
-#include "tests/support.h"
+#include "tests/property_support.h"
 
 namespace {
 
@@ -53,19 +53,11 @@ const char* const kCountNames[kCounts] = {
     "port-destroyed notifications", "no-senders notifications", "send-once notifications"};
 using Totals = std::array<long, kCounts>;
 
-std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-std::string format(const char* fmt, ...) {
-    char b[512];
-    va_list ap;
-    va_start(ap, fmt);
-    std::vsnprintf(b, sizeof b, fmt, ap);
-    va_end(ap);
-    return b;
-}
+using prop::format;
 std::string code(int c) { return machsim::code_name(c); }
 
-std::atomic<uint64_t> g_seed{0};
-std::atomic<int> g_step{0};
+using prop::g_seed;
+using prop::g_step;
 
 // What the tasks of one run share (one host thread; tasks interleave only at kernel entries).
 struct Shared {
@@ -726,18 +718,7 @@ void Actor::op_move_member() {
     if (!r.loose && reported != set) fail(format("MACH_PORT_RECEIVE_STATUS says %#x is in set %#x", n, reported));
 }
 
-std::string join(const std::vector<std::string>& lines) {
-    std::string s;
-    for (const std::string& l : lines) s += "\n  " + l;
-    return s;
-}
-
-struct SeedResult {
-    uint64_t seed = 0;
-    std::vector<std::string> failures, leaks, accounting, ends;
-    bool deadlock = false;
-    std::string blocked;
-};
+using prop::SeedResult;
 
 SeedResult run_seed(uint64_t seed, int steps, Totals& totals) {
     Shared sh;
@@ -752,73 +733,18 @@ SeedResult run_seed(uint64_t seed, int steps, Totals& totals) {
     for (int i = 0; i < kTasks; ++i)
         k.spawn(format("t%d", i), [&sh, i] { return std::make_unique<Actor>(sh, i)->run(); });
     machsim::RunReport r = k.run();
-    SeedResult res{seed, std::move(sh.failures), r.leaks, r.accounting, {}, r.deadlock || r.time_limit, {}};
-    for (const machsim::BlockedThread& b : r.blocked) res.blocked += b.describe() + "\n";
-    for (const machsim::TaskReport& t : r.tasks)
-        if (!t.daemon && (t.end != machsim::TaskEnd::Exited || t.exit_code != 0))
-            res.ends.push_back(t.name + " ended " + machsim::task_end_name(t.end) + " " + t.detail);
-    return res;
+    return prop::seed_result(seed, std::move(sh.failures), r);
 }
 
-// A kernel call that never returns cannot fail a CHECK: say where it hangs, then abort.
-struct Watchdog {
-    std::atomic<bool> done{false};
-    std::thread thread{[this] {
-        for (int idle = 0, last = -1; !done; std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
-            int now = g_step + int(g_seed << 20);
-            idle = now == last ? idle + 1 : 0, last = now;
-            if (idle < 300) continue;
-            unsigned long long s = g_seed;
-            std::fprintf(stderr, "property test: no step for 30 s, the kernel hangs at seed %llu step %d; replay with "
-                         "MACHSIM_PROPERTY_SEEDS=%llu-%llu MACHSIM_PROPERTY_STEPS=%d\n", s, g_step.load(), s, s,
-                         g_step.load());
-            std::abort();
-        }
-    }};
-    ~Watchdog() { done = true, thread.join(); }
-};
-
-void check_seed(const SeedResult& s) {
-    INFO("seed " << s.seed << " (replay: MACHSIM_PROPERTY_SEEDS=" << s.seed << "-" << s.seed
-                 << " MACHSIM_PROPERTY_STEPS=<step> build/machsim-tests -ts=property)");
-    for (const std::string& f : s.failures) {
-        INFO(f);
-        CHECK(s.failures.empty());
-    }
-    INFO("leaks:" << join(s.leaks));
-    CHECK(s.leaks.empty());
-    INFO("accounting:" << join(s.accounting));
-    CHECK(s.accounting.empty());
-    INFO("blocked:\n" << s.blocked);
-    CHECK(!s.deadlock);
-    INFO("task ends:" << join(s.ends));
-    CHECK(s.ends.empty());
-}
+const prop::Harness kHarness{"property test", "MACHSIM_PROPERTY", "property", 64, 3000};
 
 // Runs every seed once (the first test case to ask checks each seed as it ends); returns the totals.
 const Totals& run_all(bool check) {
     static Totals totals{};
     static bool done = false;
-    if (done) return totals;
-    done = true;
-    unsigned long long first = 1, last = 64;
-    if (const char* v = std::getenv("MACHSIM_PROPERTY_SEEDS"))
-        if (std::sscanf(v, "%llu-%llu", &first, &last) != 2 && std::sscanf(v, "%llu", &last) == 1) first = 1;
-    const char* v = std::getenv("MACHSIM_PROPERTY_STEPS");
-    int steps = v ? std::atoi(v) : 3000;
-    auto start = std::chrono::steady_clock::now();
-    {
-        Watchdog watchdog;
-        for (unsigned long long s = first; s <= last; ++s) {
-            g_seed = s;
-            SeedResult r = run_seed(s, steps, totals);
-            if (check) check_seed(r);
-        }
-    }
-    if (std::getenv("MACHSIM_PROPERTY_VERBOSE")) {
-        std::printf("property test: seeds %llu-%llu x %d steps in %.2f s\n", first, last, steps,
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        for (int c = 0; c < kCounts; ++c) std::printf("  %-32s %ld\n", kCountNames[c], totals[c]);
+    if (!done) {
+        done = true;
+        prop::run_seeds(kHarness, check, totals, kCountNames, run_seed);
     }
     return totals;
 }
