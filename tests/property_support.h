@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <thread>
 #include <utility>
@@ -35,6 +36,16 @@ inline std::string join(const std::vector<std::string>& lines) {
     std::string s;
     for (const std::string& l : lines) s += "\n  " + l;
     return s;
+}
+
+// Empty when kr is one of `ok`; else what to report.
+inline std::string unexpected(kern_return_t kr, std::initializer_list<kern_return_t> ok) {
+    std::string allowed;
+    for (kern_return_t k : ok) {
+        if (k == kr) return {};
+        allowed += (allowed.empty() ? "" : " or ") + std::string(machsim::code_name(k));
+    }
+    return "returned " + std::string(machsim::code_name(kr)) + ", allowed: " + allowed;
 }
 
 // Where the running test is: the watchdog's measure of progress, and the replay hint.
@@ -157,5 +168,40 @@ void run_seeds(const Harness& h, bool check, std::array<long, N>& totals, const 
         for (std::size_t c = 0; c < N; ++c) std::printf("  %-*s %ld\n", width, names[c], totals[c]);
     }
 }
+
+// One property test's runs: every seed runs once, when the first test case asks (checking each
+// seed as it ends if that one checks); the test cases after it get the totals.
+template <std::size_t N>
+class Runs {
+public:
+    using Totals = std::array<long, N>;
+    using RunSeed = SeedResult (*)(uint64_t seed, int steps, Totals& totals);
+
+    Runs(Harness h, const char* const (&names)[N], RunSeed run_seed) : h_(h), names_(names), run_seed_(run_seed) {}
+
+    const Totals& totals(bool check) {
+        if (!done_) {
+            done_ = true;
+            run_seeds(h_, check, totals_, names_, run_seed_);
+        }
+        return totals_;
+    }
+
+    // Every count is above 0: each kind of operation and outcome the test mixes happened.
+    void check_not_vacuous() {
+        const Totals& t = totals(false);
+        for (std::size_t c = 0; c < N; ++c) {
+            INFO(std::string(names_[c]) << ": " << t[c]);
+            CHECK(t[c] > 0);
+        }
+    }
+
+private:
+    Harness h_;
+    const char* const (&names_)[N];
+    RunSeed run_seed_;
+    Totals totals_{};
+    bool done_ = false;
+};
 
 }  // namespace prop

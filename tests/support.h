@@ -2,8 +2,11 @@
 // send and receive simple messages, and compare Mach codes by name.
 #pragma once
 
+#include <dirent.h>
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -163,6 +166,24 @@ inline vm_address_t page_with(vm_prot_t prot) {
     if (vm_allocate(mach_task_self(), &a, vm_page_size, VM_FLAGS_ANYWHERE) != KERN_SUCCESS) return 0;
     if (vm_protect(mach_task_self(), a, vm_page_size, FALSE, prot) != KERN_SUCCESS) return 0;
     return a;
+}
+
+// Memory objects (each a memfd named "machsim-memory") open in this process now: the
+// kernel's memory objects, counted from outside it.
+inline std::size_t memory_objects() {
+    std::size_t n = 0;
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) return 0;
+    while (dirent* e = readdir(d)) {
+        char link[256];
+        std::string path = std::string("/proc/self/fd/") + e->d_name;
+        ssize_t len = readlink(path.c_str(), link, sizeof link - 1);
+        if (len <= 0) continue;
+        link[len] = 0;
+        if (std::strstr(link, "machsim-memory")) ++n;
+    }
+    closedir(d);
+    return n;
 }
 
 }  // namespace mt

@@ -325,22 +325,6 @@ struct Shared {
     }
 };
 
-// Memory objects (each a memfd named "machsim-memory") open in this process now.
-std::size_t memfds() {
-    std::size_t n = 0;
-    DIR* d = opendir("/proc/self/fd");
-    if (!d) return 0;
-    while (dirent* e = readdir(d)) {
-        char link[256];
-        std::string path = std::string("/proc/self/fd/") + e->d_name;
-        ssize_t len = readlink(path.c_str(), link, sizeof link - 1);
-        if (len <= 0) continue;
-        link[len] = 0;
-        if (std::strstr(link, "machsim-memory")) ++n;
-    }
-    closedir(d);
-    return n;
-}
 
 // --- messages --------------------------------------------------------------------------------------------------------
 
@@ -397,13 +381,9 @@ protected:
     long& count(Count c) { return (*sh_.totals)[c]; }
     void fail(const std::string& what) { sh_.fail(who_ + " [" + op_ + "]", what); }
     bool expect(kern_return_t kr, std::initializer_list<kern_return_t> ok) {
-        std::string allowed;
-        for (kern_return_t k : ok) {
-            if (k == kr) return true;
-            allowed += (allowed.empty() ? "" : " or ") + code(k);
-        }
-        fail("returned " + code(kr) + ", allowed: " + allowed);
-        return false;
+        std::string u = prop::unexpected(kr, ok);
+        if (!u.empty()) fail(u);
+        return u.empty();
     }
     Bytes random_bytes(uint64_t n) {
         Bytes b(n);
@@ -532,7 +512,7 @@ protected:
     // The memory objects alive (memfds) against the model's count.
     bool check_memfds() {
         ++count(kMemfdChecks);
-        std::size_t have = memfds(), want = sh_.memfd_base + sh_.live_objects();
+        std::size_t have = mt::memory_objects(), want = sh_.memfd_base + sh_.live_objects();
         if (have == want) return true;
         fail(format("%zu memory objects are alive, the model has %zu", have - sh_.memfd_base, want - sh_.memfd_base));
         return false;
@@ -1777,7 +1757,7 @@ SeedResult run_seed(uint64_t seed, int steps, Totals& totals) {
     sh.seed = seed;
     sh.steps = steps;
     sh.totals = &totals;
-    sh.memfd_base = memfds();
+    sh.memfd_base = mt::memory_objects();
     machsim::Config cfg;
     cfg.seed = seed;
     cfg.quantum = uint64_t{1} << 62;  // no time slicing: a step is never cut in two by another task's
@@ -1788,37 +1768,23 @@ SeedResult run_seed(uint64_t seed, int steps, Totals& totals) {
         k.spawn(format("t%d", i), [&sh, i] { return std::make_unique<Actor>(sh, i)->run(); });
     machsim::RunReport r = k.run();
     SeedResult res = prop::seed_result(seed, std::move(sh.failures), r);
-    if (memfds() != sh.memfd_base) res.leaks.push_back("memory objects (memfds) outlived the kernel");
+    if (mt::memory_objects() != sh.memfd_base) res.leaks.push_back("memory objects (memfds) outlived the kernel");
     return res;
 }
 
-const prop::Harness kHarness{"vm property test", "MACHSIM_VMPROP", "vm-property", 16, 500};
-
-// Runs every seed once (the first test case to ask checks each seed as it ends); returns the totals.
-const Totals& run_all(bool check) {
-    static Totals totals{};
-    static bool done = false;
-    if (!done) {
-        done = true;
-        prop::run_seeds(kHarness, check, totals, kCountNames, run_seed);
-    }
-    return totals;
-}
+prop::Runs<kCounts> g_runs{{"vm property test", "MACHSIM_VMPROP", "vm-property", 16, 500}, kCountNames, run_seed};
 
 }  // namespace
 
 TEST_SUITE("vm-property") {
 
 TEST_CASE("random VM calls from several tasks keep every address space equal to its byte-exact model") {
-    run_all(true);
+    g_runs.totals(true);
 }
 
 TEST_CASE("the VM property test is not vacuous: every kind of operation and outcome it mixes happened") {
-    const Totals& t = run_all(false);
-    for (int c = 0; c < kCounts; ++c) {
-        INFO(std::string(kCountNames[c]) << ": " << t[c]);
-        CHECK(t[c] > 0);
-    }
+    g_runs.check_not_vacuous();
+    const Totals& t = g_runs.totals(false);
     CHECK(t[kCensus] >= t[kSteps]);
 }
 

@@ -252,22 +252,7 @@ kern_return_t map_entry(vm_address_t& at, vm_size_t size, mach_port_t entry, vm_
 
 // --- runs ------------------------------------------------------------------------
 
-// Memory objects (each a memfd named "machsim-memory") open in this process now.
-std::size_t memory_objects() {
-    std::size_t n = 0;
-    DIR* d = opendir("/proc/self/fd");
-    if (!d) return 0;
-    while (dirent* e = readdir(d)) {
-        char link[256];
-        std::string path = std::string("/proc/self/fd/") + e->d_name;
-        ssize_t len = readlink(path.c_str(), link, sizeof link - 1);
-        if (len <= 0) continue;
-        link[len] = 0;
-        if (std::strstr(link, "machsim-memory")) ++n;
-    }
-    closedir(d);
-    return n;
-}
+using mt::memory_objects;
 
 // Runs the tasks `setup` spawns in a fresh kernel; checks that no memory object outlives it.
 machsim::RunReport run_vm(const std::function<void(machsim::Kernel&)>& setup) {
