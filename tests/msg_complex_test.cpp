@@ -15,36 +15,9 @@
 
 namespace {
 
-constexpr mach_msg_id_t kNotifySendOnce = 0100 + 7;  // MACH_NOTIFY_SEND_ONCE (71)
-
-void sleep_ms(mach_msg_timeout_t ms) {
-    mach_port_t p = mt::new_receive_right();
-    mt::SimpleReceived in;
-    CHECK_KR(mt::receive_simple(p, in, MACH_RCV_TIMEOUT, ms), MACH_RCV_TIMED_OUT);
-    CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
-}
-
-mach_port_t publish(const char* service) {
-    mach_port_t p = mt::new_port_with_send();
-    CHECK(MACH_PORT_VALID(p));
-    CHECK_KR(bootstrap_register(bootstrap_port, service, p), BOOTSTRAP_SUCCESS);
-    return p;
-}
-
-mach_port_t look_up(const char* service) {
-    for (int i = 0; i < 100; ++i) {
-        mach_port_t p = MACH_PORT_NULL;
-        kern_return_t kr = bootstrap_look_up(bootstrap_port, service, &p);
-        if (kr == KERN_SUCCESS) return p;
-        if (kr != BOOTSTRAP_UNKNOWN_SERVICE) {
-            CHECK_KR(kr, KERN_SUCCESS);
-            return MACH_PORT_NULL;
-        }
-        sleep_ms(1);
-    }
-    FAIL_CHECK("bootstrap_look_up never found " << service);
-    return MACH_PORT_NULL;
-}
+using mt::look_up;
+using mt::publish;
+using mt::sleep_ms;
 
 mach_port_msgcount_t queued(mach_port_t p) { return mt::status_of(p).mps_msgcount; }
 
@@ -458,7 +431,7 @@ TEST_CASE("after MACH_SEND_INVALID_RIGHT in the body, a made send-once reply rig
         // The header's send-once right was made, then destroyed with the message (R16).
         mt::SimpleReceived in;
         CHECK_KR(mt::receive_simple(reply, in, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
-        CHECK(in.msg.head.msgh_id == kNotifySendOnce);
+        CHECK(in.msg.head.msgh_id == MACH_NOTIFY_SEND_ONCE);
         CHECK(mt::status_of(reply).mps_sorights == 0);
     });
     INFO(r.summary());
@@ -594,7 +567,7 @@ TEST_CASE("MOVE_SEND_ONCE in a port descriptor takes the sender's name and arriv
         reply_once(got);  // it still reaches target
         mt::SimpleReceived answer;
         CHECK_KR(mt::receive_simple(target, answer, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
-        CHECK(answer.msg.head.msgh_id != kNotifySendOnce);
+        CHECK(answer.msg.head.msgh_id != MACH_NOTIFY_SEND_ONCE);
         CHECK(mt::status_of(target).mps_sorights == 0);
     });
     INFO(r.summary());
@@ -649,7 +622,7 @@ TEST_CASE("a receive buffer the receiver cannot write fails a complex message wi
         CHECK(!mt::status_of(made).mps_srights);              // but destroyed
         mt::SimpleReceived note;
         CHECK_KR(mt::receive_simple(once_to, note, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
-        CHECK(note.msg.head.msgh_id == kNotifySendOnce);  // R16
+        CHECK(note.msg.head.msgh_id == MACH_NOTIFY_SEND_ONCE);  // R16
         CHECK(mt::status_of(once_to).mps_sorights == 0);
     });
     INFO(r.summary());
@@ -675,7 +648,7 @@ TEST_CASE("a reply right the receiver has no name for is destroyed: MACH_RCV_HEA
             CHECK(queued(p) == 0);
             mt::SimpleReceived note;
             CHECK_KR(mt::receive_simple(q, note, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
-            CHECK(note.msg.head.msgh_id == kNotifySendOnce);  // the destroyed reply right (R16)
+            CHECK(note.msg.head.msgh_id == MACH_NOTIFY_SEND_ONCE);  // the destroyed reply right (R16)
             CHECK(mt::status_of(q).mps_sorights == 0);
         },
         cfg);
@@ -708,7 +681,7 @@ TEST_CASE("a body right the receiver has no name for arrives as MACH_PORT_NULL w
             CHECK(queued(inbox) == 0);
             mt::SimpleReceived note;
             CHECK_KR(mt::receive_simple(target, note, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
-            CHECK(note.msg.head.msgh_id == kNotifySendOnce);  // the right that found no name (R16)
+            CHECK(note.msg.head.msgh_id == MACH_NOTIFY_SEND_ONCE);  // the right that found no name (R16)
             CHECK(mt::status_of(target).mps_sorights == 0);
         },
         cfg);

@@ -7,41 +7,9 @@
 
 namespace {
 
-constexpr mach_msg_id_t kNotifySendOnce = 0100 + 7;  // MACH_NOTIFY_SEND_ONCE (71)
-
-// Blocks the calling task for `ms` milliseconds of virtual time: a receive that
-// times out on a private, empty port (the classic Mach sleep).
-void sleep_ms(mach_msg_timeout_t ms) {
-    mach_port_t p = mt::new_receive_right();
-    mt::SimpleReceived in;
-    CHECK_KR(mt::receive_simple(p, in, MACH_RCV_TIMEOUT, ms), MACH_RCV_TIMED_OUT);
-    CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
-}
-
-// A fresh port (receive + send under one name) registered with the bootstrap server.
-mach_port_t publish(const char* service, mach_port_msgcount_t qlimit = MACH_PORT_QLIMIT_DEFAULT) {
-    mach_port_t p = mt::new_port_with_send();
-    CHECK(MACH_PORT_VALID(p));
-    if (qlimit != MACH_PORT_QLIMIT_DEFAULT) CHECK_KR(mt::set_qlimit(p, qlimit), KERN_SUCCESS);
-    CHECK_KR(bootstrap_register(bootstrap_port, service, p), BOOTSTRAP_SUCCESS);
-    return p;
-}
-
-// A send right to a registered service, waiting (virtual time) for it to appear.
-mach_port_t look_up(const char* service) {
-    for (int i = 0; i < 100; ++i) {
-        mach_port_t p = MACH_PORT_NULL;
-        kern_return_t kr = bootstrap_look_up(bootstrap_port, service, &p);
-        if (kr == KERN_SUCCESS) return p;
-        if (kr != BOOTSTRAP_UNKNOWN_SERVICE) {
-            CHECK_KR(kr, KERN_SUCCESS);
-            return MACH_PORT_NULL;
-        }
-        sleep_ms(1);
-    }
-    FAIL_CHECK("bootstrap_look_up never found " << service);
-    return MACH_PORT_NULL;
-}
+using mt::look_up;
+using mt::publish;
+using mt::sleep_ms;
 
 // Registers this task's own task port, so a helper task can act on our space
 // (the only way a second thread of control can touch a single-threaded task's rights).
@@ -373,7 +341,7 @@ TEST_CASE("an RPC to a full queue with SEND_TIMEOUT 0 times out, is pseudo-recei
         CHECK_KR(mach_port_deallocate(mach_task_self(), once), KERN_SUCCESS);  // unused: a send-once notification
         mt::SimpleReceived note;
         CHECK_KR(mt::receive_simple(reply, note), MACH_MSG_SUCCESS);
-        CHECK(note.msg.head.msgh_id == kNotifySendOnce);
+        CHECK(note.msg.head.msgh_id == MACH_NOTIFY_SEND_ONCE);
     });
     INFO(r.summary());
     CHECK(r.clean());
@@ -554,7 +522,7 @@ TEST_CASE("send-once rights in messages destroyed by a port's death each yield a
             for (int i = 0; i < 2; ++i) {
                 mt::SimpleReceived in;
                 CHECK_KR(mt::receive_simple(reply, in, MACH_RCV_TIMEOUT, 10), MACH_MSG_SUCCESS);
-                CHECK(in.msg.head.msgh_id == kNotifySendOnce);
+                CHECK(in.msg.head.msgh_id == MACH_NOTIFY_SEND_ONCE);
                 CHECK(in.msg.head.msgh_local_port == reply);
             }
             mt::SimpleReceived extra;
@@ -699,7 +667,7 @@ TEST_CASE("a send-once right in a message destroyed with its port yields a send-
         CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
         mt::SimpleReceived in;
         CHECK_KR(mt::receive_simple(reply, in, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
-        CHECK(in.msg.head.msgh_id == kNotifySendOnce);
+        CHECK(in.msg.head.msgh_id == MACH_NOTIFY_SEND_ONCE);
         CHECK(in.msg.head.msgh_local_port == reply);
     });
     INFO(r.summary());
@@ -789,7 +757,7 @@ TEST_CASE("a too-large message reaching a waiting receiver gives MACH_RCV_TOO_LA
         CHECK(seen_plain.msgh_remote_port == MACH_PORT_NULL);
         // The destroyed message's reply right sends a send-once notification (R16).
         CHECK_KR(mt::receive_simple(reply, note, MACH_RCV_TIMEOUT, 0), MACH_MSG_SUCCESS);
-        CHECK(note.msg.head.msgh_id == kNotifySendOnce);
+        CHECK(note.msg.head.msgh_id == MACH_NOTIFY_SEND_ONCE);
         CHECK(mt::status_of(reply).mps_sorights == 0);
     });
     INFO(r.summary());

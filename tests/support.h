@@ -198,3 +198,41 @@ struct StringMaker<mt::Code> {
 // CHECK_KR(call, KERN_SUCCESS): compares Mach codes and prints their names.
 #define CHECK_KR(expr, expected) CHECK(::mt::Code{static_cast<int>(expr)} == ::mt::Code{static_cast<int>(expected)})
 #define REQUIRE_KR(expr, expected) REQUIRE(::mt::Code{static_cast<int>(expr)} == ::mt::Code{static_cast<int>(expected)})
+
+namespace mt {
+
+// Blocks the calling task for `ms` milliseconds of virtual time: a receive that
+// times out on a private, empty port (the classic Mach sleep).
+inline void sleep_ms(mach_msg_timeout_t ms) {
+    mach_port_t p = new_receive_right();
+    SimpleReceived in;
+    CHECK_KR(receive_simple(p, in, MACH_RCV_TIMEOUT, ms), MACH_RCV_TIMED_OUT);
+    CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
+}
+
+// A fresh port (receive + send under one name) registered with the bootstrap server.
+inline mach_port_t publish(const char* service, mach_port_msgcount_t qlimit = MACH_PORT_QLIMIT_DEFAULT) {
+    mach_port_t p = new_port_with_send();
+    CHECK(MACH_PORT_VALID(p));
+    if (qlimit != MACH_PORT_QLIMIT_DEFAULT) CHECK_KR(set_qlimit(p, qlimit), KERN_SUCCESS);
+    CHECK_KR(bootstrap_register(bootstrap_port, service, p), BOOTSTRAP_SUCCESS);
+    return p;
+}
+
+// A send right to a registered service, waiting (virtual time) for it to appear.
+inline mach_port_t look_up(const char* service) {
+    for (int i = 0; i < 100; ++i) {
+        mach_port_t p = MACH_PORT_NULL;
+        kern_return_t kr = bootstrap_look_up(bootstrap_port, service, &p);
+        if (kr == KERN_SUCCESS) return p;
+        if (kr != BOOTSTRAP_UNKNOWN_SERVICE) {
+            CHECK_KR(kr, KERN_SUCCESS);
+            return MACH_PORT_NULL;
+        }
+        sleep_ms(1);
+    }
+    FAIL_CHECK("bootstrap_look_up never found " << service);
+    return MACH_PORT_NULL;
+}
+
+}  // namespace mt
