@@ -30,7 +30,10 @@ endif
 # machsim.pc hands the flag on to programs built against the library.
 override CXXFLAGS += -std=c++20 -fstack-clash-protection -Wall -Wextra -Werror $(SANFLAGS)
 override CPPFLAGS += -I. -Ikernel/include -Iuserland/include
-override LDFLAGS += $(SANFLAGS)
+# exit() in task code ends the task, not the process (userland/libmach/exit.cpp);
+# machsim.pc hands the flags on too.
+EXIT_WRAP := -Wl,--wrap=exit,--wrap=_exit,--wrap=_Exit,--wrap=quick_exit
+override LDFLAGS += $(SANFLAGS) $(EXIT_WRAP)
 LDLIBS := -lboost_context -lfmt
 
 Q := $(if $(V),,@)
@@ -88,7 +91,7 @@ $(BENCH): $(call obj,$(BENCH_SRC)) $(LIB)
 $(PC): machsim.pc.in Makefile
 	@mkdir -p $(@D)
 	$(call say,GEN,$@)sed -e 's|@prefix@|$(CURDIR)|' -e 's|@libdir@|$(abspath $(BUILD))|' \
-	    -e 's|@includedir@|$${prefix}|' -e 's|@version@|$(VERSION)|' \
+	    -e 's|@includedir@|$${prefix}|' -e 's|@version@|$(VERSION)|' -e 's|@exit_wrap@|$(EXIT_WRAP)|' \
 	    -e 's|@include_flags@|-I$${includedir}/kernel/include -I$${includedir}/userland/include|' $< > $@
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
@@ -123,7 +126,7 @@ install: all
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
 	cp -R kernel/include/. userland/include/. $(DESTDIR)$(PREFIX)/include/machsim/
 	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$${prefix}/lib|' -e 's|@includedir@|$${prefix}/include/machsim|' \
-	    -e 's|@version@|$(VERSION)|' -e 's|@include_flags@|-I$${includedir}|' machsim.pc.in \
+	    -e 's|@version@|$(VERSION)|' -e 's|@exit_wrap@|$(EXIT_WRAP)|' -e 's|@include_flags@|-I$${includedir}|' machsim.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/machsim.pc
 
 uninstall:

@@ -78,6 +78,12 @@ if flags=$(pkg-config --cflags --libs "$build/machsim.pc" 2>&1) &&
     expect "an outside program runs its own program through machsim::main" \
         grep -q 'pong 3' <("$build/outside" run pingpong)
     expect "an outside program's run exits 0" test "$(status "$build/outside" run pingpong)" -eq 0
+    "$build/outside" run quitter >"$log" 2>&1
+    expect "exit(3) in an outside program's task ends that task only" \
+        grep -q 'quitter .*exited with code 3' "$log"
+    expect "... and the other task runs on" grep -q 'stayer done' "$log"
+    expect "exit() in an outside program's host code sets its status" \
+        test "$(status "$build/outside" run no-such-program)" -eq 2
 else
     cat "$log"
     fail "an outside program compiles and links with pkg-config --cflags --libs $build/machsim.pc"

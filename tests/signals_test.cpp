@@ -1521,6 +1521,51 @@ TEST_CASE("a fault inside a fault's signal handler nests: resumed, both writes c
 }
 
 namespace {
+void exit_6(int s) {
+    seen.push_back(s);
+    std::exit(6);
+}
+void touch_hole(int s) {
+    seen.push_back(s);
+    poke(hole_page, 5);  // SIGSEGV, whose handler exits
+}
+void exit_7(int s) {
+    seen.push_back(s);
+    std::exit(7);
+}
+}  // namespace
+
+// exit() in a handler ends the thread where it stands: on a fault stack, or two.
+TEST_CASE("exit() in a fault's signal handler, nested or not, ends the task with exit's status; no stack leaks") {
+    reset();
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("flat", [] {
+            CHECK_KR(catch_with(sig::BUS, exit_6), KERN_SUCCESS);
+            poke(page_with(VM_PROT_READ), 1);
+            FAIL("exit() returned");
+        });
+        k.spawn("nested", [] {
+            vm_address_t read_only = page_with(VM_PROT_READ);
+            hole_page = page_with(VM_PROT_READ);
+            REQUIRE(hole_page != 0);
+            REQUIRE_KR(vm_deallocate(mach_task_self(), hole_page, vm_page_size), KERN_SUCCESS);
+            CHECK_KR(catch_with(sig::BUS, touch_hole), KERN_SUCCESS);
+            CHECK_KR(catch_with(sig::SEGV, exit_7), KERN_SUCCESS);
+            poke(read_only, 1);
+            FAIL("exit() returned");
+        });
+        k.spawn("bystander", [] { lt::sleep_ms(2); });
+    });
+    INFO(r.summary());
+    CHECK(report_of(r, "flat").end == TaskEnd::Exited);
+    CHECK(report_of(r, "flat").exit_code == 6);
+    CHECK(report_of(r, "nested").end == TaskEnd::Exited);
+    CHECK(report_of(r, "nested").exit_code == 7);
+    CHECK(seen == std::vector<int>{sig::BUS, sig::BUS, sig::SEGV});
+    CHECK(r.clean());
+}
+
+namespace {
 vm_address_t victim_hole = 0;
 bool in_inner_handler = false;
 bool sleep_on_unwind = false;

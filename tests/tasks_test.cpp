@@ -1,5 +1,6 @@
 // Send-once rights (R16), threads and tasks, task teardown, semaphores (R26), written from MACH-REFERENCE.md.
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -744,6 +745,119 @@ TEST_CASE("program_spawn of an unknown program returns false and spawns nothing"
     CHECK_FALSE(ok);
     CHECK(r.clean());
     CHECK(r.tasks.size() == 2);
+}
+
+// exit() is how textbook task code gives up (`if (kr != KERN_SUCCESS) exit(1);`).
+// In a task it ends that task, as in a process; the run goes on.
+TEST_CASE("exit() in a task ends that task with its status, not the run: the caller stops where it is, the other "
+          "threads unwind, its rights go") {
+    bool after = false, main_unwound = false, helper_unwound = false;
+    machsim::TraceLog log;
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.attach(log);
+        k.spawn("test", [&] {
+            mach_port_t p = mt::new_port_with_send();
+            mach_port_t child = machsim::task_spawn(
+                "quitter",
+                [&](mach_port_t) {
+                    lt::Guard g{&main_unwound};
+                    machsim::thread_start([&helper_unwound] {
+                        lt::Guard h{&helper_unwound};
+                        lt::sleep_ms(1000);
+                    });
+                    lt::yield();
+                    std::exit(3);
+                    after = true;
+                },
+                p, MACH_MSG_TYPE_MOVE_RECEIVE);
+            lt::sleep_ms(2);
+            CHECK_FALSE(main_unwound);  // as a process's exit() unwinds nothing
+            CHECK(helper_unwound);      // as after task_terminate
+            CHECK_FALSE(after);
+            CHECK(mt::type_of(child) == MACH_PORT_TYPE_DEAD_NAME);
+            CHECK(mt::type_of(p) == MACH_PORT_TYPE_DEAD_NAME);  // its receive right died with it
+            CHECK(lt::invariants_ok());
+        });
+    });
+    INFO(r.summary());
+    REQUIRE(r.task("quitter") != nullptr);
+    CHECK(r.task("quitter")->end == machsim::TaskEnd::Exited);
+    CHECK(r.task("quitter")->exit_code == 3);
+    CHECK(r.task("test")->end == machsim::TaskEnd::Exited);
+    CHECK(r.clean());
+    lt::check_sound(r);
+    int calls = 0;
+    for (const auto& e : log.of_kind(machsim::EventKind::SyscallEnter)) calls += e.text == "exit";
+    CHECK(calls == 1);  // traced as a call named exit
+    auto exits = log.of_kind(machsim::EventKind::TaskExit);
+    CHECK(std::any_of(exits.begin(), exits.end(), [](const auto& e) { return e.event.code == 3; }));
+}
+
+TEST_CASE("exit() in a secondary thread ends the whole task with its status; the main thread unwinds") {
+    bool main_unwound = false, main_after = false;
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("quitter", [&] {
+            lt::Guard g{&main_unwound};
+            mach_port_t p = mt::new_receive_right();
+            machsim::thread_start([] { std::exit(5); });
+            mt::SimpleReceived in;
+            (void)mt::receive_simple(p, in);  // blocks; the exit ends the task
+            main_after = true;
+        });
+        k.spawn("bystander", [] { lt::sleep_ms(2); });
+    });
+    INFO(r.summary());
+    CHECK(r.task("quitter")->end == machsim::TaskEnd::Exited);
+    CHECK(r.task("quitter")->exit_code == 5);
+    CHECK(main_unwound);
+    CHECK_FALSE(main_after);
+    CHECK(r.task("bystander")->end == machsim::TaskEnd::Exited);
+    CHECK(r.clean());
+}
+
+TEST_CASE("_exit, _Exit and quick_exit in a task end it as exit() does") {
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("a", [] { _exit(11); });
+        k.spawn("b", [] { std::_Exit(12); });
+        k.spawn("c", [] { std::quick_exit(13); });
+        k.spawn("d", [] { return 14; });
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    int code = 11;
+    for (const char* name : {"a", "b", "c", "d"}) {
+        REQUIRE(r.task(name) != nullptr);
+        CHECK(r.task(name)->end == machsim::TaskEnd::Exited);
+        CHECK(r.task(name)->exit_code == code++);
+    }
+}
+
+namespace {
+// Calls exit() from a destructor, which runs while something else unwinds the thread.
+struct ExitsOnUnwind {
+    ~ExitsOnUnwind() { std::exit(9); }
+};
+}  // namespace
+
+TEST_CASE("exit() from a destructor: task_terminate's unwinding keeps the task Terminated; an escaping exception's "
+          "gives exit's status") {
+    machsim::RunReport r = mt::run_kernel([&](machsim::Kernel& k) {
+        k.spawn("terminated", [] {
+            ExitsOnUnwind e;
+            (void)task_terminate(mach_task_self());
+        });
+        k.spawn("thrower", [] {
+            ExitsOnUnwind e;
+            throw std::runtime_error("unwinding");
+        });
+        k.spawn("bystander", [] { lt::sleep_ms(2); });
+    });
+    INFO(r.summary());
+    CHECK(r.task("terminated")->end == machsim::TaskEnd::Terminated);
+    CHECK(r.task("thrower")->end == machsim::TaskEnd::Exited);
+    CHECK(r.task("thrower")->exit_code == 9);
+    CHECK(r.task("bystander")->end == machsim::TaskEnd::Exited);
+    lt::check_sound(r);
 }
 
 }  // TEST_SUITE("tasks 2")

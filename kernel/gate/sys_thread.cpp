@@ -146,6 +146,26 @@ kern_return_t sys_task_terminate(mach_port_name_t task) {
     });
 }
 
+bool sys_exit(int code) {
+    tasks::Thread* self = caller();
+    if (!self || self->in_kernel) return false;
+    Kernel& k = *Kernel::current();
+    // The entry by hand: an Entry throws to unwind a thread being killed, and no
+    // exception may leave exit(), which C++ declares noexcept.
+    self->in_kernel = true;
+    k.sched.kernel_entry(k.cfg.syscall_cost);
+    MS_TRACE(k.trace, Event{.kind = EventKind::SyscallEnter, .text = sys_name(Sys::exit)});
+    tasks::Task& t = self->task;
+    if (t.end == TaskEnd::Running && !self->kill_pending) {  // the first end wins (a destructor run by
+        t.end = TaskEnd::Exited;                             // task_terminate's unwinding cannot undo it)
+        t.exit_code = code;
+    }
+    k.kill_task(t, TaskEnd::Exited);  // the other threads unwind at their next kernel exit
+    // The caller is not unwound, as a process's exit() unwinds nothing.
+    k.thread_finished(self, self->kill_reason, t.exit_code, {});
+    k.sched.exit_abandoned();
+}
+
 kern_return_t sys_task_suspend(mach_port_name_t task) {
     return task_call(Sys::task_suspend, task, [](Kernel& k, tasks::Thread& self, tasks::Task& t) {
         k.suspend_task(t, self);

@@ -95,6 +95,11 @@ kern_return_t sys_task_threads(mach_port_name_t task, mach_port_name_t** threads
 kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_t)> body, mach_port_name_t give,
                              mach_msg_type_name_t give_disposition, SpawnOptions opts, mach_port_name_t* child);
 kern_return_t sys_task_terminate(mach_port_name_t task);
+// exit(code) called by task code: the caller's task ends, Exited with `code`; the
+// calling thread ends at once, not unwound; the task's other threads unwind as
+// after task_terminate. Does not return then. False when the caller is not task
+// code (host code, or a trace sink inside a call): the process exit is for it.
+bool sys_exit(int code);
 kern_return_t sys_task_suspend(mach_port_name_t task);
 kern_return_t sys_task_resume(mach_port_name_t task);
 void* running_facade();

@@ -176,7 +176,12 @@ void Scheduler::arrived(fc::transfer_t t) {
     }
     from->fctx_ = t.fctx;
     if (zombie_) {
-        stacks_.release(zombie_->stack_);
+        if (zombie_keeps_frames_) {
+            stacks_.retire(zombie_->stack_);
+            zombie_keeps_frames_ = false;
+        } else {
+            stacks_.release(zombie_->stack_);
+        }
         zombie_->stack_ = {};
         zombie_->fctx_ = nullptr;
         zombie_ = nullptr;

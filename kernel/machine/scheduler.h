@@ -56,6 +56,10 @@ public:
 
     // Ends the current context for good. Its stack is released once we are off it.
     [[noreturn]] void exit_current();
+    // Ends the current context for good without unwinding it (exit() in task code),
+    // as a fault that ends a thread does (fault.h): its frames, and those of the
+    // faults it is in the handler of, are dropped as they are.
+    [[noreturn]] void exit_abandoned();
 
     // Kernel entry: time passes, timers fire, and an expired quantum yields.
     void kernel_entry(uint64_t cost) {
@@ -128,6 +132,7 @@ private:
     Context idle_;
     Context* current_ = &idle_;
     Context* zombie_ = nullptr;  // exited; its stack is released on the next arrival
+    bool zombie_keeps_frames_ = false;  // ... or retired (StackPool::retire): it was not unwound
     List<Context, &Context::run_hook> runq_;
     uint64_t quantum_end_ = 0;
     uint64_t next_event_ = 0;

@@ -1,6 +1,7 @@
 // An outside program, built only with `pkg-config --cflags --libs build/machsim.pc`:
 // it registers its own program and gets the whole `machsim` command.
 #include <cstdio>
+#include <cstdlib>
 
 #include <mach/mach.h>
 #include <machsim.h>
@@ -64,4 +65,11 @@ MACHSIM_PROGRAM(pingpong, "two tasks bounce a ball three times") {
     k.spawn("pinger", pinger);
 }
 
-int main(int argc, char** argv) { return machsim::main(argc, argv); }
+// exit() in task code ends that task only (the flags of machsim.pc arrange it).
+MACHSIM_PROGRAM(quitter, "one task gives up with exit(3); the other runs on") {
+    k.spawn("quitter", [] { std::exit(3); });
+    k.spawn("stayer", [] { std::puts("stayer done"); });
+}
+
+// exit() in host code still ends the process.
+int main(int argc, char** argv) { std::exit(machsim::main(argc, argv)); }
