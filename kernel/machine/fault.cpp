@@ -379,14 +379,14 @@ void Scheduler::exit_faulted() {
 
 void Scheduler::exit_abandoned() {
     Context* self = current_;
+#ifdef MACHSIM_ASAN
+    zombie_keeps_frames_ = true;  // the stack it stands on keeps its frames too, thread's or fault's
+#endif
     if (self->fault_stack_.lo) {  // in a fault's signal handler: it ends as its fault would
         FaultDetour::release_outer(*this, self->fault_record_);
         self->fault_record_ = nullptr;
         exit_faulted();
     }
-#ifdef MACHSIM_ASAN
-    zombie_keeps_frames_ = true;  // as exit_faulted keeps a faulted thread's frames
-#endif
     exit_current();
 }
 
