@@ -142,4 +142,34 @@ TEST_CASE("one send-once name as both destination and reply is refused with MACH
     CHECK(r.clean());
 }
 
+TEST_CASE("control passing from a thread that has just ended is traced as a switch from it") {
+    machsim::TraceLog log;
+    machsim::Kernel k;
+    k.attach(log);
+    k.spawn("first", [] {});
+    k.spawn("second", [] {});
+    machsim::RunReport r = k.run();
+    CHECK(r.clean());
+    // Every event of a thread after another's has a switch to it in between.
+    uint32_t running = 0;
+    int from_ended = 0;
+    for (const auto& e : log.entries()) {
+        const machsim::Event& ev = e.event;
+        if (ev.seq == 0) continue;  // introductions
+        if (ev.kind == machsim::EventKind::Switch) {  // thread 0: to the idle loop
+            CHECK(ev.extra == running);
+            running = ev.thread;
+        } else if (ev.thread == 0) {
+            continue;  // the kernel itself
+        } else if (ev.kind == machsim::EventKind::ThreadExit && ev.thread == running) {
+            running = ev.thread;  // the next switch comes from it
+            ++from_ended;
+        } else if (ev.kind != machsim::EventKind::ThreadCreate) {
+            INFO("event " << ev.seq << " of thread " << ev.thread << " while thread " << running << " runs");
+            CHECK(ev.thread == running);
+        }
+    }
+    CHECK(from_ended >= 2);
+}
+
 }  // TEST_SUITE("regressions")

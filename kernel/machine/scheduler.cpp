@@ -146,6 +146,7 @@ void Scheduler::exit_current() {
     zombie_ = self;
     Context* next = pick();
     make_current(self, next);
+    MS_TRACE(trace_, Event{.kind = EventKind::Switch, .extra = self->trace_thread});  // from a thread that ended
     asan_start_switch(nullptr, next->asan_bottom_, next->asan_size_);  // our fake stack dies with us
     machsim_jump_fcontext(next->fctx_, self);
     __builtin_unreachable();
