@@ -227,7 +227,8 @@ void Scheduler::tick_events() {
         return;
     }
     timers_.fire(clock_.now());
-    other_events_ = std::min(timers_.next_deadline(), limit_);
+    if (irq_) irq_->fire(clock_.now());
+    other_events_ = std::min({timers_.next_deadline(), limit_, irq_ ? irq_->next_deadline() : limit_});
     if (clock_.now() >= quantum_end_) {
         if (!runq_.empty() && current_ != &idle_) {
             yield();  // the timer interrupt: take our turn at the back of the queue

@@ -13,6 +13,7 @@
 #include "kernel/machine/clock.h"
 #include "kernel/machine/context.h"
 #include "kernel/machine/fault.h"
+#include "kernel/machine/irq_controller.h"
 #include "kernel/machine/list.h"
 #include "kernel/machine/stack_pool.h"
 #include "kernel/machine/timer_queue.h"
@@ -83,7 +84,14 @@ public:
     // At this virtual time the running thread is sent back to idle (Config::max_ticks).
     void set_time_limit(uint64_t tick) {
         limit_ = tick;
-        other_events_ = std::min(timers_.next_deadline(), limit_);
+        other_events_ = std::min({timers_.next_deadline(), limit_, irq_ ? irq_->next_deadline() : limit_});
+        recompute_next_event();
+    }
+    // Devices on the virtual clock: their raises come due at kernel entries, as timers do.
+    void set_irq(IrqController* irq) { irq_ = irq; }
+    // Something (a device's raise) is due at `tick`: kernel entries must not skip it.
+    void expect_event(uint64_t tick) {
+        other_events_ = std::min(other_events_, tick);
         recompute_next_event();
     }
     // Takes c out of scheduling for good without running it again (kernel teardown).
@@ -123,6 +131,7 @@ private:
     Clock& clock_;
     TimerQueue& timers_;
     TraceBus& trace_;
+    IrqController* irq_ = nullptr;
     const uint64_t quantum_;
     // The C++ runtime's exception state for this host thread (__cxa_get_globals), looked up
     // once per run_ready rather than on every switch: make_current swaps it per context.

@@ -42,6 +42,11 @@ const char* event_kind_name(EventKind kind) {
     case EventKind::ExceptionReply: return "exc-reply";
     case EventKind::SignalPost: return "signal";
     case EventKind::SignalAction: return "sig-act";
+    case EventKind::IrqRaise: return "irq";
+    case EventKind::IrqDeliver: return "irq-send";
+    case EventKind::IrqAck: return "irq-ack";
+    case EventKind::IrqRegister: return "irq-reg";
+    case EventKind::IrqDrop: return "irq-drop";
     }
     return "?";
 }
@@ -183,6 +188,19 @@ void TextSink::on_event(const Event& e) {
     case EventKind::ExceptionReply: d = fmt::format("handler on {} answered {}", port(e.port), code_name(e.code)); break;
     case EventKind::SignalPost: d = fmt::format("{} posted to {}", signal_name(e.code), name_of(e.space)); break;
     case EventKind::SignalAction: d = fmt::format("{} in {}: {}", signal_name(e.code), name_of(e.space), text); break;
+    case EventKind::IrqRaise:
+        d = e.before > 1 ? fmt::format("line {} raised x{}: {}", e.extra, e.before, text)
+                         : fmt::format("line {} raised: {}", e.extra, text);
+        break;
+    case EventKind::IrqDeliver:
+        d = fmt::format("line {} masked, kernel msg {} (device_intr_notify) to {}", e.extra, e.msg, port(e.port));
+        break;
+    case EventKind::IrqAck:
+        d = fmt::format("line {} acknowledged through {}, unmasked{}", e.extra, port(e.port),
+                        e.after ? "; a remembered interrupt follows" : "");
+        break;
+    case EventKind::IrqRegister: d = fmt::format("line {} delivers to {} ({})", e.extra, in_space, port(e.port)); break;
+    case EventKind::IrqDrop: d = fmt::format("line {} registration on {} dropped: {}", e.extra, port(e.port), text); break;
     }
     out_ << fmt::format("{:>6} {:>9}  {:<{}} {:<9} {}\n", e.seq, e.tick, w, who_width_, event_kind_name(e.kind), d);
 }

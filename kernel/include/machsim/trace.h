@@ -48,6 +48,11 @@ enum class EventKind : uint8_t {
     SignalPost,    // space = the task signalled, code = the signal (actor = who posted it: for a fault, the faulting thread)
     SignalAction,  // space = the task it applies to, code = the signal, text = what was done: "handler",
                    // "ignore", "terminate", "stop", "continue"
+    IrqRaise,      // extra = the line, before = raises it stands for (a device that fell behind), text = outcome
+    IrqDeliver,    // extra = the line, port = the delivery port, msg = the device_intr_notify message
+    IrqAck,        // extra = the line, port = the delivery port, after = 1 if a remembered interrupt follows
+    IrqRegister,   // extra = the line, port = the delivery port, space/name = the driver's name for it
+    IrqDrop,       // extra = the line, port = the delivery port, text = why the registration was dropped
 };
 
 const char* event_kind_name(EventKind kind);
