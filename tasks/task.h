@@ -77,6 +77,7 @@ public:
     SignalState signals;
     mach_port_name_t self_name = MACH_PORT_NULL;       // mach_task_self()
     mach_port_name_t bootstrap_name = MACH_PORT_NULL;  // bootstrap_port
+    bool privileged = false;  // SpawnOptions::privileged: may have the master device port
 
     bool alive = true;
     TaskEnd end = TaskEnd::Running;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "kernel/machine/fault.h"
@@ -101,6 +102,7 @@ Kernel::Kernel(const Config& c) : cfg(c) {
     const char* fast = std::getenv("MACHSIM_FASTPATH");  // "0": general path only (equivalence runs)
     env.fast_path = !(fast && std::string(fast) == "0");
     env.kobject_ctx = this;
+    sched.set_irq(&irq);
     machine::install_fault_handler();
     install_fault_path(*this);
 }
@@ -123,6 +125,7 @@ Kernel::~Kernel() {
         tasks::teardown(env, *t);
     }
     discard_threads();  // teardown may have woken some
+    devices.shut_down();
     if (bootstrap_port_) {
         bootstrap_port_->unref();
         bootstrap_port_ = nullptr;
@@ -154,6 +157,7 @@ uint32_t Kernel::spawn(std::string name, std::function<int()> body, SpawnOptions
     uint32_t id = static_cast<uint32_t>(tasks_.size()) + 1;
     tasks_.push_back(std::make_unique<tasks::Task>(env, memory_objects, id, std::move(name), opts.daemon));
     tasks::Task& t = *tasks_.back();
+    t.privileged = opts.privileged;
     MS_TRACE(trace, Event{.kind = EventKind::TaskCreate, .task = id, .extra = opts.daemon ? 1u : 0u,
                           .text = t.name.c_str()});
     t.task_port = ipc::port_create(env, id);
@@ -233,6 +237,7 @@ void Kernel::finish_task(tasks::Task& task) {
     std::string how = task.detail.empty() ? end_text(task.end) : fmt::format("{}: {}", end_text(task.end), task.detail);
     MS_TRACE(trace, Event{.kind = EventKind::TaskExit, .task = task.id, .code = task.exit_code, .text = how.c_str()});
     tasks::teardown(env, task);
+    devices.sweep("delivery port died with its task");  // a driver's end frees its lines at once
     if (!task.daemon && --live_ordinary_ == 0) sched.set_return_to_idle(true);
 }
 
@@ -286,7 +291,8 @@ RunReport Kernel::run() {
             break;
         }
         sched.set_return_to_idle(false);
-        uint64_t next = timers.next_deadline();
+        // Raises of lines nobody could be told about (no driver, or masked) wake nobody.
+        uint64_t next = std::min(timers.next_deadline(), irq.next_useful_deadline());
         if (next == machine::TimerQueue::kNever) break;  // nobody can ever run again
         if (cfg.max_ticks && next > cfg.max_ticks) {
             clock.advance_to(cfg.max_ticks);
@@ -295,6 +301,7 @@ RunReport Kernel::run() {
         }
         clock.advance_to(next);
         timers.fire(clock.now());
+        irq.fire(clock.now());
     }
     RunReport report = make_report(time_limit);
     running_ = nullptr;
@@ -323,6 +330,7 @@ std::vector<std::string> Kernel::check_invariants() {
     }
     for (auto& [id, e] : memory_entries_) census.add_kernel_ref(e->port);
     census.add_kernel_ref(bootstrap_port_);
+    devices.add_to_census(census);
     std::vector<std::string> problems = census.check(env);
     // An ended semaphore is kept only while send rights to its port remain: past that
     // nothing can reach it, and a task that creates and destroys semaphores in a loop
@@ -346,6 +354,7 @@ RunReport Kernel::make_report(bool time_limit) {
     report.deadlock = !time_limit && live_ordinary_ > 0;
     if (report.deadlock) collect_deadlock(report);
     shut_down_everything(time_limit);
+    devices.shut_down();
     if (bootstrap_port_) {  // the run is over: no task will be spawned with it again
         bootstrap_port_->unref();
         bootstrap_port_ = nullptr;

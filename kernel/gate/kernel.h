@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "kernel/gate/devices.h"
 #include "kernel/machine/clock.h"
+#include "kernel/machine/irq_controller.h"
 #include "kernel/machine/scheduler.h"
 #include "kernel/machine/stack_pool.h"
 #include "kernel/machine/timer_queue.h"
@@ -101,6 +103,8 @@ public:
     machine::Scheduler sched{stacks, clock, timers, trace, cfg.quantum};
     machine::MemoryObjects memory_objects;  // before everything that holds memory objects
     ipc::Env env{sched, clock, trace};
+    machine::IrqController irq{clock, trace};
+    Devices devices{*this};
 
 private:
     void finish_task(tasks::Task& task);

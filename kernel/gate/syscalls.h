@@ -129,6 +129,13 @@ kern_return_t sys_signal_mask(MaskHow how, SignalSet set, SignalSet* old);
 kern_return_t sys_signal_pending(SignalSet* out);
 kern_return_t sys_task_signal(mach_port_name_t task, int signal);
 
+// Devices and interrupts (GNU Mach's device interface, R25; devices.h).
+kern_return_t sys_get_privileged_ports(mach_port_name_t* host_priv, mach_port_name_t* device_master);
+kern_return_t sys_device_open(mach_port_name_t master, int mode, const char* name, mach_port_name_t* device);
+kern_return_t sys_device_intr_register(mach_port_name_t device, int id, int flags, mach_port_name_t port,
+                                       mach_msg_type_name_t port_poly);
+kern_return_t sys_device_intr_ack(mach_port_name_t device, mach_port_name_t port, mach_msg_type_name_t port_poly);
+
 // State a real system keeps in user space (variables, caches): no kernel entry.
 mach_port_name_t task_self_name();
 mach_port_name_t bootstrap_name();

@@ -100,6 +100,18 @@ struct SpawnOptions {
     // For task_spawn from a task (Mach's task_create inherit_memory): the child
     // gets the caller's regions as vm_inherit says (SHARE, COPY, NONE).
     bool inherit_memory = true;
+    // A privileged task, as GNU Mach's drivers: get_privileged_ports (<device/device.h>)
+    // gives it the master device port. From task_spawn, only a privileged caller can pass it on.
+    bool privileged = false;
+};
+
+// One line of the simulated interrupt controller, as Kernel::irq_line reports it.
+struct IrqLine {
+    bool registered = false;  // a driver's port takes its interrupts
+    bool masked = false;      // delivered, not yet acknowledged (device_intr_ack)
+    bool pending = false;     // one interrupt remembered (raises while masked coalesce into it)
+    int priority = 0;         // higher is delivered first; equal: the lower line first
+    uint64_t raised = 0, delivered = 0, coalesced = 0, lost = 0;  // raised = delivered + coalesced + lost + pending
 };
 
 class Kernel {
@@ -134,6 +146,17 @@ public:
     RunReport run();
 
     const Config& config() const;
+
+    // Interrupts (docs/api.md section 17), lines 0..15. Each returns false for a bad line
+    // (or a timer with period 0) and changes nothing then. Callable before run() and from tasks.
+    // `count` raises of `line` at virtual tick `tick` (a storm when count > 1).
+    bool raise_irq(uint32_t line, uint64_t tick, uint64_t count = 1);
+    // A timer device: raises `line` every `period` ticks, first at `first` (0: at `period`),
+    // `count` times (0: for as long as the run lasts).
+    bool timer_device(uint32_t line, uint64_t period, uint64_t first = 0, uint64_t count = 0);
+    bool set_irq_priority(uint32_t line, int priority);
+    IrqLine irq_line(uint32_t line) const;  // all zero for a bad line
+
     gate::Kernel& core() { return *core_; }
 
 private:

@@ -4,6 +4,7 @@
 
 #include <iterator>
 
+#include "device/device_types.h"
 #include "mach/exception_types.h"
 #include "mach/kern_return.h"
 #include "mach/message.h"
@@ -42,6 +43,8 @@ constexpr CodeName kCodes[] = {
     {1100, "BOOTSTRAP_NOT_PRIVILEGED"}, {1101, "BOOTSTRAP_NAME_IN_USE"}, {1102, "BOOTSTRAP_UNKNOWN_SERVICE"},
     {1103, "BOOTSTRAP_SERVICE_ACTIVE"}, {1104, "BOOTSTRAP_BAD_COUNT"}, {1105, "BOOTSTRAP_NO_MEMORY"},
     {1106, "BOOTSTRAP_NO_CHILDREN"},
+    C(D_IO_ERROR), C(D_WOULD_BLOCK), C(D_NO_SUCH_DEVICE), C(D_ALREADY_OPEN), C(D_DEVICE_DOWN),
+    C(D_INVALID_OPERATION), C(D_INVALID_RECNUM), C(D_INVALID_SIZE), C(D_NO_MEMORY), C(D_READ_ONLY),
 };
 #undef C
 }  // namespace

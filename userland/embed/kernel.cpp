@@ -25,6 +25,44 @@ void Kernel::detach(TraceSink& sink) { core_->detach(&sink); }
 RunReport Kernel::run() { return core_->run(); }
 const Config& Kernel::config() const { return core_->cfg; }
 
+// Interrupts: the gate kernel's controller. A raise scheduled while tasks run must
+// not be skipped by kernel entries that expect nothing before it.
+bool Kernel::raise_irq(uint32_t line, uint64_t tick, uint64_t count) {
+    if (!machine::IrqController::valid(line)) return false;
+    core_->irq.schedule(line, tick, 0, count ? count : 1);
+    core_->sched.expect_event(tick);
+    return true;
+}
+
+bool Kernel::timer_device(uint32_t line, uint64_t period, uint64_t first, uint64_t count) {
+    if (!machine::IrqController::valid(line) || period == 0) return false;
+    uint64_t at = first ? first : period;
+    core_->irq.schedule(line, at, period, count);
+    core_->sched.expect_event(at);
+    return true;
+}
+
+bool Kernel::set_irq_priority(uint32_t line, int priority) {
+    if (!machine::IrqController::valid(line)) return false;
+    core_->irq.set_priority(line, priority);
+    return true;
+}
+
+IrqLine Kernel::irq_line(uint32_t line) const {
+    IrqLine out;
+    if (!machine::IrqController::valid(line)) return out;
+    const machine::IrqController::Line& l = core_->irq.line(line);
+    out.registered = l.attached;
+    out.masked = l.masked;
+    out.pending = l.pending;
+    out.priority = l.priority;
+    out.raised = l.raised;
+    out.delivered = l.delivered;
+    out.coalesced = l.coalesced;
+    out.lost = l.lost;
+    return out;
+}
+
 void compute(uint64_t ticks) { gate::sys_compute(ticks); }
 uint64_t now() { return gate::clock_now(); }
 std::vector<std::string> check_invariants() { return gate::check_invariants(); }

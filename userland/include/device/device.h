@@ -1,0 +1,34 @@
+/* GNU Mach's device calls that machsim implements, as a driver includes them:
+ * <device/device.h>. docs/api.md section 17 has what each returns. */
+#ifndef MACHSIM_DEVICE_DEVICE_H
+#define MACHSIM_DEVICE_DEVICE_H
+
+#include "device/device_types.h"
+#include "device/notify.h"
+#include "mach/message.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A send right to the host's privileged port (not implemented: always MACH_PORT_NULL)
+ * and to the master device port, for a task spawned with SpawnOptions::privileged.
+ * Either pointer may be null. KERN_NO_ACCESS for any other task. */
+kern_return_t get_privileged_ports(mach_port_t *host_priv, mach_port_t *device_master);
+
+/* Opens the device `name` ("irq") through the master device port. */
+kern_return_t device_open(mach_port_t master_port, dev_mode_t mode, const char *name, device_t *device);
+
+/* Interrupts of line `id` arrive as device_intr_notification_t messages on
+ * receive_port (given with MAKE_SEND, COPY_SEND or MOVE_SEND); flags must be 0. */
+kern_return_t device_intr_register(device_t device, int id, int flags, mach_port_t receive_port,
+                                   mach_msg_type_name_t receive_portPoly);
+
+/* Unmasks the line whose interrupt was last delivered to receive_port. */
+kern_return_t device_intr_ack(device_t device, mach_port_t receive_port, mach_msg_type_name_t receive_portPoly);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,27 @@
+// GNU Mach's device calls for drivers (<device/device.h>): thin calls through the gate
+// (MIG stubs on a real system).
+#include "device/device.h"
+#include "kernel/gate/syscalls.h"
+
+namespace gate = machsim::gate;
+
+extern "C" {
+
+kern_return_t get_privileged_ports(mach_port_t* host_priv, mach_port_t* device_master) {
+    return gate::sys_get_privileged_ports(host_priv, device_master);
+}
+
+kern_return_t device_open(mach_port_t master_port, dev_mode_t mode, const char* name, device_t* device) {
+    return gate::sys_device_open(master_port, mode, name, device);
+}
+
+kern_return_t device_intr_register(device_t device, int id, int flags, mach_port_t receive_port,
+                                   mach_msg_type_name_t receive_portPoly) {
+    return gate::sys_device_intr_register(device, id, flags, receive_port, receive_portPoly);
+}
+
+kern_return_t device_intr_ack(device_t device, mach_port_t receive_port, mach_msg_type_name_t receive_portPoly) {
+    return gate::sys_device_intr_ack(device, receive_port, receive_portPoly);
+}
+
+}  // extern "C"
