@@ -15,6 +15,7 @@ Program sieve_program();     // concurrent prime sieve: a pipeline of tasks that
 Program nosenders_program(); // objects freed on no-senders notifications, with the Hurd race protocol
 Program shmring_program();   // producer/consumer over a ring buffer in shared memory, with two semaphores
 Program pager_program();     // a user-level pager: page faults arrive as exception messages
+Program driver_program();    // a driver takes a timer's interrupts as messages and forwards ticks
 
 // What the last run of a demo saw, for tests.
 std::vector<int> sieve_primes();  // the primes the stages found, in order
@@ -38,10 +39,16 @@ struct PagerStats {
     uint64_t expected_sum = 0;  // what the pager's pattern says those pages hold
 };
 PagerStats pager_stats();
+struct DriverStats {
+    int interrupts = 0;  // device_intr_notify messages the driver handled
+    int acks = 0;        // device_intr_ack calls that succeeded
+    int received = 0;    // ticks the client received
+};
+DriverStats driver_stats();
 
 inline std::vector<Program> builtin() {
     return {echo_program(),      prodcons_program(), failover_program(), sieve_program(),
-            nosenders_program(), shmring_program(),  pager_program()};
+            nosenders_program(), shmring_program(),  pager_program(),    driver_program()};
 }
 
 }  // namespace machsim::demos
