@@ -378,6 +378,57 @@ TEST_CASE("a daemon driver still registered when the run ends leaves no port, ri
     CHECK(k.irq_line(8).delivered == 1);
 }
 
+TEST_CASE("console: scripted bytes raise line 4 and the driver reads them with device_read_inband") {
+    machsim::Kernel k;
+    REQUIRE(k.console_input(100, "hello"));
+    REQUIRE(k.console_input(150, " world"));  // arrives while the first interrupt is being handled
+    REQUIRE(k.console_input(1000, "!\n"));
+    CHECK_FALSE(k.console_input(2000, ""));
+    k.spawn("tty", [] {
+        mach_port_t master = MACH_PORT_NULL, con = MACH_PORT_NULL;
+        REQUIRE_KR(get_privileged_ports(nullptr, &master), KERN_SUCCESS);
+        REQUIRE_KR(device_open(master, D_READ, "console", &con), D_SUCCESS);
+        mach_port_t irq = open_irq();
+        CHECK_KR(device_intr_register(con, 4, 0, irq, MACH_MSG_TYPE_COPY_SEND), D_INVALID_OPERATION);  // irq only
+        mach_port_t port = register_line(irq, 4);
+        io_buf_ptr_inband_t buf;
+        mach_msg_type_number_t n = 99;
+        CHECK_KR(device_read_inband(con, D_READ, 0, sizeof buf, buf, &n), D_WOULD_BLOCK);  // nothing yet
+        CHECK(n == 0);
+        std::string text;
+        int interrupts = 0;
+        while (text != "hello world!\n") {
+            Notification in;
+            REQUIRE_KR(wait_intr(port, in), MACH_MSG_SUCCESS);
+            CHECK(in.n.id == 4);
+            ++interrupts;
+            machsim::compute(100);  // the second chunk arrives meanwhile: one interrupt for both
+            if (interrupts == 1) {
+                CHECK_KR(device_read_inband(con, D_READ, 0, 3, buf, &n), D_SUCCESS);  // at most bytes_wanted
+                CHECK(n == 3);
+                text.append(buf, n);
+                CHECK_KR(device_read_inband(con, D_READ, 0, 4, nullptr, &n), KERN_INVALID_ADDRESS);  // none lost
+            }
+            kern_return_t kr;
+            while ((kr = device_read_inband(con, D_READ, 0, sizeof buf, buf, &n)) == D_SUCCESS) text.append(buf, n);
+            CHECK_KR(kr, D_WOULD_BLOCK);
+            CHECK_KR(device_intr_ack(irq, port, MACH_MSG_TYPE_MAKE_SEND), D_SUCCESS);
+            if (interrupts == 1) CHECK(text == "hello world");
+        }
+        CHECK(interrupts == 3);  // hello + world (one, coalesced), the one remembered meanwhile (nothing left), !
+        CHECK_KR(device_read_inband(irq, D_READ, 0, 8, buf, &n), D_INVALID_OPERATION);
+        CHECK_KR(device_read_inband(master, D_READ, 0, 8, buf, &n), D_NO_SUCH_DEVICE);
+        CHECK_KR(device_read_inband(MACH_PORT_NULL, D_READ, 0, 8, buf, &n), MACH_SEND_INVALID_DEST);
+        CHECK_KR(device_read_inband(con, D_READ, 0, 8, buf, nullptr), KERN_INVALID_ADDRESS);
+        CHECK(machsim::check_invariants().empty());
+    }, privileged());
+    machsim::RunReport r = k.run();
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK(k.irq_line(4).coalesced == 0);
+    CHECK(k.irq_line(4).delivered == 3);
+}
+
 TEST_CASE("a driver that never acknowledges, with a timer still running, ends the run as a deadlock") {
     machsim::Kernel k;
     REQUIRE(k.timer_device(1, 10));  // forever

@@ -27,7 +27,7 @@ namespace machsim::gate {
 class Kernel;
 
 struct Device {
-    enum class Kind : uint8_t { Master, Irq };
+    enum class Kind : uint8_t { Master, Irq, Console };
     Kind kind;
     ipc::Port* port = nullptr;  // the kernel holds its receive right; made on first use
 };
@@ -39,6 +39,7 @@ public:
     // The ports, made on first use (so that runs without devices number their ports as before).
     ipc::Port* master_port();
     ipc::Port* irq_port();
+    ipc::Port* console_port();
     // The device behind p, or null when p is no device port.
     static Device* device_of(ipc::Port* p) {
         return p && p->kobject_kind == ipc::KobjectKind::Device ? static_cast<Device*>(p->kobject) : nullptr;
@@ -65,6 +66,7 @@ private:
     Kernel& k_;
     Device master_{Device::Kind::Master};
     Device irq_{Device::Kind::Irq};
+    Device console_{Device::Kind::Console};
     ipc::Carried registered_[machine::IrqController::kLines];  // a send right to each line's delivery port
 };
 

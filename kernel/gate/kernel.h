@@ -12,6 +12,7 @@
 
 #include "kernel/gate/devices.h"
 #include "kernel/machine/clock.h"
+#include "kernel/machine/console_device.h"
 #include "kernel/machine/irq_controller.h"
 #include "kernel/machine/scheduler.h"
 #include "kernel/machine/stack_pool.h"
@@ -104,6 +105,7 @@ public:
     machine::MemoryObjects memory_objects;  // before everything that holds memory objects
     ipc::Env env{sched, clock, trace};
     machine::IrqController irq{clock, trace};
+    machine::ConsoleDevice console;
     Devices devices{*this};
 
 private:

@@ -2,6 +2,7 @@
 // "irq" device, registering a port for a line's interrupts and acknowledging them.
 // Arguments are checked as a MIG request would meet them: the device right as the
 // request's destination, the port right copied in, then the device's own checks.
+#include <algorithm>
 #include <cstring>
 
 #include "device/device_types.h"
@@ -60,6 +61,8 @@ kern_return_t irq_call(Sys sys, mach_port_name_t device, mach_port_name_t port, 
         Device* dev = Devices::device_of(d);
         if (!dev || dev->kind == Device::Kind::Master) {
             kr = ipc::fail(k.env, D_NO_SUCH_DEVICE, "{:#x} is not an open device", device);
+        } else if (dev->kind != Device::Kind::Irq) {
+            kr = ipc::fail(k.env, D_INVALID_OPERATION, "interrupts are registered on the irq device only");
         } else {
             kr = body(k, self, right);
         }
@@ -99,9 +102,11 @@ kern_return_t sys_device_open(mach_port_name_t master, int /*mode*/, const char*
         Device* dev = Devices::device_of(m);
         if (!dev || dev->kind != Device::Kind::Master)
             return ipc::fail(k.env, D_INVALID_OPERATION, "{:#x} is not the master device port", master);
-        if (len == kNameMax || std::strcmp(buf, "irq") != 0)
-            return ipc::fail(k.env, D_NO_SUCH_DEVICE, "no device named \"{}\"", std::string(buf, len));
-        mach_port_name_t n = new_send_right(k, self, k.devices.irq_port());
+        ipc::Port* port = nullptr;
+        if (len < kNameMax && std::strcmp(buf, "irq") == 0) port = k.devices.irq_port();
+        if (len < kNameMax && std::strcmp(buf, "console") == 0) port = k.devices.console_port();
+        if (!port) return ipc::fail(k.env, D_NO_SUCH_DEVICE, "no device named \"{}\"", std::string(buf, len));
+        mach_port_name_t n = new_send_right(k, self, port);
         if (n == MACH_PORT_NULL) return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "no free name for the port");
         (void)put_user(device, n);
         return D_SUCCESS;
@@ -125,6 +130,30 @@ kern_return_t sys_device_intr_register(mach_port_name_t device, int id, int flag
 kern_return_t sys_device_intr_ack(mach_port_name_t device, mach_port_name_t port, mach_msg_type_name_t port_poly) {
     return irq_call(Sys::device_intr_ack, device, port, port_poly,
                     [&](Kernel& k, tasks::Thread&, ipc::Carried& right) { return k.devices.intr_ack(right.port); });
+}
+
+kern_return_t sys_device_read_inband(mach_port_name_t device, int /*mode*/, unsigned /*recnum*/,
+                                     vm_size_t bytes_wanted, char* data, mach_msg_type_number_t* count) {
+    return call(Sys::device_read_inband, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        ipc::Port* d = send_target(self, device);
+        if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
+        if (!put_user(count, mach_msg_type_number_t{0})) return KERN_INVALID_ADDRESS;
+        Device* dev = Devices::device_of(d);
+        if (!dev || dev->kind == Device::Kind::Master)
+            return ipc::fail(k.env, D_NO_SUCH_DEVICE, "{:#x} is not an open device", device);
+        if (dev->kind != Device::Kind::Console)
+            return ipc::fail(k.env, D_INVALID_OPERATION, "the irq device cannot be read");
+        char buf[sizeof(io_buf_ptr_inband_t)] = {};
+        std::size_t want = std::min<vm_size_t>(bytes_wanted, sizeof buf);
+        std::size_t have = std::min(want, k.console.available(k.clock.now()));
+        if (want > 0 && have == 0) return D_WOULD_BLOCK;  // never waits: nothing has arrived yet
+        // The buffer is checked before the bytes leave the console, so that a bad pointer loses none.
+        if (have > 0 && !machine::copy_user(data, buf, have)) return KERN_INVALID_ADDRESS;
+        std::size_t n = k.console.read(k.clock.now(), buf, have);
+        (void)machine::copy_user(data, buf, n);
+        (void)put_user(count, static_cast<mach_msg_type_number_t>(n));
+        return D_SUCCESS;
+    });
 }
 
 }  // namespace machsim::gate

@@ -135,6 +135,8 @@ kern_return_t sys_device_open(mach_port_name_t master, int mode, const char* nam
 kern_return_t sys_device_intr_register(mach_port_name_t device, int id, int flags, mach_port_name_t port,
                                        mach_msg_type_name_t port_poly);
 kern_return_t sys_device_intr_ack(mach_port_name_t device, mach_port_name_t port, mach_msg_type_name_t port_poly);
+kern_return_t sys_device_read_inband(mach_port_name_t device, int mode, unsigned recnum, vm_size_t bytes_wanted,
+                                     char* data, mach_msg_type_number_t* count);
 
 // State a real system keeps in user space (variables, caches): no kernel entry.
 mach_port_name_t task_self_name();

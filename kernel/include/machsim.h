@@ -155,6 +155,9 @@ public:
     // `count` times (0: for as long as the run lasts).
     bool timer_device(uint32_t line, uint64_t period, uint64_t first = 0, uint64_t count = 0);
     bool set_irq_priority(uint32_t line, int priority);
+    // The console's scripted input: `bytes` arrive at `tick` and raise the console's line (4);
+    // a driver reads them with device_read_inband on the "console" device. False for no bytes.
+    bool console_input(uint64_t tick, std::string bytes);
     IrqLine irq_line(uint32_t line) const;  // all zero for a bad line
 
     gate::Kernel& core() { return *core_; }

@@ -42,6 +42,12 @@ bool Kernel::timer_device(uint32_t line, uint64_t period, uint64_t first, uint64
     return true;
 }
 
+bool Kernel::console_input(uint64_t tick, std::string bytes) {
+    if (bytes.empty()) return false;
+    core_->console.script(tick, std::move(bytes));
+    return raise_irq(machine::ConsoleDevice::kLine, tick);
+}
+
 bool Kernel::set_irq_priority(uint32_t line, int priority) {
     if (!machine::IrqController::valid(line)) return false;
     core_->irq.set_priority(line, priority);

@@ -24,4 +24,9 @@ kern_return_t device_intr_ack(device_t device, mach_port_t receive_port, mach_ms
     return gate::sys_device_intr_ack(device, receive_port, receive_portPoly);
 }
 
+kern_return_t device_read_inband(device_t device, dev_mode_t mode, recnum_t recnum, vm_size_t bytes_wanted,
+                                 io_buf_ptr_inband_t data, mach_msg_type_number_t* dataCnt) {
+    return gate::sys_device_read_inband(device, mode, recnum, bytes_wanted, data, dataCnt);
+}
+
 }  // extern "C"

@@ -10,11 +10,14 @@ typedef mach_port_t device_t;
 typedef int dev_mode_t;
 typedef char dev_name_t[128];  // a device name, NUL-terminated
 typedef int io_return_t;
+typedef unsigned int recnum_t;  // a record (block) number
+typedef char io_buf_ptr_inband_t[128];  // data returned in the reply itself (device_read_inband)
 
 // dev_mode_t bits for device_open.
 #define D_READ 0x1
 #define D_WRITE 0x2
 #define D_NODELAY 0x4
+#define D_NOWAIT 0x8  // I/O mode: do not wait (machsim's reads never wait)
 
 // Device return codes.
 #define D_SUCCESS 0
