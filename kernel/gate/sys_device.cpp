@@ -48,8 +48,8 @@ kern_return_t copyin_send(Kernel& k, tasks::Thread& self, mach_port_name_t name,
     return KERN_SUCCESS;
 }
 
-// Runs body(kernel, caller, irq device, port right) for device_intr_register and _ack.
-// The right is released afterwards unless body consumed it.
+// Runs body(kernel, caller, port right) for device_intr_register and _ack, once `device`
+// is known to be the irq device. The right is released afterwards unless body consumed it.
 template <class F>
 kern_return_t irq_call(Sys sys, mach_port_name_t device, mach_port_name_t port, mach_msg_type_name_t poly, F&& body) {
     return call(sys, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
