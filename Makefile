@@ -5,7 +5,7 @@
 #   make test       build and run every test; the last line is "N passed, N failed"
 #   make asan       the same tests under AddressSanitizer + UBSan, in build-asan/
 #   make bench      the benchmarks; figures and ratios also go to build/bench.json
-#   make deps       install the Debian packages the build needs (runs by itself when they are missing)
+#   make deps       install the Debian packages the build and the tests need (runs by itself when they are missing)
 #   make install    PREFIX=/usr/local DESTDIR= ; make uninstall ; make clean ; make layers
 #
 # V=1 shows full command lines.
@@ -65,7 +65,7 @@ deps-check:
 	@scripts/deps.sh check || scripts/deps.sh install
 
 deps:
-	@scripts/deps.sh install
+	@scripts/deps.sh install && scripts/deps.sh install-test
 
 # --- compiling --------------------------------------------------------------
 $(BUILD)/obj/%.cpp.o: %.cpp | deps-check
@@ -108,6 +108,12 @@ asan:
 
 bench: $(BENCH)
 	$(BENCH) $(BUILD)/bench.json
+
+# The tests also need nlohmann-json (to read the Perfetto export back); the library does not.
+$(call obj,$(TEST_SRC)): | test-deps
+.PHONY: test-deps
+test-deps:
+	@scripts/deps.sh check-test || scripts/deps.sh install-test
 
 $(call obj,$(BENCH_SRC)): | bench-deps
 .PHONY: bench-deps

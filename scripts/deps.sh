@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Checks for, and installs, the Debian packages machsim builds with.
-#   deps.sh check | install | check-bench | install-bench
+#   deps.sh check | install | check-test | install-test | check-bench | install-bench
 set -u
 
 build_pkgs=(libboost-context-dev libfmt-dev doctest-dev libcli11-dev pkgconf)
 build_files=(/usr/include/boost/context/detail/fcontext.hpp /usr/include/fmt/format.h
              /usr/include/doctest/doctest.h /usr/include/CLI/CLI.hpp /usr/bin/pkg-config)
+test_pkgs=(nlohmann-json3-dev)  # the tests parse the Perfetto export back; the library writes JSON itself
+test_files=(/usr/include/nlohmann/json.hpp)
 bench_pkgs=(libboost-fiber-dev)
 bench_files=(/usr/include/boost/fiber/all.hpp)
 
@@ -47,7 +49,9 @@ install() {
 case "${1:-check}" in
     check) [ -z "$(missing build_pkgs build_files)" ] ;;
     install) install build_pkgs build_files ;;
+    check-test) [ -z "$(missing test_pkgs test_files)" ] ;;
+    install-test) install test_pkgs test_files ;;
     check-bench) [ -z "$(missing bench_pkgs bench_files)" ] ;;
     install-bench) install bench_pkgs bench_files ;;
-    *) echo "usage: $0 check|install|check-bench|install-bench" >&2; exit 2 ;;
+    *) echo "usage: $0 check|install|check-test|install-test|check-bench|install-bench" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,27 @@ public:
 
 private:
     std::vector<Entry> entries_;
+};
+
+// Chrome Trace Event JSON, as ui.perfetto.dev opens it (docs/trace.md, section 8): a process per
+// task, a track per thread, system calls and blocked intervals as slices, a flow arrow per
+// message delivered, a queue-length counter per port. Records go to `out` as events arrive;
+// finish() closes what is still open and ends the document, so the file is valid JSON only
+// after finish(). Call it once, after the run, however the run ended.
+class PerfettoSink : public TraceSink {
+public:
+    explicit PerfettoSink(std::ostream& out);
+    ~PerfettoSink() override;
+    // An entry of the document's otherData (seed, version, ...): a string, or a number.
+    void note(const std::string& key, const std::string& value);
+    void note(const std::string& key, uint64_t value);
+    void on_event(const Event& e) override;
+    void finish();
+
+    struct State;  // in kernel/machine/perfetto_sink.cpp
+
+private:
+    std::unique_ptr<State> s_;
 };
 
 // The symbolic name of a Mach return code ("MACH_SEND_INVALID_DEST"), or its hex value.
