@@ -1,4 +1,5 @@
-// The exporting sinks: Perfetto JSON (parsed back with nlohmann-json), from real task programs.
+// The exporting sinks: Perfetto JSON (parsed back with nlohmann-json) and Mermaid diagrams,
+// from real task programs.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -7,6 +8,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -28,25 +30,30 @@ Setup program(const char* name) {
     return p->setup;
 }
 
-// One run, exported and logged.
+// One run, exported both ways and logged.
 struct Exported {
     machsim::RunReport report;
     std::string perfetto;
+    std::string mermaid;
     machsim::TraceLog log;
 };
 
-Exported export_run(const Setup& setup, machsim::Config cfg = {}) {
+Exported export_run(const Setup& setup, machsim::Config cfg = {}, machsim::MermaidSink::Options mo = {}) {
     Exported x;
-    std::ostringstream pj;
+    std::ostringstream pj, mm;
     machsim::PerfettoSink perfetto(pj);
+    machsim::MermaidSink mermaid(mm, mo);
     machsim::Kernel k(cfg);
     k.attach(x.log);
     k.attach(perfetto);
+    k.attach(mermaid);
     setup(k);
     x.report = k.run();
     perfetto.note("seed", cfg.seed);
     perfetto.finish();
+    mermaid.finish();
     x.perfetto = pj.str();
+    x.mermaid = mm.str();
     return x;
 }
 
@@ -112,6 +119,19 @@ void crash_and_deadlock(machsim::Kernel& k) {
         machsim::compute(3);
         throw std::runtime_error("boom");
     });
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
 }
 
 }  // namespace
@@ -278,12 +298,157 @@ TEST_CASE("strings are escaped: a task name with quotes, a backslash, a control 
     CHECK(found);
 }
 
-TEST_CASE("two runs of one program give byte-identical Perfetto JSON") {
+TEST_CASE("two runs of one program give byte-identical Perfetto JSON and Mermaid text") {
     for (const Setup& setup : {program("echo"), Setup(crash_and_deadlock)}) {
         Exported a = export_run(setup), b = export_run(setup);
         CHECK(a.perfetto.size() > 1000);
         CHECK(a.perfetto == b.perfetto);
+        CHECK(a.mermaid == b.mermaid);
     }
 }
 
 }  // TEST_SUITE("trace export: Perfetto")
+
+TEST_SUITE("trace export: Mermaid") {
+
+TEST_CASE("the echo RPC draws a participant per task, a solid arrow per request and a dotted one per reply") {
+    Exported x = export_run(program("echo"));
+    const std::string& m = x.mermaid;
+    CHECK(m.rfind("sequenceDiagram\n", 0) == 0);
+    CHECK(m.find("    participant T1 as bootstrap (task 1)\n") != std::string::npos);
+    CHECK(m.find("    participant T2 as echo-server (task 2)\n") != std::string::npos);
+    CHECK(m.find("    participant T3 as echo-client (task 3)\n") != std::string::npos);
+    CHECK(m.find("    T2->>T1: msg 1 id=402 to P3\n") != std::string::npos);     // check-in request
+    CHECK(m.find("    T1-->>T2: msg 2 id=502 to P8\n") != std::string::npos);    // its reply, send-once
+    CHECK(m.find("    T3->>T2: msg 5 id=500 to P9\n") != std::string::npos);     // the echo request
+    CHECK(m.find("    T2-->>T3: msg 6 id=600 to P11\n") != std::string::npos);   // and its answer
+    CHECK(m.find("    Note over T3: exited (exit code 0)\n") != std::string::npos);
+    std::size_t receives = 0;
+    for (const auto& e : x.log.of_kind(EventKind::Receive)) receives += e.event.extra == 0;
+    CHECK(count(m, "->>") == receives);  // "-->>" contains "->>": every arrow once
+    CHECK(m.find("truncated") == std::string::npos);
+}
+
+TEST_CASE("a destroyed message is drawn with a cross; failed calls, crashes, deadlocks and timeouts are notes") {
+    Exported x = export_run([](machsim::Kernel& k) {
+        crash_and_deadlock(k);
+        k.spawn("dropper", [] {
+            mach_port_t p = mt::new_port_with_send();
+            CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 1, 0, 0, MACH_PORT_NULL, 0, 321), MACH_MSG_SUCCESS);
+            CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
+            mach_msg_header_t h{};  // no disposition: MACH_SEND_INVALID_HEADER
+            h.msgh_remote_port = bootstrap_port;
+            CHECK_KR(mach_msg(&h, MACH_SEND_MSG, sizeof h, 0, 0, 0, 0), MACH_SEND_INVALID_HEADER);
+            mt::SimpleReceived in;
+            CHECK_KR(mt::receive_simple(mt::new_receive_right(), in, MACH_RCV_TIMEOUT, 2), MACH_RCV_TIMED_OUT);
+        });
+    });
+    const std::string& m = x.mermaid;
+    INFO(m);
+    CHECK(std::regex_search(m, std::regex(R"(\n    T4-xT4: msg \d+ id=321 to P\d+ destroyed: its port died\n)")));
+    CHECK(m.find("Note over T4: mach_msg failed: MACH_SEND_INVALID_HEADER: ") != std::string::npos);
+    CHECK(m.find("Note over T4: receive timeout\n") != std::string::npos);
+    CHECK(m.find("Note over T3: crashed: boom (exit code 0)\n") != std::string::npos);
+    CHECK(std::regex_search(m, std::regex(R"(Note over T2: deadlock: blocked forever \(receive\) on 0x[0-9a-f]+ )"
+                                          R"(\(P\d+\), receive right held by alice\n)")));
+}
+
+TEST_CASE("a task name with ';', '#', '<' and the word end is escaped, so Mermaid reads it as text") {
+    Exported x = export_run([](machsim::Kernel& k) {
+        k.spawn("a;b #1 <i>the end</i> End;sender", [] {
+            mach_port_t p = mt::new_port_with_send();
+            CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 1), MACH_MSG_SUCCESS);
+            mt::SimpleReceived in;
+            CHECK_KR(mt::receive_simple(p, in), MACH_MSG_SUCCESS);
+        });
+    });
+    const std::string& m = x.mermaid;
+    INFO(m);
+    CHECK(m.find("    participant T2 as a#59;b #35;1 #lt;i#gt;the #101;nd#lt;/i#gt; #69;nd#59;sender (task 2)\n") !=
+          std::string::npos);
+    CHECK(m.find("    T2->>T2: msg ") != std::string::npos);
+    // No ';' or '#' outside an entity, and no bare word "end", anywhere but in %% comments.
+    for (const std::string& line : lines_of(m)) {
+        if (line.find("%%") != std::string::npos) continue;
+        std::string bare = std::regex_replace(line, std::regex("#[0-9a-z]+;"), "");
+        CHECK(bare.find(';') == std::string::npos);
+        CHECK(bare.find('#') == std::string::npos);
+        CHECK_FALSE(std::regex_search(line, std::regex(R"(\bend\b)", std::regex::icase)));
+    }
+}
+
+TEST_CASE("a diagram over the size limit stops at a whole line and says where the rest begins") {
+    // A task that sends itself 1,500 messages: far more than 50,000 characters of arrows.
+    Setup chatter = [](machsim::Kernel& k) {
+        k.spawn("chatter", [] {
+            mach_port_t p = mt::new_port_with_send();
+            mt::SimpleReceived in;
+            for (int i = 0; i < 1500; ++i) {
+                mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, i);
+                mt::receive_simple(p, in);
+            }
+        });
+    };
+    Exported x = export_run(chatter);
+    const std::string& m = x.mermaid;
+    CHECK(m.size() <= 50'000);
+    CHECK(m.size() > 45'000);
+    std::smatch cut;
+    REQUIRE(std::regex_search(m, cut, std::regex(R"(    %% truncated: cut at seq (\d+) to stay under 50000 characters)")));
+    uint64_t at = std::stoull(cut[1]);
+    CHECK(m.find(fmt::format("Note over T2: cut at seq {} to stay under 50000 characters, draw the rest with --from {}",
+                             at, at)) != std::string::npos);
+    CHECK(m.back() == '\n');
+    // The next window starts where this one stopped: at the arrow that did not fit.
+    machsim::MermaidSink::Options next;
+    next.from = at;
+    next.max_chars = 2'000;
+    Exported y = export_run(chatter, {}, next);
+    std::string first_arrow;
+    for (const std::string& line : lines_of(y.mermaid))
+        if (line.find("T2->>T2") != std::string::npos) {
+            first_arrow = line;
+            break;
+        }
+    CHECK(first_arrow != "");
+    CHECK(m.find(first_arrow + "\n") == std::string::npos);  // not drawn in the first part
+    CHECK(y.mermaid.size() <= 2'000);
+    CHECK(y.mermaid.find(fmt::format("    %% machsim trace, seq {} to ", at)) != std::string::npos);
+}
+
+TEST_CASE("the window and the task filter keep only the events asked for") {
+    Exported all = export_run(program("echo"));
+    uint64_t from = 0, to = 0;  // the receives of msg 5 and msg 6: one request and its reply
+    for (const auto& e : all.log.of_kind(EventKind::Receive)) {
+        if (e.event.msg == 5) from = e.event.seq;
+        if (e.event.msg == 6) to = e.event.seq;
+    }
+    REQUIRE(from != 0);
+    REQUIRE(to > from);
+    machsim::MermaidSink::Options window;
+    window.from = from;
+    window.to = to;
+    std::string m = export_run(program("echo"), {}, window).mermaid;
+    INFO(m);
+    CHECK(count(m, "->>") == 2);
+    CHECK(m.find("    T3->>T2: msg 5 id=500 to P9\n") != std::string::npos);
+    CHECK(m.find("    T2-->>T3: msg 6 id=600 to P11\n") != std::string::npos);
+    CHECK(m.find("participant T1") == std::string::npos);  // the bootstrap server plays no part in it
+    CHECK(m.find(fmt::format("%% machsim trace, seq {} to {}", from, to)) != std::string::npos);
+
+    machsim::MermaidSink::Options server;
+    server.tasks = {"echo-server"};
+    m = export_run(program("echo"), {}, server).mermaid;
+    INFO(m);
+    int drawn = 0;
+    for (const std::string& line : lines_of(m)) {
+        if (line.find("->>") == std::string::npos && line.find("Note") == std::string::npos) continue;
+        ++drawn;
+        CHECK(line.find("T2") != std::string::npos);
+    }
+    CHECK(drawn >= 8);
+    CHECK(m.find("T3->>T1") == std::string::npos);  // the client's look-up does not involve the server
+    CHECK(m.find("tasks: echo-server") != std::string::npos);
+}
+
+}  // TEST_SUITE("trace export: Mermaid")

@@ -134,6 +134,33 @@ private:
     std::unique_ptr<State> s_;
 };
 
+// A Mermaid sequenceDiagram (docs/trace.md, section 9): a participant per task, an arrow per
+// message when it is received or destroyed, notes for exits, faults, signals, failed calls and
+// deadlocks. Keeps its lines and writes them, within the window and the size limit, on finish().
+class MermaidSink : public TraceSink {
+public:
+    struct Options {
+        uint64_t from = 0;               // first seq drawn (0: from the first event)
+        uint64_t to = 0;                 // last seq drawn (0: to the last event)
+        std::vector<std::string> tasks;  // draw only what involves a task of one of these names (empty: all)
+        std::size_t max_chars = 50'000;  // Mermaid's default maxTextSize, which GitHub's renderer keeps
+        bool fence = false;              // wrap the diagram in a ```mermaid fence, for Markdown
+    };
+    explicit MermaidSink(std::ostream& out) : MermaidSink(out, Options{}) {}
+    MermaidSink(std::ostream& out, Options opts);
+    ~MermaidSink() override;
+    void on_event(const Event& e) override;
+    void finish();
+    // After finish(): whether lines were left out for the size limit, and the seq of the first left out.
+    bool truncated() const;
+    uint64_t truncated_at() const;
+
+    struct State;  // in kernel/machine/mermaid_sink.cpp
+
+private:
+    std::unique_ptr<State> s_;
+};
+
 // The symbolic name of a Mach return code ("MACH_SEND_INVALID_DEST"), or its hex value.
 std::string code_name(int code);
 // "EXC_BAD_ACCESS" for an exception type; "SIGSEGV" for a machsim signal (sig:: numbers).
