@@ -60,6 +60,29 @@ expect "echo's client gets its replies" grep -q 'got back "hello 3"' <("$bin" ru
 "$bin" run echo --trace --seed 7 >"$log.b" 2>&1
 expect "two runs with one seed print byte-identical traces" cmp -s "$log.a" "$log.b"
 expect "the trace has the send and the handoff" grep -q 'handoff' "$log.a"
+# The exports: files written whatever the trace options, usage errors before anything runs.
+out=$(mktemp -d)
+trap 'rm -f "$log" "$log.a" "$log.b"; rm -rf "$out"' EXIT
+expect "run --help lists --perfetto and --mermaid" grep -q -- '--mermaid FILE' <("$bin" run --help)
+expect "run echo --perfetto FILE --mermaid FILE --trace exits 0" \
+    test "$(status "$bin" run echo --perfetto "$out/echo.json" --mermaid "$out/echo.mmd" --trace)" -eq 0
+expect "the Perfetto file is one JSON document, closed" \
+    grep -qz '^{"traceEvents":\[.*"otherData":{"program":"echo","seed":1,.*}}$' <(tr -d '\n' <"$out/echo.json")
+expect "the Mermaid file draws the echo request" grep -qx '    T3->>T2: msg 5 id=500 to P9' "$out/echo.mmd"
+expect "a .md Mermaid file is fenced" grep -qx '```mermaid' <("$bin" run echo --mermaid "$out/echo.md" >/dev/null; cat "$out/echo.md")
+expect "--mermaid - prints the diagram after the report" \
+    grep -qzP 'run ended: [^\0]*\n\nsequenceDiagram\n' <("$bin" run echo --mermaid -)
+expect "a file that cannot be written exits 2" test "$(status "$bin" run echo --perfetto "$out/no/such/dir.json")" -eq 2
+expect "a file that cannot be written is named" grep -q "cannot write '$out/no/such/dir.json'" \
+    <("$bin" run echo --perfetto "$out/no/such/dir.json" 2>&1)
+expect "--from after --to exits 2" test "$(status "$bin" run echo --mermaid "$out/m" --from 9 --to 3)" -eq 2
+expect "--from 0 exits 2" test "$(status "$bin" run echo --mermaid "$out/m" --from 0)" -eq 2
+expect "--task without --mermaid exits 2" test "$(status "$bin" run echo --task echo-server)" -eq 2
+expect "a --task no task of the run has exits 2" test "$(status "$bin" run echo --mermaid "$out/m" --task nobody)" -eq 2
+"$bin" run sieve --perfetto "$out/a.json" --mermaid "$out/a.mmd" >/dev/null 2>&1
+"$bin" run sieve --perfetto "$out/b.json" --mermaid "$out/b.mmd" >/dev/null 2>&1
+expect "two exports of one run are byte-identical" cmp -s <(cat "$out/a.json" "$out/a.mmd") <(cat "$out/b.json" "$out/b.mmd")
+
 # Every demo, with call lines: the same trace on a second run, and with the IPC fast path
 # off (it never runs while a sink listens, so a traced run cannot tell).
 for demo in $("$bin" list | cut -d' ' -f1); do

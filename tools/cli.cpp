@@ -3,10 +3,16 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <memory>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "machsim.h"
 
@@ -54,7 +60,63 @@ struct RunOptions {
     bool syscalls = false;
     uint64_t quantum = Config{}.quantum;
     uint64_t max_ticks = 0;
+    std::string perfetto;  // file for the Perfetto JSON ("-" = standard output)
+    std::string mermaid;   // file for the Mermaid diagram
+    uint64_t from = 0;     // Mermaid window (0 = open)
+    uint64_t to = 0;
+    std::vector<std::string> tasks;  // Mermaid task filter
 };
+
+// Where one exported file goes: a file opened before the run (so that a path that cannot be
+// written stops the command before anything runs), or a buffer printed after the report ("-").
+class Export {
+public:
+    // Returns an error message, or "" once open.
+    std::string open(const std::string& path) {
+        path_ = path;
+        if (path == "-") return {};
+        file_.open(path, std::ios::out | std::ios::trunc | std::ios::binary);
+        if (!file_) return fmt::format("cannot write '{}': {}", path, std::strerror(errno));
+        return {};
+    }
+    std::ostream& stream() { return path_ == "-" ? static_cast<std::ostream&>(buffer_) : file_; }
+    // After the sink's finish(): prints a "-" export, closes a file. Returns an error message or "".
+    std::string close() {
+        if (path_ == "-") {
+            std::cout << '\n' << buffer_.str();
+            std::cout.flush();
+            return {};
+        }
+        file_.close();
+        return file_ ? std::string() : fmt::format("writing '{}' failed", path_);
+    }
+
+private:
+    std::string path_;
+    std::ofstream file_;
+    std::ostringstream buffer_;
+};
+
+std::string replay_command(const RunOptions& o) {
+    std::string cmd = fmt::format("machsim run {} --seed {}", o.program, o.seed);
+    if (o.quantum != Config{}.quantum) cmd += fmt::format(" --quantum {}", o.quantum);
+    if (o.max_ticks) cmd += fmt::format(" --max-ticks {}", o.max_ticks);
+    return cmd;
+}
+
+const char* outcome(const RunReport& r) {
+    return r.clean() ? "clean" : r.deadlock ? "deadlock" : r.time_limit ? "time limit" : "not clean";
+}
+
+// The export options' own checks, before anything runs. Returns an error message or "".
+std::string check_exports(const RunOptions& o) {
+    if (o.to && o.from > o.to) return fmt::format("--from {} is after --to {}: nothing to draw", o.from, o.to);
+    if (o.perfetto == "-" && o.mermaid == "-")
+        return "--perfetto - and --mermaid - would both write to standard output; give one of them a file";
+    if (!o.perfetto.empty() && o.perfetto == o.mermaid)
+        return fmt::format("--perfetto and --mermaid both name '{}'; give each its own file", o.perfetto);
+    return {};
+}
 
 int run_program(const RunOptions& o) {
     const Program* p = find_program(o.program);
@@ -67,14 +129,66 @@ int run_program(const RunOptions& o) {
     cfg.seed = o.seed;
     cfg.quantum = o.quantum;
     cfg.max_ticks = o.max_ticks;
+    if (std::string err = check_exports(o); !err.empty()) {
+        std::cerr << "machsim: " << err << ".\n";
+        return kUsageError;
+    }
+    Export perfetto_file, mermaid_file;
+    std::unique_ptr<PerfettoSink> perfetto;
+    std::unique_ptr<MermaidSink> mermaid;
+    for (auto [path, file] : {std::pair{&o.perfetto, &perfetto_file}, std::pair{&o.mermaid, &mermaid_file}}) {
+        if (path->empty()) continue;
+        if (std::string err = file->open(*path); !err.empty()) {
+            std::cerr << "machsim: " << err << ".\n";
+            return kUsageError;
+        }
+    }
     Kernel k(cfg);
     TextSink text(std::cout, o.syscalls);
     if (o.trace || o.syscalls) k.attach(text);
+    if (!o.perfetto.empty()) {
+        perfetto = std::make_unique<PerfettoSink>(perfetto_file.stream());
+        k.attach(*perfetto);
+    }
+    if (!o.mermaid.empty()) {
+        MermaidSink::Options mo;
+        mo.from = o.from;
+        mo.to = o.to;
+        mo.tasks = o.tasks;
+        mo.fence = o.mermaid.size() > 3 && o.mermaid.compare(o.mermaid.size() - 3, 3, ".md") == 0;
+        mermaid = std::make_unique<MermaidSink>(mermaid_file.stream(), mo);
+        k.attach(*mermaid);
+    }
     p->setup(k);
     RunReport r = k.run();
     std::cout << '\n' << r.summary();
     std::cout.flush();
-    return r.clean() ? 0 : 1;
+
+    int status = r.clean() ? 0 : 1;
+    auto fail = [&](const std::string& err) {
+        std::cerr << "machsim: " << err << ".\n";
+        status = kUsageError;
+    };
+    if (perfetto) {
+        perfetto->note("program", o.program);
+        perfetto->note("seed", o.seed);
+        perfetto->note("version", kVersion);
+        perfetto->note("policy", "round-robin");
+        perfetto->note("quantum", o.quantum);
+        perfetto->note("replay", replay_command(o));
+        perfetto->note("outcome", outcome(r));
+        perfetto->note("ticks", r.ticks);
+        perfetto->note("events", r.events);
+        perfetto->finish();
+        if (std::string err = perfetto_file.close(); !err.empty()) fail(err);
+    }
+    if (mermaid) {
+        mermaid->finish();
+        if (std::string err = mermaid_file.close(); !err.empty()) fail(err);
+        for (const std::string& name : o.tasks)
+            if (!r.task(name)) fail(fmt::format("--task '{}' names no task of this run", name));
+    }
+    return status;
 }
 
 }  // namespace
@@ -98,6 +212,25 @@ int main(int argc, char** argv) {
         ->check(whole_number(1));
     run->add_option("--max-ticks", ro.max_ticks, "stop the run at this virtual time (0 = no limit)")
         ->check(whole_number(0));
+    run->add_option("--perfetto", ro.perfetto,
+                    "write the trace as Chrome/Perfetto JSON to FILE, to open at ui.perfetto.dev "
+                    "('-': standard output, after the report)")
+        ->type_name("FILE");
+    CLI::Option* mermaid = run->add_option("--mermaid", ro.mermaid,
+                                           "write a Mermaid sequence diagram to FILE (a FILE ending in .md gets a "
+                                           "```mermaid fence; '-': standard output, after the report)")
+                               ->type_name("FILE");
+    run->add_option("--from", ro.from, "the diagram starts at this event (seq)")
+        ->type_name("SEQ")
+        ->check(whole_number(1))
+        ->needs(mermaid);
+    run->add_option("--to", ro.to, "the diagram ends at this event (seq)")
+        ->type_name("SEQ")
+        ->check(whole_number(1))
+        ->needs(mermaid);
+    run->add_option("--task", ro.tasks, "draw only what involves the task of this name (repeat for more)")
+        ->type_name("NAME")
+        ->needs(mermaid);
 
     try {
         app.parse(argc, argv);
