@@ -99,11 +99,13 @@ void check_nesting(const json& doc) {
     }
 }
 
+// Strictly inside a slice of its own thread, so that which slice Perfetto binds it to does not
+// hang on how it orders records of one timestamp.
 bool enclosed(const json& doc, const json& point) {
     auto all = slices(doc);
     int64_t t = ns(point.at("ts"));
     for (const Span& s : all[{point.at("pid"), point.at("tid")}])
-        if (s.start <= t && t <= s.end) return true;
+        if (s.start < t && t < s.end) return true;
     return false;
 }
 

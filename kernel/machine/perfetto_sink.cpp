@@ -96,6 +96,7 @@ std::string dur(Stamp from, Stamp to) {
 }
 
 Stamp one_ns_after(Stamp s) { return s.sub < kMaxSub ? Stamp{s.tick, s.sub + 1} : Stamp{s.tick + 1, 0}; }
+Stamp one_ns_before(Stamp s) { return s.sub > 0 ? Stamp{s.tick, s.sub - 1} : s.tick > 0 ? Stamp{s.tick - 1, kMaxSub} : s; }
 
 std::string port_str(uint32_t p) { return fmt::format("P{}", p); }
 std::string hex(uint32_t v) { return fmt::format("{:#x}", v); }
@@ -319,8 +320,11 @@ void PerfettoSink::State::on_ipc(const Event& e, Track here) {
             s->sent = true;
             s->args.add(fmt::format("sent msg {}", e.msg), fmt::format("id={} size={} to {}", e.code, e.before,
                                                                         port_str(e.port)));
-        } else if (m) {  // a kernel message outside any call (an exception's): a slice for its arrow to leave
-            Slice s{.name = fmt::format("kernel sends {}", msg_name(e.msg, *m)), .cat = "ipc", .start = now};
+        } else if (m) {  // a kernel message outside any call (an exception's): a slice for its arrow to
+            // leave, from 1 ns before the send to 1 ns after, so that the arrow starts strictly inside
+            // it (the thread has no slice open, so nothing on its track overlaps).
+            Slice s{.name = fmt::format("kernel sends {}", msg_name(e.msg, *m)), .cat = "ipc",
+                    .start = one_ns_before(now)};
             complete(here, s, one_ns_after(now));
         }
         break;
