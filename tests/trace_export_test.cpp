@@ -416,6 +416,16 @@ TEST_CASE("a diagram over the size limit stops at a whole line and says where th
     CHECK(m.find(first_arrow + "\n") == std::string::npos);  // not drawn in the first part
     CHECK(y.mermaid.size() <= 2'000);
     CHECK(y.mermaid.find(fmt::format("    %% machsim trace, seq {} to ", at)) != std::string::npos);
+    // A limit too small for even one line: still a diagram, which says it was cut, not that it is empty.
+    machsim::MermaidSink::Options tiny;
+    tiny.max_chars = 700;
+    std::string z = export_run(program("echo"), {}, tiny).mermaid;
+    CHECK(z.find("%% truncated: cut at seq ") != std::string::npos);
+    CHECK(z.find("nothing to draw") == std::string::npos);
+    machsim::MermaidSink::Options late;
+    late.from = 1'000'000;
+    CHECK(export_run(program("echo"), {}, late).mermaid.find("    %% nothing to draw in this window\n") !=
+          std::string::npos);
 }
 
 TEST_CASE("the window and the task filter keep only the events asked for") {

@@ -227,7 +227,7 @@ void MermaidSink::finish() {
     for (const std::string& t : s.o.tasks) tasks += (tasks.empty() ? "" : ", ") + escape(t);
     head += fmt::format("    %% machsim trace, {}{}{}; an arrow is drawn when its message is received or destroyed\n",
                         window, tasks.empty() ? "" : ", tasks: ", tasks);
-    if (s.lines.empty()) head += "    %% nothing to draw in this window\n";
+    if (s.lines.empty() && !s.full) head += "    %% nothing to draw in this window\n";
     for (uint32_t t : s.used) head += s.declaration(t);
     std::string tail;
     if (s.full) {
