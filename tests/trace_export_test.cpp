@@ -265,6 +265,23 @@ TEST_CASE("a run that crashes, deadlocks or stops at its time limit still ends i
     }
 }
 
+TEST_CASE("faults, exception messages and signals are instants with their details") {
+    Exported x = export_run(program("pager"));
+    json doc = json::parse(x.perfetto);
+    std::map<std::string, std::vector<json>> instants;
+    for (const json& e : events_of(doc, "i")) instants[e.at("name")].push_back(e);
+    REQUIRE(instants["fault EXC_BAD_ACCESS"].size() == x.log.of_kind(EventKind::Fault).size());
+    const json& fault = instants["fault EXC_BAD_ACCESS"].front();
+    CHECK(fault.at("pid") == 3);  // the client
+    CHECK(fault.at("args").at("address") == "0x300000004000");
+    CHECK(fault.at("args").at("code") == "KERN_PROTECTION_FAILURE");
+    CHECK(instants["exception EXC_BAD_ACCESS raised"].size() == x.log.of_kind(EventKind::ExceptionRaise).size());
+    CHECK(instants["exception answered"].size() == x.log.of_kind(EventKind::ExceptionReply).size());
+    REQUIRE(instants["SIGSEGV posted"].size() == 1);
+    CHECK(instants["SIGSEGV posted"][0].at("args").at("to") == "client");
+    CHECK(instants["SIGSEGV: handler"].size() == 1);
+}
+
 TEST_CASE("slices still open when the sink finishes are closed at the last event, inner first") {
     std::ostringstream out;
     machsim::PerfettoSink sink(out);
@@ -353,6 +370,23 @@ TEST_CASE("a destroyed message is drawn with a cross; failed calls, crashes, dea
     CHECK(m.find("Note over T3: crashed: boom (exit code 0)\n") != std::string::npos);
     CHECK(std::regex_search(m, std::regex(R"(Note over T2: deadlock: blocked forever \(receive\) on 0x[0-9a-f]+ )"
                                           R"(\(P\d+\), receive right held by alice\n)")));
+}
+
+TEST_CASE("a page fault served by a pager: the fault a note, the exception message from K, the answer a reply") {
+    Exported x = export_run(program("pager"));
+    const std::string& m = x.mermaid;
+    INFO(m);
+    CHECK(m.find("    participant K as kernel\n") != std::string::npos);
+    CHECK(m.find("    Note over T3: fault EXC_BAD_ACCESS (KERN_PROTECTION_FAILURE): thread 3 touched 0x300000004000") !=
+          std::string::npos);
+    CHECK(m.find("    K-)T2: msg 3 id=2405 exception message to P6\n") != std::string::npos);
+    // The answer reaches the faulting thread with no receive line: drawn at its exc-reply, before
+    // the client's next fault.
+    std::size_t answer = m.find("    T2-->>T3: msg 4 id=2505 to P10\n");
+    CHECK(answer != std::string::npos);
+    CHECK(answer < m.find("Note over T3: fault EXC_BAD_ACCESS (KERN_PROTECTION_FAILURE): thread 3 touched 0x300000001000"));
+    CHECK(m.find("    Note over T3: SIGSEGV posted to client\n") != std::string::npos);
+    CHECK(m.find("    Note over T3: SIGSEGV: handler\n") != std::string::npos);
 }
 
 TEST_CASE("a task name with ';', '#', '<' and the word end is escaped, so Mermaid reads it as text") {
