@@ -184,9 +184,11 @@ void MermaidSink::State::on_event(const Event& e) {
         note2(e.seq, e.task, e.space, fmt::format("{} posted to {}", signal_name(e.code), follow.task_name(e.space)));
         break;
     case EventKind::SignalAction: note(e.seq, e.space, fmt::format("{}: {}", signal_name(e.code), text)); break;
-    case EventKind::Fail:
-        note(e.seq, e.task, fmt::format("{} failed: {}: {}", follow.call(e.thread), code_name(e.code), text));
+    case EventKind::Fail: {
+        const std::string& call = follow.call(e.thread);
+        note(e.seq, e.task, fmt::format("{}failed: {}: {}", call.empty() ? "" : call + " ", code_name(e.code), text));
         break;
+    }
     case EventKind::Timer: note(e.seq, follow.task_of(e.extra), text); break;
     case EventKind::Deadlock: {
         std::string s = fmt::format("deadlock: blocked forever ({})", text);
