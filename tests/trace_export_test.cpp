@@ -282,6 +282,32 @@ TEST_CASE("faults, exception messages and signals are instants with their detail
     CHECK(instants["SIGSEGV: handler"].size() == 1);
 }
 
+TEST_CASE("interrupts are instants on a track per line of a \"devices\" process") {
+    Exported x = export_run(program("driver"));
+    json doc = json::parse(x.perfetto);
+    check_nesting(doc);
+    const int devices = 1'000'001;
+    bool named = false, line_named = false;
+    for (const json& e : events_of(doc, "M")) {
+        named |= e.at("pid") == devices && e.at("name") == "process_name" && e.at("args").at("name") == "devices";
+        line_named |= e.at("pid") == devices && e.at("name") == "thread_name" && e.at("args").at("name") == "irq line 0";
+    }
+    CHECK(named);
+    CHECK(line_named);
+    std::map<std::string, int> on_line;
+    for (const json& e : events_of(doc, "i"))
+        if (e.at("pid") == devices && e.at("tid") == devices + 0 && e.at("cat") == "irq") ++on_line[e.at("name")];
+    CHECK(on_line["registered"] == 1);
+    CHECK(on_line["raised"] + on_line["raised x2"] == static_cast<int>(x.log.of_kind(EventKind::IrqRaise).size()));
+    CHECK(on_line["raised x2"] == 1);  // the slow handler: two raises coalesced
+    CHECK(on_line["delivered, masked"] == static_cast<int>(x.log.of_kind(EventKind::IrqDeliver).size()));
+    CHECK(on_line["acknowledged, unmasked"] == static_cast<int>(x.log.of_kind(EventKind::IrqAck).size()));
+    CHECK(on_line["registration dropped"] == 1);
+    // A run with no interrupts has no devices process.
+    Exported echo = export_run(program("echo"));
+    CHECK(echo.perfetto.find("\"devices\"") == std::string::npos);
+}
+
 TEST_CASE("slices still open when the sink finishes are closed at the last event, inner first") {
     std::ostringstream out;
     machsim::PerfettoSink sink(out);
@@ -387,6 +413,20 @@ TEST_CASE("a page fault served by a pager: the fault a note, the exception messa
     CHECK(answer < m.find("Note over T3: fault EXC_BAD_ACCESS (KERN_PROTECTION_FAILURE): thread 3 touched 0x300000001000"));
     CHECK(m.find("    Note over T3: SIGSEGV posted to client\n") != std::string::npos);
     CHECK(m.find("    Note over T3: SIGSEGV: handler\n") != std::string::npos);
+}
+
+TEST_CASE("interrupts: raises and drops are notes over K, notifications arrows from K, registers and acks notes") {
+    Exported x = export_run(program("driver"));
+    const std::string& m = x.mermaid;
+    INFO(m);
+    CHECK(m.find("    Note over T3: registered for irq line 0\n") != std::string::npos);
+    CHECK(count(m, "    Note over K: irq line 0 raised: pending\n") == 4);
+    CHECK(m.find("    Note over K: irq line 0 raised x2: remembered: line masked until acknowledged\n") !=
+          std::string::npos);
+    CHECK(count(m, "id=100 interrupt notification to P12") == x.log.of_kind(EventKind::IrqDeliver).size());
+    CHECK(m.find("    Note over T3: acknowledged irq line 0, a remembered interrupt follows\n") != std::string::npos);
+    CHECK(m.find("    Note over K: irq line 0 registration dropped: delivery port died with its task\n") !=
+          std::string::npos);
 }
 
 TEST_CASE("a task name with ';', '#', '<' and the word end is escaped, so Mermaid reads it as text") {

@@ -190,6 +190,16 @@ void MermaidSink::State::on_event(const Event& e) {
         break;
     }
     case EventKind::Timer: note(e.seq, follow.task_of(e.extra), text); break;
+    case EventKind::IrqRaise:
+        note(e.seq, kKernel,
+             fmt::format("irq line {} raised{}: {}", e.extra, e.before > 1 ? fmt::format(" x{}", e.before) : "", text));
+        break;
+    case EventKind::IrqAck:
+        note(e.seq, e.task, fmt::format("acknowledged irq line {}{}", e.extra,
+                                        e.after ? ", a remembered interrupt follows" : ""));
+        break;
+    case EventKind::IrqRegister: note(e.seq, e.space, fmt::format("registered for irq line {}", e.extra)); break;
+    case EventKind::IrqDrop: note(e.seq, kKernel, fmt::format("irq line {} registration dropped: {}", e.extra, text)); break;
     case EventKind::Deadlock: {
         std::string s = fmt::format("deadlock: blocked forever ({})", text);
         if (e.port) s += fmt::format(" on {:#x} (P{})", e.name, e.port);

@@ -22,6 +22,7 @@ namespace machsim {
 namespace {
 
 constexpr uint32_t kKernelPid = 1'000'000;  // Perfetto gives pid 0 to Linux's idle task
+constexpr uint32_t kDevicesPid = 1'000'001;  // interrupts: one track per line, tid = kDevicesPid + line
 constexpr uint32_t kMaxSub = 999;           // ns within a tick
 
 // The length of the valid UTF-8 sequence at s[i], or 0 if it is not one.
@@ -123,7 +124,7 @@ struct PerfettoSink::State {
     bool started = false;  // a numbered event has been seen
     Stamp now;
     std::map<uint32_t, std::vector<Slice>> open;  // per thread, innermost last
-    std::set<uint32_t> named_tasks, named_threads;
+    std::set<uint32_t> named_tasks, named_threads, named_lines;
     std::map<uint32_t, uint32_t> first_thread;  // per task: where its task-level instants go
     std::map<uint32_t, Stamp> sends, takes;     // per message: its send; its hand-off or dequeue
     std::map<uint32_t, uint32_t> qlen;          // per port with a counter: the last value written
@@ -171,6 +172,17 @@ struct PerfettoSink::State {
         if (!named_threads.insert(thread).second) return;
         record(fmt::format(R"({{"ph":"M","pid":{},"tid":{},"name":"thread_name","args":{}}})", task, thread,
                            Args().add("name", fmt::format("thread {}", thread)).str()));
+    }
+
+    // The track of interrupt line `line`, in the "devices" process.
+    Track line_track(uint32_t line) {
+        if (named_lines.empty())
+            record(fmt::format(R"({{"ph":"M","pid":{},"tid":{},"name":"process_name","args":{{"name":"devices"}}}})",
+                               kDevicesPid, kDevicesPid));
+        if (named_lines.insert(line).second)
+            record(fmt::format(R"({{"ph":"M","pid":{},"tid":{},"name":"thread_name","args":{{"name":"irq line {}"}}}})",
+                               kDevicesPid, kDevicesPid + line, line));
+        return {kDevicesPid, kDevicesPid + line};
     }
 
     void instant(Track t, std::string_view name, const char* cat, const Args& args, bool process_scope = false) {
@@ -412,6 +424,27 @@ void PerfettoSink::State::on_other(const Event& e, Track here) {
         break;
     case EventKind::Timer:  // on the track of the thread whose wait timed out
         instant(track(follow.task_of(e.extra), e.extra), text, "timer", Args().add("thread", e.extra));
+        break;
+    case EventKind::IrqRaise:
+        instant(line_track(e.extra), e.before > 1 ? fmt::format("raised x{}", e.before) : std::string("raised"), "irq",
+                Args().add("outcome", text));
+        break;
+    case EventKind::IrqDeliver:
+        instant(line_track(e.extra), "delivered, masked", "irq",
+                Args().add("port", port_str(e.port)).add("msg", e.msg));
+        break;
+    case EventKind::IrqAck:
+        instant(line_track(e.extra), "acknowledged, unmasked", "irq",
+                Args().add("port", port_str(e.port)).add("by", follow.task_name(e.task)).add(
+                    "remembered interrupt follows", e.after ? "yes" : "no"));
+        break;
+    case EventKind::IrqRegister:
+        instant(line_track(e.extra), "registered", "irq",
+                Args().add("port", port_str(e.port)).add("driver", follow.task_name(e.space)).add("name", hex(e.name)));
+        break;
+    case EventKind::IrqDrop:
+        instant(line_track(e.extra), "registration dropped", "irq",
+                Args().add("port", port_str(e.port)).add("why", text));
         break;
     default: break;  // switches, ports and rights: the text trace has them
     }

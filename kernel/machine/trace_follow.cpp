@@ -4,6 +4,7 @@
 
 #include "mach/message.h"
 #include "mach/notify.h"
+#include "device/notify.h"
 
 namespace machsim::machine {
 
@@ -112,6 +113,7 @@ const char* kernel_message_kind(int32_t id) {
     case 2405:
     case 2406:
     case 2407: return "exception message";
+    case DEVICE_INTR_NOTIFY: return "interrupt notification";
     default: return "";
     }
 }
