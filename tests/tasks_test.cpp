@@ -1,4 +1,7 @@
 // Send-once rights (R16), threads and tasks, task teardown, semaphores (R26), written from MACH-REFERENCE.md.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -830,6 +833,37 @@ TEST_CASE("_exit, _Exit and quick_exit in a task end it as exit() does") {
         CHECK(r.task(name)->end == machsim::TaskEnd::Exited);
         CHECK(r.task(name)->exit_code == code++);
     }
+}
+
+namespace {
+// A sink that ends the process at the first thread exit it sees, as a grader's sink might.
+struct ExitingSink : machsim::TraceSink {
+    bool called = false;  // once: a second call would only hide what the first one did
+    void on_event(const machsim::Event& e) override {
+        if (e.kind != machsim::EventKind::ThreadExit || called) return;
+        called = true;
+        std::exit(42);
+    }
+};
+}  // namespace
+
+// A sink runs on whatever thread emitted the event, a task's thread included: its
+// exit() is host code's, and ends the process (here a child process).
+TEST_CASE("exit() in a trace sink ends the process, not the task whose thread emitted the event") {
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ExitingSink sink;
+        machsim::Kernel k;
+        k.attach(sink);
+        k.spawn("a", [] { return 0; });
+        (void)k.run();
+        _exit(5);  // the sink's exit() did not end the process
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 42);
 }
 
 namespace {

@@ -151,6 +151,7 @@ bool sys_exit(int code) {
     tasks::Thread* self = caller();
     if (!self || self->in_kernel) return false;
     Kernel& k = *Kernel::current();
+    if (k.trace.emitting()) return false;  // a sink's on_event: host code, though a task's thread runs it
     // The entry by hand: an Entry throws to unwind a thread being killed, and no
     // exception may leave exit(), which C++ declares noexcept.
     self->in_kernel = true;

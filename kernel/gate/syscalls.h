@@ -98,7 +98,7 @@ kern_return_t sys_task_terminate(mach_port_name_t task);
 // exit(code) called by task code: the caller's task ends, Exited with `code`; the
 // calling thread ends at once, not unwound; the task's other threads unwind as
 // after task_terminate. Does not return then. False when the caller is not task
-// code (host code, or a trace sink inside a call): the process exit is for it.
+// code (host code, a trace sink): the process exit is for it.
 bool sys_exit(int code);
 kern_return_t sys_task_suspend(mach_port_name_t task);
 kern_return_t sys_task_resume(mach_port_name_t task);

@@ -33,6 +33,8 @@ public:
     // Stamps seq, tick and (unless set) the actor, then hands the event to every sink.
     void emit(Event e);
     uint64_t count() const { return seq_; }
+    // True while a sink's on_event runs: the code running then is the host's, not a task's.
+    bool emitting() const { return emitting_ > 0; }
 
 private:
     const Clock& clock_;
