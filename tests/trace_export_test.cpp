@@ -4,11 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-
+#include <cctype>
 #include <cmath>
 #include <functional>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -129,11 +128,55 @@ std::size_t count(const std::string& text, const std::string& what) {
     return n;
 }
 
+// Whether some line of `text` starts with `head`, holds `middle` after it and ends with `tail`.
+// (No std::regex: GCC 12 warns inside it under the sanitizers, and warnings are errors.)
+bool has_line(const std::string& text, const std::string& head, const std::string& middle, const std::string& tail);
+
+// `line` without its Mermaid entities (#59; #lt; ...).
+std::string strip_entities(const std::string& line) {
+    std::string out;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        if (line[i] == '#') {
+            std::size_t j = i + 1;
+            while (j < line.size() && (std::isdigit(static_cast<unsigned char>(line[j])) ||
+                                       std::islower(static_cast<unsigned char>(line[j]))))
+                ++j;
+            if (j > i + 1 && j < line.size() && line[j] == ';') {
+                i = j;
+                continue;
+            }
+        }
+        out += line[i];
+    }
+    return out;
+}
+
+// Whether `line` holds the word "end", in any case, standing alone.
+bool has_word_end(const std::string& line) {
+    auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    for (std::size_t i = 0; i + 3 <= line.size(); ++i) {
+        std::string w = line.substr(i, 3);
+        for (char& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (w == "end" && (i == 0 || !word(line[i - 1])) && (i + 3 == line.size() || !word(line[i + 3]))) return true;
+    }
+    return false;
+}
+
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> out;
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);) out.push_back(line);
     return out;
+}
+
+bool has_line(const std::string& text, const std::string& head, const std::string& middle, const std::string& tail) {
+    for (const std::string& l : lines_of(text)) {
+        if (l.size() < head.size() + middle.size() + tail.size() || l.compare(0, head.size(), head) != 0 ||
+            l.compare(l.size() - tail.size(), tail.size(), tail) != 0)
+            continue;
+        if (l.substr(head.size(), l.size() - head.size() - tail.size()).find(middle) != std::string::npos) return true;
+    }
+    return false;
 }
 
 }  // namespace
@@ -390,12 +433,12 @@ TEST_CASE("a destroyed message is drawn with a cross; failed calls, crashes, dea
     });
     const std::string& m = x.mermaid;
     INFO(m);
-    CHECK(std::regex_search(m, std::regex(R"(\n    T4-xT4: msg \d+ id=321 to P\d+ destroyed: its port died\n)")));
+    CHECK(has_line(m, "    T4-xT4: msg ", " id=321 to P", " destroyed: its port died"));
     CHECK(m.find("Note over T4: mach_msg failed: MACH_SEND_INVALID_HEADER: ") != std::string::npos);
     CHECK(m.find("Note over T4: receive timeout\n") != std::string::npos);
     CHECK(m.find("Note over T3: crashed: boom (exit code 0)\n") != std::string::npos);
-    CHECK(std::regex_search(m, std::regex(R"(Note over T2: deadlock: blocked forever \(receive\) on 0x[0-9a-f]+ )"
-                                          R"(\(P\d+\), receive right held by alice\n)")));
+    CHECK(has_line(m, "    Note over T2: deadlock: blocked forever (receive) on 0x", " (P",
+                   "), receive right held by alice"));
 }
 
 TEST_CASE("a page fault served by a pager: the fault a note, the exception message from K, the answer a reply") {
@@ -446,10 +489,10 @@ TEST_CASE("a task name with ';', '#', '<' and the word end is escaped, so Mermai
     // No ';' or '#' outside an entity, and no bare word "end", anywhere but in %% comments.
     for (const std::string& line : lines_of(m)) {
         if (line.find("%%") != std::string::npos) continue;
-        std::string bare = std::regex_replace(line, std::regex("#[0-9a-z]+;"), "");
+        std::string bare = strip_entities(line);
         CHECK(bare.find(';') == std::string::npos);
         CHECK(bare.find('#') == std::string::npos);
-        CHECK_FALSE(std::regex_search(line, std::regex(R"(\bend\b)", std::regex::icase)));
+        CHECK_FALSE(has_word_end(line));
     }
 }
 
@@ -469,9 +512,11 @@ TEST_CASE("a diagram over the size limit stops at a whole line and says where th
     const std::string& m = x.mermaid;
     CHECK(m.size() <= 50'000);
     CHECK(m.size() > 45'000);
-    std::smatch cut;
-    REQUIRE(std::regex_search(m, cut, std::regex(R"(    %% truncated: cut at seq (\d+) to stay under 50000 characters)")));
-    uint64_t at = std::stoull(cut[1]);
+    const std::string mark = "    %% truncated: cut at seq ";
+    std::size_t cut = m.find(mark);
+    REQUIRE(cut != std::string::npos);
+    uint64_t at = std::stoull(m.substr(cut + mark.size()));
+    CHECK(m.find(fmt::format("{}{} to stay under 50000 characters", mark, at)) != std::string::npos);
     CHECK(m.find(fmt::format("Note over T2: cut at seq {} to stay under 50000 characters, draw the rest with --from {}",
                              at, at)) != std::string::npos);
     CHECK(m.back() == '\n');
