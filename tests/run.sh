@@ -83,6 +83,14 @@ expect "a --task no task of the run has exits 2" test "$(status "$bin" run echo 
 "$bin" run sieve --perfetto "$out/b.json" --mermaid "$out/b.mmd" >/dev/null 2>&1
 expect "two exports of one run are byte-identical" cmp -s <(cat "$out/a.json" "$out/a.mmd") <(cat "$out/b.json" "$out/b.mmd")
 
+# The stepper, fed a script as a pipe.
+printf 'b kind handoff\nc\nps\nc\n' | "$bin" debug echo >"$log" 2>&1
+expect "machsim debug echo with a script exits 0" test "${PIPESTATUS[1]}" -eq 0
+expect "... stops at the breakpoint" grep -q '^breakpoint: kind handoff$' "$log"
+expect "... answers ps" grep -q '^    thread 1: blocked: receive on 0x203 (P3)$' "$log"
+expect "... and prints the report" grep -q 'task   3 echo-client  *exited with code 0' "$log"
+expect "machsim debug of an unknown program exits 2" test "$(status "$bin" debug no-such-program </dev/null)" -eq 2
+
 # Every demo, with call lines: the same trace on a second run, and with the IPC fast path
 # off (it never runs while a sink listens, so a traced run cannot tell).
 for demo in $("$bin" list | cut -d' ' -f1); do

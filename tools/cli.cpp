@@ -2,6 +2,7 @@
 // over their own programs by registering them and calling machsim::main.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "machsim.h"
+#include "tools/stepper.h"
 
 namespace machsim {
 
@@ -118,17 +120,27 @@ std::string check_exports(const RunOptions& o) {
     return {};
 }
 
-int run_program(const RunOptions& o) {
-    const Program* p = find_program(o.program);
-    if (!p) {
-        std::cerr << fmt::format("machsim: no program named '{}'. Programs: {} (see 'machsim list').\n", o.program,
+// The program to run, or null after saying there is none.
+const Program* program_named(const std::string& name) {
+    const Program* p = find_program(name);
+    if (!p)
+        std::cerr << fmt::format("machsim: no program named '{}'. Programs: {} (see 'machsim list').\n", name,
                                  program_list());
-        return kUsageError;
-    }
+    return p;
+}
+
+Config config_of(const RunOptions& o) {
     Config cfg;
     cfg.seed = o.seed;
     cfg.quantum = o.quantum;
     cfg.max_ticks = o.max_ticks;
+    return cfg;
+}
+
+int run_program(const RunOptions& o) {
+    const Program* p = program_named(o.program);
+    if (!p) return kUsageError;
+    Config cfg = config_of(o);
     if (std::string err = check_exports(o); !err.empty()) {
         std::cerr << "machsim: " << err << ".\n";
         return kUsageError;
@@ -191,6 +203,21 @@ int run_program(const RunOptions& o) {
     return status;
 }
 
+// `machsim debug`: the run, stopping at events to take commands (tools/stepper.h).
+int debug_program(const RunOptions& o) {
+    const Program* p = program_named(o.program);
+    if (!p) return kUsageError;
+    Kernel k(config_of(o));
+    Stepper stepper(std::cin, std::cout, o.syscalls, !isatty(STDIN_FILENO));
+    std::cout << "machsim debug: stops after each event; Enter shows the next, c runs on, h lists the commands\n";
+    k.attach(stepper);
+    p->setup(k);
+    RunReport r = k.run();
+    std::cout << '\n' << r.summary();
+    std::cout.flush();
+    return r.clean() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -232,6 +259,18 @@ int main(int argc, char** argv) {
         ->type_name("NAME")
         ->needs(mermaid);
 
+    RunOptions dbg;
+    CLI::App* debug = app.add_subcommand(
+        "debug", "run a program one event at a time: step, continue to breakpoints, look at its tasks (ps)");
+    debug->add_option("program", dbg.program, "the program to run (see 'machsim list')")->required();
+    debug->add_option("--seed", dbg.seed, "seed recorded in the report (same program and seed, same trace)")
+        ->check(whole_number(0));
+    debug->add_flag("--syscalls", dbg.syscalls, "show and stop at every system call entry and exit too");
+    debug->add_option("--quantum", dbg.quantum, "ticks a thread runs before the timer interrupt")
+        ->check(whole_number(1));
+    debug->add_option("--max-ticks", dbg.max_ticks, "stop the run at this virtual time (0 = no limit)")
+        ->check(whole_number(0));
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -247,13 +286,14 @@ int main(int argc, char** argv) {
             std::string what = argc < 2            ? std::string("a command is needed")
                                : argv[1][0] == '-' ? fmt::format("no option named '{}' (options follow the command)", argv[1])
                                                    : fmt::format("no command named '{}'", argv[1]);
-            std::cerr << fmt::format("machsim: {}. Commands: list, run (see 'machsim --help').\n", what);
+            std::cerr << fmt::format("machsim: {}. Commands: list, run, debug (see 'machsim --help').\n", what);
             return kUsageError;
         }
         (void)app.exit(e);
         return kUsageError;
     }
     if (app.got_subcommand("list")) return list_programs();
+    if (app.got_subcommand("debug")) return debug_program(dbg);
     return run_program(ro);
 }
 
