@@ -9,12 +9,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <iterator>
 #include <ostream>
 #include <set>
 #include <string_view>
 
 #include "kernel/machine/trace_follow.h"
+#include "kernel/machine/trace_strings.h"
 #include "machsim/trace.h"
 
 namespace machsim {
@@ -25,63 +25,9 @@ constexpr uint32_t kKernelPid = 1'000'000;  // Perfetto gives pid 0 to Linux's i
 constexpr uint32_t kDevicesPid = 1'000'001;  // interrupts: one track per line, tid = kDevicesPid + line
 constexpr uint32_t kMaxSub = 999;           // ns within a tick
 
-// The length of the valid UTF-8 sequence at s[i], or 0 if it is not one.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-    auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char c = at(i);
-    std::size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return 0;
-    for (std::size_t k = 1; k < n; ++k)
-        if (at(i + k) < 0x80 || at(i + k) > 0xBF) return 0;
-    unsigned char d = at(i + 1);  // overlong forms, surrogates, past U+10FFFF
-    if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d > 0x9F) || (c == 0xF0 && d < 0x90) || (c == 0xF4 && d > 0x8F))
-        return 0;
-    return n;
-}
-
-// A JSON string literal: quotes, backslashes and control characters escaped; bytes that are
-// not UTF-8 (a task name is any bytes) become U+FFFD, so the document stays valid.
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (std::size_t i = 0; i < s.size();) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-            ++i;
-        } else if (c < 0x20) {
-            fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-            ++i;
-        } else if (c < 0x80) {
-            out += static_cast<char>(c);
-            ++i;
-        } else if (std::size_t n = utf8_length(s, i)) {
-            out.append(s.substr(i, n));
-            i += n;
-        } else {
-            out += "\\ufffd";
-            ++i;
-        }
-    }
-    return out + '"';
-}
-
-// The members of a JSON object, in the order added.
-class Args {
-public:
-    Args& add(std::string_view key, std::string_view value) {
-        return raw(key, json_string(value));
-    }
-    Args& add(std::string_view key, int64_t value) { return raw(key, fmt::format("{}", value)); }
-    Args& raw(std::string_view key, std::string_view json) {
-        body_ += fmt::format("{}{}:{}", body_.empty() ? "" : ",", json_string(key), json);
-        return *this;
-    }
-    std::string str() const { return "{" + body_ + "}"; }
-
-private:
-    std::string body_;
-};
+// Perfetto calls an event's members its args.
+using Args = machine::JsonObject;
+using machine::json_string;
 
 struct Stamp {
     uint64_t tick = 0;

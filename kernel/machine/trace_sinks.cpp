@@ -5,7 +5,7 @@
 #include <ostream>
 #include <string_view>
 
-#include "mach/message.h"
+#include "kernel/machine/trace_strings.h"
 #include "machsim/trace.h"
 
 namespace machsim {
@@ -53,26 +53,8 @@ const char* event_kind_name(EventKind kind) {
 
 namespace {
 
-const char* disposition_name(uint32_t d) {
-    switch (d) {
-    case MACH_MSG_TYPE_MOVE_RECEIVE: return "MOVE_RECEIVE";
-    case MACH_MSG_TYPE_MOVE_SEND: return "MOVE_SEND";
-    case MACH_MSG_TYPE_MOVE_SEND_ONCE: return "MOVE_SEND_ONCE";
-    case MACH_MSG_TYPE_COPY_SEND: return "COPY_SEND";
-    case MACH_MSG_TYPE_MAKE_SEND: return "MAKE_SEND";
-    case MACH_MSG_TYPE_MAKE_SEND_ONCE: return "MAKE_SEND_ONCE";
-    default: return "?";
-    }
-}
-
-const char* received_name(uint32_t d) {
-    switch (d) {
-    case MACH_MSG_TYPE_PORT_RECEIVE: return "receive";
-    case MACH_MSG_TYPE_PORT_SEND: return "send";
-    case MACH_MSG_TYPE_PORT_SEND_ONCE: return "send-once";
-    default: return "?";
-    }
-}
+using machine::disposition_name;
+using machine::received_name;
 
 std::string port(uint32_t p) { return p ? fmt::format("P{}", p) : std::string("-"); }
 
