@@ -113,6 +113,21 @@ private:
     std::vector<Entry> entries_;
 };
 
+// One JSON object per event, one line each (docs/trace.md, section 10), for scripts and graders:
+// seq, tick, kind (the text sink's word), task, task_name, thread, then the kind's own fields
+// under plain names, then text. Each line is written, and `out` flushed, as its event arrives,
+// so the output is whole lines however the run ends. The introductions (seq 0) give the names
+// of tasks that existed before attach; they are not written.
+class JsonLinesSink : public TraceSink {
+public:
+    explicit JsonLinesSink(std::ostream& out) : out_(out) {}
+    void on_event(const Event& e) override;
+
+private:
+    std::ostream& out_;
+    std::map<uint32_t, std::string> task_names_;
+};
+
 // Chrome Trace Event JSON, as ui.perfetto.dev opens it (docs/trace.md, section 8): a process per
 // task, a track per thread, system calls and blocked intervals as slices, a flow arrow per
 // message delivered, a queue-length counter per port. Records go to `out` as events arrive;
