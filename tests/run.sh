@@ -64,6 +64,7 @@ expect "the trace has the send and the handoff" grep -q 'handoff' "$log.a"
 out=$(mktemp -d)
 trap 'rm -f "$log" "$log.a" "$log.b"; rm -rf "$out"' EXIT
 expect "run --help lists --perfetto and --mermaid" grep -q -- '--mermaid FILE' <("$bin" run --help)
+expect "run --help lists --jsonl" grep -q -- '--jsonl FILE' <("$bin" run --help)
 expect "run echo --perfetto FILE --mermaid FILE --trace exits 0" \
     test "$(status "$bin" run echo --perfetto "$out/echo.json" --mermaid "$out/echo.mmd" --trace)" -eq 0
 expect "the Perfetto file is one JSON document, closed" \
@@ -79,6 +80,20 @@ expect "--from after --to exits 2" test "$(status "$bin" run echo --mermaid "$ou
 expect "--from 0 exits 2" test "$(status "$bin" run echo --mermaid "$out/m" --from 0)" -eq 2
 expect "--task without --mermaid exits 2" test "$(status "$bin" run echo --task echo-server)" -eq 2
 expect "a --task no task of the run has exits 2" test "$(status "$bin" run echo --mermaid "$out/m" --task nobody)" -eq 2
+# JSON lines: one line per event the report counts ("after N trace events"), each one object.
+events=$("$bin" run echo --jsonl "$out/echo.jsonl" | sed -n 's/.* after \([0-9]*\) trace events.*/\1/p')
+expect "run echo --jsonl FILE: one line per trace event the report counts" \
+    test "$(wc -l <"$out/echo.jsonl")" -eq "${events:--1}"
+expect "every JSON line is one object that starts with its seq" \
+    test "$(grep -cv '^{"seq":[1-9][0-9]*,.*}$' "$out/echo.jsonl")" -eq 0
+expect "--jsonl - prints the lines after the report" \
+    grep -qzP 'trace events, [^\0]*\n\n\{"seq":1,' <("$bin" run echo --jsonl -)
+expect "a --jsonl file that cannot be written exits 2" \
+    test "$(status "$bin" run echo --jsonl "$out/no/such/dir.jsonl")" -eq 2
+expect "a --jsonl file that cannot be written is named" grep -q "cannot write '$out/no/such/dir.jsonl'" \
+    <("$bin" run echo --jsonl "$out/no/such/dir.jsonl" 2>&1)
+expect "--jsonl - with --perfetto - exits 2" test "$(status "$bin" run echo --jsonl - --perfetto -)" -eq 2
+expect "--jsonl and --mermaid on one file exits 2" test "$(status "$bin" run echo --jsonl "$out/x" --mermaid "$out/x")" -eq 2
 "$bin" run sieve --perfetto "$out/a.json" --mermaid "$out/a.mmd" >/dev/null 2>&1
 "$bin" run sieve --perfetto "$out/b.json" --mermaid "$out/b.mmd" >/dev/null 2>&1
 expect "two exports of one run are byte-identical" cmp -s <(cat "$out/a.json" "$out/a.mmd") <(cat "$out/b.json" "$out/b.mmd")

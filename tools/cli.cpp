@@ -10,9 +10,11 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "machsim.h"
@@ -64,6 +66,7 @@ struct RunOptions {
     uint64_t max_ticks = 0;
     std::string perfetto;  // file for the Perfetto JSON ("-" = standard output)
     std::string mermaid;   // file for the Mermaid diagram
+    std::string jsonl;     // file for the JSON lines
     uint64_t from = 0;     // Mermaid window (0 = open)
     uint64_t to = 0;
     std::vector<std::string> tasks;  // Mermaid task filter
@@ -113,10 +116,17 @@ const char* outcome(const RunReport& r) {
 // The export options' own checks, before anything runs. Returns an error message or "".
 std::string check_exports(const RunOptions& o) {
     if (o.to && o.from > o.to) return fmt::format("--from {} is after --to {}: nothing to draw", o.from, o.to);
-    if (o.perfetto == "-" && o.mermaid == "-")
-        return "--perfetto - and --mermaid - would both write to standard output; give one of them a file";
-    if (!o.perfetto.empty() && o.perfetto == o.mermaid)
-        return fmt::format("--perfetto and --mermaid both name '{}'; give each its own file", o.perfetto);
+    const std::pair<const char*, const std::string*> exports[] = {
+        {"--perfetto", &o.perfetto}, {"--mermaid", &o.mermaid}, {"--jsonl", &o.jsonl}};
+    for (std::size_t i = 0; i < std::size(exports); ++i)
+        for (std::size_t j = i + 1; j < std::size(exports); ++j) {
+            auto [a, path] = exports[i];
+            auto [b, other] = exports[j];
+            if (path->empty() || *path != *other) continue;
+            if (*path == "-")
+                return fmt::format("{} - and {} - would both write to standard output; give one of them a file", a, b);
+            return fmt::format("{} and {} both name '{}'; give each its own file", a, b, *path);
+        }
     return {};
 }
 
@@ -145,10 +155,12 @@ int run_program(const RunOptions& o) {
         std::cerr << "machsim: " << err << ".\n";
         return kUsageError;
     }
-    Export perfetto_file, mermaid_file;
+    Export perfetto_file, mermaid_file, jsonl_file;
     std::unique_ptr<PerfettoSink> perfetto;
     std::unique_ptr<MermaidSink> mermaid;
-    for (auto [path, file] : {std::pair{&o.perfetto, &perfetto_file}, std::pair{&o.mermaid, &mermaid_file}}) {
+    std::unique_ptr<JsonLinesSink> jsonl;
+    for (auto [path, file] : {std::pair{&o.perfetto, &perfetto_file}, std::pair{&o.mermaid, &mermaid_file},
+                              std::pair{&o.jsonl, &jsonl_file}}) {
         if (path->empty()) continue;
         if (std::string err = file->open(*path); !err.empty()) {
             std::cerr << "machsim: " << err << ".\n";
@@ -170,6 +182,10 @@ int run_program(const RunOptions& o) {
         mo.fence = o.mermaid.size() > 3 && o.mermaid.compare(o.mermaid.size() - 3, 3, ".md") == 0;
         mermaid = std::make_unique<MermaidSink>(mermaid_file.stream(), mo);
         k.attach(*mermaid);
+    }
+    if (!o.jsonl.empty()) {  // written line by line as the run goes (a "-" buffer: after the report)
+        jsonl = std::make_unique<JsonLinesSink>(jsonl_file.stream());
+        k.attach(*jsonl);
     }
     p->setup(k);
     RunReport r = k.run();
@@ -200,6 +216,8 @@ int run_program(const RunOptions& o) {
         for (const std::string& name : o.tasks)
             if (!r.task(name)) fail(fmt::format("--task '{}' names no task of this run", name));
     }
+    if (jsonl)
+        if (std::string err = jsonl_file.close(); !err.empty()) fail(err);
     return status;
 }
 
@@ -258,6 +276,10 @@ int main(int argc, char** argv) {
     run->add_option("--task", ro.tasks, "draw only what involves the task of this name (repeat for more)")
         ->type_name("NAME")
         ->needs(mermaid);
+    run->add_option("--jsonl", ro.jsonl,
+                    "write the trace as JSON lines, one object per event, to FILE "
+                    "('-': standard output, after the report)")
+        ->type_name("FILE");
 
     RunOptions dbg;
     CLI::App* debug = app.add_subcommand(
