@@ -8,34 +8,29 @@
 
 namespace {
 
+using mt::lines_of;
+
 // One run of a named program under the stepper, with `script` as its input.
-std::string debug_run(const char* program, const std::string& script) {
+std::string debug_run(const char* name, const std::string& script) {
     std::istringstream in(script);
     std::ostringstream out;
     machsim::Stepper stepper(in, out, false, true);
     machsim::Kernel k;
     k.attach(stepper);
-    machsim::find_program(program)->setup(k);
+    mt::program(name)(k);
     (void)k.run();
     return out.str();
 }
 
-std::string text_run(const char* program, machsim::TraceLog* log = nullptr) {
+std::string text_run(const char* name, machsim::TraceLog* log = nullptr) {
     std::ostringstream out;
     machsim::TextSink text(out);
     machsim::Kernel k;
     k.attach(text);
     if (log) k.attach(*log);
-    machsim::find_program(program)->setup(k);
+    mt::program(name)(k);
     (void)k.run();
     return out.str();
-}
-
-std::vector<std::string> lines_of(const std::string& s) {
-    std::vector<std::string> v;
-    std::istringstream in(s);
-    for (std::string l; std::getline(in, l);) v.push_back(l);
-    return v;
 }
 
 // The seq of an event line of the text trace, or 0 for any other line.

@@ -10,6 +10,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "mach/mach.h"
 #include "machsim.h"
@@ -208,6 +209,21 @@ inline void sleep_ms(mach_msg_timeout_t ms) {
     SimpleReceived in;
     CHECK_KR(receive_simple(p, in, MACH_RCV_TIMEOUT, ms), MACH_RCV_TIMED_OUT);
     CHECK_KR(mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
+}
+
+// The setup of the built-in or registered program of that name (machsim list).
+inline std::function<void(machsim::Kernel&)> program(const char* name) {
+    const machsim::Program* p = machsim::find_program(name);
+    REQUIRE(p);
+    return p->setup;
+}
+
+// The lines of `text`, without their line breaks.
+inline std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
 }
 
 // A fresh port (receive + send under one name) registered with the bootstrap server.

@@ -22,12 +22,8 @@ using nlohmann::json;
 namespace {
 
 using Setup = std::function<void(machsim::Kernel&)>;
-
-Setup program(const char* name) {
-    const machsim::Program* p = machsim::find_program(name);
-    REQUIRE(p);
-    return p->setup;
-}
+using mt::lines_of;
+using mt::program;
 
 // One run, exported both ways and logged.
 struct Exported {
@@ -160,13 +156,6 @@ bool has_word_end(const std::string& line) {
         if (w == "end" && (i == 0 || !word(line[i - 1])) && (i + 3 == line.size() || !word(line[i + 3]))) return true;
     }
     return false;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
 }
 
 bool has_line(const std::string& text, const std::string& head, const std::string& middle, const std::string& tail) {

@@ -22,12 +22,8 @@ using nlohmann::json;
 namespace {
 
 using Setup = std::function<void(machsim::Kernel&)>;
-
-Setup program(const char* name) {
-    const machsim::Program* p = machsim::find_program(name);
-    REQUIRE(p);
-    return p->setup;
-}
+using mt::lines_of;
+using mt::program;
 
 // One run, written as JSON lines and logged by a TraceLog attached to the same kernel.
 struct Lines {
@@ -53,13 +49,6 @@ Lines jsonl_run(const Setup& setup, machsim::Config cfg = {}) {
     x.report = k.run();
     x.text = out.str();
     return x;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
 }
 
 // Every line parsed; a line that is not JSON fails the test with the line shown.
