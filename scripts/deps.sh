@@ -3,13 +3,21 @@
 #   deps.sh check | install | check-test | install-test | check-bench | install-bench
 set -u
 
+# A library's marker is the library the linker will look for, not a header: Boost's headers all
+# come with libboost1.74-dev, which can be installed without libboost_context.so or libboost_fiber.so.
+library() {  # the library's full path, or a path that does not exist
+    local found
+    found=$("${CXX:-g++}" -print-file-name="$1" 2>/dev/null)
+    case $found in /*) echo "$found" ;; *) echo "/nonexistent/$1" ;; esac
+}
+
 build_pkgs=(libboost-context-dev libfmt-dev doctest-dev libcli11-dev pkgconf)
-build_files=(/usr/include/boost/context/detail/fcontext.hpp /usr/include/fmt/format.h
+build_files=("$(library libboost_context.so)" /usr/include/fmt/format.h
              /usr/include/doctest/doctest.h /usr/include/CLI/CLI.hpp /usr/bin/pkg-config)
 test_pkgs=(nlohmann-json3-dev)  # the tests parse the Perfetto export back; the library writes JSON itself
 test_files=(/usr/include/nlohmann/json.hpp)
 bench_pkgs=(libboost-fiber-dev)
-bench_files=(/usr/include/boost/fiber/all.hpp)
+bench_files=("$(library libboost_fiber.so)")
 
 missing() {  # prints the packages whose marker file is absent
     local -n pkgs=$1 files=$2
