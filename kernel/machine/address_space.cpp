@@ -33,8 +33,11 @@ uintptr_t round_page(uintptr_t x) {
 }
 uintptr_t trunc_page(uintptr_t x) { return x & ~(uintptr_t{AddressSpace::page_size()} - 1); }
 
+// Executable pages are always readable, as in x86's page tables. The host must be told so:
+// on a CPU with protection keys Linux makes a PROT_EXEC-only mapping execute-only, and a
+// task's read through a pointer would fault there and not on other machines.
 int host_prot(vm_prot_t p) {
-    return ((p & VM_PROT_READ) ? PROT_READ : 0) | ((p & VM_PROT_WRITE) ? PROT_WRITE : 0) |
+    return ((p & (VM_PROT_READ | VM_PROT_EXECUTE)) ? PROT_READ : 0) | ((p & VM_PROT_WRITE) ? PROT_WRITE : 0) |
            ((p & VM_PROT_EXECUTE) ? PROT_EXEC : 0);
 }
 
