@@ -106,6 +106,26 @@ expect "... answers ps" grep -q '^    thread 1: blocked: receive on 0x203 (P3)$'
 expect "... and prints the report" grep -q 'task   3 echo-client  *exited with code 0' "$log"
 expect "machsim debug of an unknown program exits 2" test "$(status "$bin" debug no-such-program </dev/null)" -eq 2
 
+# Seeded policies and explore: the bank demo loses a deposit only under some schedules.
+expect "a bad --policy exits 2" test "$(status "$bin" run echo --policy fifo)" -eq 2
+expect "a bad --policy says what it takes" grep -q "'fifo' is not a policy" <("$bin" run echo --policy fifo 2>&1)
+expect "--policy pct:0 exits 2" test "$(status "$bin" run echo --policy pct:0)" -eq 2
+expect "--policy pct:3:x exits 2" test "$(status "$bin" run echo --policy pct:3:x)" -eq 2
+expect "run --policy random says so in the report" grep -q ', seed 5, policy random$' <("$bin" run echo --policy random --seed 5)
+expect "bank under round robin keeps every deposit" grep -q '^bank: balance 60, as expected$' <("$bin" run bank)
+"$bin" explore bank --runs 20 >"$log" 2>&1
+expect "explore bank finds a lost deposit and exits 1" test "$?" -eq 1
+expect "... says which runs failed" grep -qE '^20 runs: [0-9]+ clean, [1-9][0-9]* failed$' "$log"
+replay=$(sed -n 's/^  replay: machsim //p' "$log" | head -n 1)
+expect "... and how to replay one" grep -q '^run bank --seed [0-9]* --policy pct:3:[0-9]*$' <<<"$replay"
+# shellcheck disable=SC2086
+expect "... which loses the deposit again" grep -q 'deposit(s) lost' <("$bin" $replay 2>&1)
+expect "explore echo finds nothing and exits 0" test "$(status "$bin" explore echo --runs 20 --policy random)" -eq 0
+expect "explore under round robin exits 2" test "$(status "$bin" explore echo --policy round-robin)" -eq 2
+"$bin" run echo --trace --policy pct:2:20 --seed 9 >"$log.a" 2>&1
+"$bin" run echo --trace --policy pct:2:20 --seed 9 >"$log.b" 2>&1
+expect "two runs with one seed and policy print byte-identical traces" cmp -s "$log.a" "$log.b"
+
 # Every demo, with call lines: the same trace on a second run, and with the IPC fast path
 # off (it never runs while a sink listens, so a traced run cannot tell).
 for demo in $("$bin" list | cut -d' ' -f1); do

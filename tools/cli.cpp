@@ -1,11 +1,14 @@
 // machsim::main: the `machsim` command. Outside programs get the same command
 // over their own programs by registering them and calling machsim::main.
 #include <CLI/CLI.hpp>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -57,9 +60,44 @@ CLI::Validator whole_number(uint64_t min) {
         min ? "POSITIVE" : "");
 }
 
+// --policy round-robin | random | pct[:DEPTH[:STEPS]]. Returns an error message or "".
+std::string parse_policy(const std::string& spec, Policy& policy, uint32_t& depth, uint64_t& steps, bool& steps_given) {
+    auto number = [](std::string_view text, uint64_t max, uint64_t& out) {
+        auto [at, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+        return !text.empty() && ec == std::errc{} && at == text.data() + text.size() && out >= 1 && out <= max;
+    };
+    if (spec == "round-robin" || spec == "random") {
+        policy = spec == "random" ? Policy::Random : Policy::RoundRobin;
+        return {};
+    }
+    std::string_view rest(spec);
+    if (rest.substr(0, 3) != "pct" || (rest.size() > 3 && rest[3] != ':'))
+        return fmt::format("'{}' is not a policy: round-robin, random, pct, pct:DEPTH or pct:DEPTH:STEPS", spec);
+    policy = Policy::Pct;
+    rest.remove_prefix(std::min<std::size_t>(rest.size(), 4));
+    if (rest.empty()) return {};
+    std::string_view d = rest.substr(0, rest.find(':'));
+    uint64_t v = 0;
+    if (!number(d, 64, v)) return fmt::format("pct's DEPTH in '{}' must be a whole number from 1 to 64", spec);
+    depth = static_cast<uint32_t>(v);
+    if (d.size() == rest.size()) return {};
+    if (!number(rest.substr(d.size() + 1), UINT64_MAX, steps))
+        return fmt::format("pct's STEPS in '{}' must be a whole number from 1 up", spec);
+    steps_given = true;
+    return {};
+}
+
+std::string policy_spec(Policy policy, uint32_t depth, uint64_t steps) {
+    return policy == Policy::Pct ? fmt::format("pct:{}:{}", depth, steps) : policy_name(policy);
+}
+
 struct RunOptions {
     std::string program;
     uint64_t seed = 1;
+    Policy policy = Policy::RoundRobin;
+    uint32_t pct_depth = Config{}.pct_depth;
+    uint64_t pct_steps = Config{}.pct_steps;
+    bool pct_steps_given = false;  // explore measures it when not
     bool trace = false;
     bool syscalls = false;
     uint64_t quantum = Config{}.quantum;
@@ -104,6 +142,7 @@ private:
 
 std::string replay_command(const RunOptions& o) {
     std::string cmd = fmt::format("machsim run {} --seed {}", o.program, o.seed);
+    if (o.policy != Policy::RoundRobin) cmd += " --policy " + policy_spec(o.policy, o.pct_depth, o.pct_steps);
     if (o.quantum != Config{}.quantum) cmd += fmt::format(" --quantum {}", o.quantum);
     if (o.max_ticks) cmd += fmt::format(" --max-ticks {}", o.max_ticks);
     return cmd;
@@ -142,6 +181,9 @@ const Program* program_named(const std::string& name) {
 Config config_of(const RunOptions& o) {
     Config cfg;
     cfg.seed = o.seed;
+    cfg.policy = o.policy;
+    cfg.pct_depth = o.pct_depth;
+    cfg.pct_steps = o.pct_steps;
     cfg.quantum = o.quantum;
     cfg.max_ticks = o.max_ticks;
     return cfg;
@@ -201,7 +243,7 @@ int run_program(const RunOptions& o) {
         perfetto->note("program", o.program);
         perfetto->note("seed", o.seed);
         perfetto->note("version", kVersion);
-        perfetto->note("policy", "round-robin");
+        perfetto->note("policy", policy_spec(o.policy, o.pct_depth, o.pct_steps));
         perfetto->note("quantum", o.quantum);
         perfetto->note("replay", replay_command(o));
         perfetto->note("outcome", outcome(r));
@@ -236,6 +278,117 @@ int debug_program(const RunOptions& o) {
     return r.clean() ? 0 : 1;
 }
 
+
+// What went wrong in a run explore counts as failed, or "" when nothing did: a run
+// that is not clean, or a task that exited with a code other than 0.
+std::string failure_of(const RunReport& r) {
+    if (r.deadlock) return "deadlock";
+    if (r.time_limit) return "time limit reached";
+    for (const TaskReport& t : r.tasks) {
+        if (t.daemon) continue;
+        if (t.end != TaskEnd::Exited)
+            return fmt::format("task {} {}{}", t.name, task_end_name(t.end), t.detail.empty() ? "" : ": " + t.detail);
+        if (t.exit_code != 0) return fmt::format("task {} exited with code {}", t.name, t.exit_code);
+    }
+    if (!r.leaks.empty()) return "leak: " + r.leaks.front();
+    if (!r.accounting.empty()) return "accounting: " + r.accounting.front();
+    return {};
+}
+
+// Standard output and error go to /dev/null while it lives: explore's runs print nothing.
+class Silence {
+public:
+    Silence() {
+        std::cout.flush();
+        std::cerr.flush();
+        std::fflush(nullptr);
+        null_ = ::open("/dev/null", O_WRONLY);
+        if (null_ < 0) return;
+        out_ = ::dup(STDOUT_FILENO);
+        err_ = ::dup(STDERR_FILENO);
+        ::dup2(null_, STDOUT_FILENO);
+        ::dup2(null_, STDERR_FILENO);
+    }
+    ~Silence() {
+        std::cout.flush();
+        std::cerr.flush();
+        std::fflush(nullptr);
+        if (out_ >= 0) ::dup2(out_, STDOUT_FILENO), ::close(out_);
+        if (err_ >= 0) ::dup2(err_, STDERR_FILENO), ::close(err_);
+        if (null_ >= 0) ::close(null_);
+    }
+    Silence(const Silence&) = delete;
+    Silence& operator=(const Silence&) = delete;
+
+private:
+    int null_ = -1, out_ = -1, err_ = -1;
+};
+
+RunReport run_silently(const Program& p, const Config& cfg) {
+    Silence quiet;
+    Kernel k(cfg);
+    p.setup(k);
+    return k.run();
+}
+
+// `machsim explore`: the program under `runs` seeds of a seeded policy; every run
+// that fails is listed with the command that replays it.
+int explore_program(RunOptions o, uint64_t runs) {
+    const Program* p = program_named(o.program);
+    if (!p) return kUsageError;
+    if (o.policy == Policy::RoundRobin) {
+        std::cerr << "machsim: explore needs a seeded policy: --policy random or pct (round robin ignores the seed).\n";
+        return kUsageError;
+    }
+    if (o.seed > UINT64_MAX - (runs - 1)) {
+        std::cerr << fmt::format("machsim: seeds {} and {} more run past the largest seed.\n", o.seed, runs - 1);
+        return kUsageError;
+    }
+    if (o.policy == Policy::Pct && !o.pct_steps_given) {  // PCT's k: the length of the run, in kernel entries
+        RunOptions rr = o;
+        rr.policy = Policy::RoundRobin;
+        o.pct_steps = std::max<uint64_t>(run_silently(*p, config_of(rr)).kernel_entries, 1);
+    }
+    const uint64_t first = o.seed;
+    std::cout << fmt::format("machsim explore {}: {} runs under {}, seeds {} to {}\n", o.program, runs,
+                             policy_spec(o.policy, o.pct_depth, o.pct_steps), first, first + runs - 1);
+    std::cout.flush();
+    const bool progress = isatty(STDERR_FILENO);
+    constexpr uint64_t kListed = 10;  // failing seeds shown in full; the rest are counted
+    std::vector<uint64_t> failed;
+    for (uint64_t i = 0; i < runs; ++i) {
+        o.seed = first + i;
+        if (progress) std::cerr << fmt::format("\r  run {} of {}, {} failed", i + 1, runs, failed.size()) << std::flush;
+        std::string what = failure_of(run_silently(*p, config_of(o)));
+        if (what.empty()) continue;
+        failed.push_back(o.seed);
+        if (failed.size() > kListed) continue;
+        if (progress) std::cerr << "\r\033[K" << std::flush;
+        std::cout << fmt::format("seed {}: {}\n  replay: {}\n", o.seed, what, replay_command(o));
+        std::cout.flush();
+    }
+    if (progress) std::cerr << "\r\033[K" << std::flush;
+    if (failed.size() > kListed) std::cout << fmt::format("... and {} more failed runs\n", failed.size() - kListed);
+    std::cout << fmt::format("{} runs: {} clean, {} failed\n", runs, runs - failed.size(), failed.size());
+    return failed.empty() ? 0 : 1;
+}
+
+
+// --policy on a command, parsed into o.
+void add_policy_option(CLI::App* cmd, RunOptions& o, const std::string& defaults) {
+    cmd->add_option_function<std::string>(
+           "--policy",
+           [&o](const std::string& spec) {
+               if (std::string err = parse_policy(spec, o.policy, o.pct_depth, o.pct_steps, o.pct_steps_given);
+                   !err.empty())
+                   throw CLI::ValidationError("--policy", err);
+           },
+           "which ready thread runs next: round-robin, random (a coin at every kernel entry) or "
+           "pct[:DEPTH[:STEPS]] (random priorities, lowered at DEPTH-1 of the first STEPS kernel entries); " +
+               defaults)
+        ->type_name("POLICY");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -249,8 +402,12 @@ int main(int argc, char** argv) {
     RunOptions ro;
     CLI::App* run = app.add_subcommand("run", "run a program and print its report (exit code 1 unless it ends clean)");
     run->add_option("program", ro.program, "the program to run (see 'machsim list')")->required();
-    run->add_option("--seed", ro.seed, "seed recorded in the report (same program and seed, same trace)")
+    run->add_option("--seed", ro.seed, "seed for the random and pct policies (same program, policy and seed: same trace)")
         ->check(whole_number(0));
+    const std::string run_defaults =
+        fmt::format("default round-robin; pct's DEPTH is {} and STEPS {} unless given", Config{}.pct_depth,
+                    Config{}.pct_steps);
+    add_policy_option(run, ro, run_defaults);
     run->add_flag("--trace", ro.trace, "print the kernel's event trace");
     run->add_flag("--syscalls", ro.syscalls, "print the trace including every system call entry and exit");
     run->add_option("--quantum", ro.quantum, "ticks a thread runs before the timer interrupt")
@@ -285,12 +442,31 @@ int main(int argc, char** argv) {
     CLI::App* debug = app.add_subcommand(
         "debug", "run a program one event at a time: step, continue to breakpoints, look at its tasks (ps)");
     debug->add_option("program", dbg.program, "the program to run (see 'machsim list')")->required();
-    debug->add_option("--seed", dbg.seed, "seed recorded in the report (same program and seed, same trace)")
+    debug->add_option("--seed", dbg.seed, "seed for the random and pct policies (same program, policy and seed: same trace)")
         ->check(whole_number(0));
+    add_policy_option(debug, dbg, run_defaults);
     debug->add_flag("--syscalls", dbg.syscalls, "show and stop at every system call entry and exit too");
     debug->add_option("--quantum", dbg.quantum, "ticks a thread runs before the timer interrupt")
         ->check(whole_number(1));
     debug->add_option("--max-ticks", dbg.max_ticks, "stop the run at this virtual time (0 = no limit)")
+        ->check(whole_number(0));
+
+    RunOptions ex;
+    ex.policy = Policy::Pct;
+    uint64_t runs = 100;
+    CLI::App* explore = app.add_subcommand(
+        "explore", "run a program under many seeds of a seeded policy and list the runs that fail, with the "
+                   "command that replays each (exit code 1 if any fails)");
+    explore->add_option("program", ex.program, "the program to run (see 'machsim list')")->required();
+    explore->add_option("--runs", runs, "how many seeds to try")->check(whole_number(1));
+    explore->add_option("--seed", ex.seed, "the first seed; the others follow it")->check(whole_number(0));
+    add_policy_option(explore, ex,
+                      fmt::format("default pct; pct's DEPTH is {} and STEPS the length of a round-robin run, in "
+                                  "kernel entries, unless given",
+                                  Config{}.pct_depth));
+    explore->add_option("--quantum", ex.quantum, "ticks a thread runs before the timer interrupt")
+        ->check(whole_number(1));
+    explore->add_option("--max-ticks", ex.max_ticks, "stop each run at this virtual time (0 = no limit)")
         ->check(whole_number(0));
 
     try {
@@ -308,7 +484,7 @@ int main(int argc, char** argv) {
             std::string what = argc < 2            ? std::string("a command is needed")
                                : argv[1][0] == '-' ? fmt::format("no option named '{}' (options follow the command)", argv[1])
                                                    : fmt::format("no command named '{}'", argv[1]);
-            std::cerr << fmt::format("machsim: {}. Commands: list, run, debug (see 'machsim --help').\n", what);
+            std::cerr << fmt::format("machsim: {}. Commands: list, run, debug, explore (see 'machsim --help').\n", what);
             return kUsageError;
         }
         (void)app.exit(e);
@@ -316,6 +492,7 @@ int main(int argc, char** argv) {
     }
     if (app.got_subcommand("list")) return list_programs();
     if (app.got_subcommand("debug")) return debug_program(dbg);
+    if (app.got_subcommand("explore")) return explore_program(ex, runs);
     return run_program(ro);
 }
 

@@ -350,6 +350,8 @@ RunReport Kernel::make_report(bool time_limit) {
     RunReport report;
     report.accounting = check_invariants();
     report.seed = cfg.seed;
+    report.policy = cfg.policy;
+    report.kernel_entries = sched.kernel_entries();
     report.time_limit = time_limit;
     report.deadlock = !time_limit && live_ordinary_ > 0;
     if (report.deadlock) collect_deadlock(report);

@@ -29,6 +29,13 @@ class Kernel;
 // Routes faults in task code to k.handle_fault (exceptions.cpp).
 void install_fault_path(Kernel& k);
 
+// Config's policy, for the scheduler.
+inline machine::PolicyConfig policy_config(const Config& cfg) {
+    static_assert(static_cast<int>(Policy::Random) == static_cast<int>(machine::PolicyKind::Random) &&
+                  static_cast<int>(Policy::Pct) == static_cast<int>(machine::PolicyKind::Pct));
+    return {static_cast<machine::PolicyKind>(cfg.policy), cfg.seed, cfg.pct_depth, cfg.pct_steps};
+}
+
 class Kernel {
 public:
     explicit Kernel(const Config& cfg);
@@ -101,7 +108,7 @@ public:
     machine::TraceBus trace{clock};
     machine::TimerQueue timers;
     machine::StackPool stacks{cfg.stack_size};
-    machine::Scheduler sched{stacks, clock, timers, trace, cfg.quantum};
+    machine::Scheduler sched{stacks, clock, timers, trace, cfg.quantum, policy_config(cfg)};
     machine::MemoryObjects memory_objects;  // before everything that holds memory objects
     ipc::Env env{sched, clock, trace};
     machine::IrqController irq{clock, trace};

@@ -28,8 +28,20 @@ namespace gate {
 class Kernel;
 }
 
+// Which ready thread runs next (docs/api.md §1.1).
+enum class Policy : uint8_t {
+    RoundRobin,  // the run queue in order; a thread runs until it blocks, yields or its quantum ends
+    Random,      // at every kernel entry, a coin decides whether to switch, and to which ready thread
+    Pct,         // probabilistic concurrency testing: random priorities, lowered at pct_depth-1 random points
+};
+// "round-robin", "random" or "pct".
+const char* policy_name(Policy policy);
+
 struct Config {
-    uint64_t seed = 1;             // recorded in the run report (no scheduling policy is random yet)
+    uint64_t seed = 1;             // feeds the Random and Pct policies; recorded in the run report
+    Policy policy = Policy::RoundRobin;
+    uint32_t pct_depth = 3;        // Policy::Pct: d, one more than the number of priority change points
+    uint64_t pct_steps = 1000;     // Policy::Pct: the change points fall among the first this many kernel entries
     uint64_t quantum = 10'000;     // ticks a thread may run before the timer asks it to yield
     uint64_t syscall_cost = 1;     // ticks each kernel entry costs (1 tick = 1 virtual microsecond)
     std::size_t stack_size = 64 * 1024;  // bytes of stack per thread, plus a 1 MiB guard gap
@@ -88,6 +100,8 @@ struct RunReport {
     uint64_t ticks = 0;
     uint64_t events = 0;
     uint64_t seed = 0;
+    Policy policy = Policy::RoundRobin;
+    uint64_t kernel_entries = 0;  // system calls and other entries: PCT's steps (Config::pct_steps)
 
     const TaskReport* task(std::string_view name) const;
     // True when every non-daemon task exited normally, with no deadlock, no leak and sound accounting.

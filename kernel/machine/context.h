@@ -66,6 +66,8 @@ public:
     // Identity shown in the trace.
     uint32_t trace_task = 0;
     uint32_t trace_thread = 0;
+    // The PCT policy's priority (sched_policy.h); unused by the other policies.
+    uint64_t sched_priority = 0;
 
     ListHook run_hook;   // owned by the scheduler's run queue while Ready
     ListHook wait_hook;  // owned by a kernel wait list (a semaphore's) while Blocked there

@@ -19,10 +19,11 @@ struct EhGlobals {
 };
 }  // namespace
 
-Scheduler::Scheduler(StackPool& stacks, Clock& clock, TimerQueue& timers, TraceBus& trace, uint64_t quantum)
+Scheduler::Scheduler(StackPool& stacks, Clock& clock, TimerQueue& timers, TraceBus& trace, uint64_t quantum,
+                     const PolicyConfig& policy)
     // The end of virtual time is as good as no time slicing, and keeps now + quantum_ from wrapping.
     : stacks_(stacks), clock_(clock), timers_(timers), trace_(trace),
-      quantum_(std::clamp<uint64_t>(quantum, 1, Clock::kEndOfTime)) {
+      quantum_(std::clamp<uint64_t>(quantum, 1, Clock::kEndOfTime)), policy_(policy) {
     idle_.state_ = RunState::Running;
     idle_.sched_ = this;
 }
@@ -36,6 +37,7 @@ bool Scheduler::start(Context* c, void (*entry)(Context*)) {
     c->asan_bottom_ = c->stack_.lo;
     c->asan_size_ = c->stack_.size;
     c->fctx_ = fc::make_fcontext(c->stack_.top(), c->stack_.size, &Scheduler::trampoline);
+    policy_.admit(c);
     make_ready(c);
     return true;
 }
@@ -82,6 +84,11 @@ void Scheduler::wake(Context* c, int32_t result) {
 
 Context* Scheduler::pick() {
     if (return_to_idle_ || runq_.empty()) return &idle_;
+    if (__builtin_expect(!policy_.round_robin(), 0)) {
+        Context* c = policy_.choose(runq_);
+        runq_.remove(c);
+        return c;
+    }
     return runq_.pop_front();
 }
 
@@ -90,7 +97,9 @@ int32_t Scheduler::block(Context* prefer) {
     MS_ASSERT(self != &idle_, "the idle context cannot block");
     self->state_ = RunState::Blocked;
     Context* next;
-    if (prefer && prefer->state_ == RunState::Ready && prefer->run_hook.linked() && !return_to_idle_) {
+    // A seeded policy chooses for itself: a handoff would hide the interleavings it explores.
+    if (prefer && prefer->state_ == RunState::Ready && prefer->run_hook.linked() && !return_to_idle_ &&
+        policy_.round_robin()) {
         runq_.remove(prefer);
         next = prefer;
     } else {
@@ -114,8 +123,9 @@ void Scheduler::yield() {
         recompute_next_event();
         return;
     }
+    Context* next = pick();  // one of the others (round robin: the head, as if self were queued first)
     make_ready(self);
-    switch_to(pick());
+    switch_to(next);
 }
 
 // The CPU goes from prev to next (the jump itself is the caller's).
@@ -203,7 +213,7 @@ void Scheduler::run_ready() {
     Scheduler* outer = active_;
     active_ = this;
     eh_globals_ = abi::__cxa_get_globals();  // every switch happens on this host thread, inside this loop
-    while (!return_to_idle_ && !runq_.empty()) switch_to(runq_.pop_front());
+    while (!return_to_idle_ && !runq_.empty()) switch_to(pick());
     active_ = outer;
 }
 
@@ -235,10 +245,15 @@ void Scheduler::tick_events() {
         } else {
             quantum_end_ = clock_.now() + quantum_;
         }
+    } else if (!policy_.round_robin() && current_ != &idle_ && policy_.preempt(current_, runq_)) {
+        yield();
     }
     recompute_next_event();
 }
 
-void Scheduler::recompute_next_event() { next_event_ = std::min(quantum_end_, other_events_); }
+// Under a seeded policy every kernel entry goes through tick_events, where the policy decides.
+void Scheduler::recompute_next_event() {
+    next_event_ = policy_.round_robin() ? std::min(quantum_end_, other_events_) : 0;
+}
 
 }  // namespace machsim::machine

@@ -15,6 +15,7 @@
 #include "kernel/machine/fault.h"
 #include "kernel/machine/irq_controller.h"
 #include "kernel/machine/list.h"
+#include "kernel/machine/sched_policy.h"
 #include "kernel/machine/stack_pool.h"
 #include "kernel/machine/timer_queue.h"
 #include "kernel/machine/trace_bus.h"
@@ -23,7 +24,8 @@ namespace machsim::machine {
 
 class Scheduler {
 public:
-    Scheduler(StackPool& stacks, Clock& clock, TimerQueue& timers, TraceBus& trace, uint64_t quantum);
+    Scheduler(StackPool& stacks, Clock& clock, TimerQueue& timers, TraceBus& trace, uint64_t quantum,
+              const PolicyConfig& policy = {});
     Scheduler(const Scheduler&) = delete;
     Scheduler& operator=(const Scheduler&) = delete;
 
@@ -68,7 +70,8 @@ public:
         kernel_entry_quiet(cost);
         if (__builtin_expect(!quiet, 0)) tick_events();
     }
-    // Whether kernel_entry(cost) now would only count and advance the clock.
+    // Whether kernel_entry(cost) now would only count and advance the clock
+    // (never under a seeded policy: every entry is a point to switch at).
     bool entry_is_quiet(uint64_t cost) const { return clock_.now() + cost < next_event_; }
     // kernel_entry(cost) when entry_is_quiet(cost).
     void kernel_entry_quiet(uint64_t cost) {
@@ -109,7 +112,7 @@ public:
     uint64_t kernel_entries() const { return kernel_entries_; }
 
 private:
-    Context* pick();  // next context to run: the run queue's head, else idle
+    Context* pick();  // next context to run: the policy's choice from the run queue, else idle
     void make_ready(Context* c);
     // Inline into every switch (forced: at -O2 GCC would call them, ~40 instructions a switch).
     [[gnu::always_inline]] inline void switch_to(Context* next);
@@ -133,6 +136,7 @@ private:
     TraceBus& trace_;
     IrqController* irq_ = nullptr;
     const uint64_t quantum_;
+    SchedPolicy policy_;
     // The C++ runtime's exception state for this host thread (__cxa_get_globals), looked up
     // once per run_ready rather than on every switch: make_current swaps it per context.
     void* eh_globals_ = nullptr;

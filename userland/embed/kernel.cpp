@@ -135,11 +135,21 @@ bool RunReport::clean() const {
     return true;
 }
 
+const char* policy_name(Policy policy) {
+    switch (policy) {
+    case Policy::RoundRobin: return "round-robin";
+    case Policy::Random: return "random";
+    case Policy::Pct: return "pct";
+    }
+    return "?";
+}
+
 std::string RunReport::summary() const {
     std::string out;
     const char* how = deadlock ? "deadlock" : time_limit ? "time limit reached" : "all tasks finished";
-    out += fmt::format("run ended: {} at tick {}{}, seed {}\n", how, ticks,
-                       events ? fmt::format(" after {} trace events", events) : std::string(), seed);
+    out += fmt::format("run ended: {} at tick {}{}, seed {}{}\n", how, ticks,
+                       events ? fmt::format(" after {} trace events", events) : std::string(), seed,
+                       policy == Policy::RoundRobin ? std::string() : fmt::format(", policy {}", policy_name(policy)));
     for (const TaskReport& t : tasks) {
         std::string end = task_end_name(t.end);
         if (t.end == TaskEnd::Exited) end += fmt::format(" with code {}", t.exit_code);

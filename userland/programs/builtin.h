@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "mach/mach.h"
 #include "machsim.h"
 
 namespace machsim::demos {
@@ -16,6 +17,12 @@ Program nosenders_program(); // objects freed on no-senders notifications, with 
 Program shmring_program();   // producer/consumer over a ring buffer in shared memory, with two semaphores
 Program pager_program();     // a user-level pager: page faults arrive as exception messages
 Program driver_program();    // a driver takes a timer's interrupts as messages and forwards ticks
+Program bank_program();      // a lost update between two tellers, found by exploring schedules
+
+// bootstrap_look_up, asking again a tick later (up to 100 times) while the service is not
+// checked in: under a seeded policy (machsim explore) a client may ask before its server
+// has started, where round robin always starts the server first.
+kern_return_t look_up_service(const char* service, mach_port_t* port);
 
 // What the last run of a demo saw, for tests.
 std::vector<int> sieve_primes();  // the primes the stages found, in order
@@ -48,7 +55,8 @@ DriverStats driver_stats();
 
 inline std::vector<Program> builtin() {
     return {echo_program(),      prodcons_program(), failover_program(), sieve_program(),
-            nosenders_program(), shmring_program(),  pager_program(),    driver_program()};
+            nosenders_program(), shmring_program(),  pager_program(),    driver_program(),
+            bank_program()};
 }
 
 }  // namespace machsim::demos

@@ -59,7 +59,7 @@ int driver() {
     if (kr != KERN_SUCCESS) return fail("clock-driver: mach_port_allocate:", kr);
     kr = device_intr_register(irq, kLine, 0, intr, MACH_MSG_TYPE_MAKE_SEND);
     if (kr != D_SUCCESS) return fail("clock-driver: device_intr_register:", kr);
-    kr = bootstrap_look_up(bootstrap_port, "clock", &client);
+    kr = look_up_service("clock", &client);
     if (kr != KERN_SUCCESS) return fail("clock-driver: bootstrap_look_up:", kr);
     std::printf("clock-driver: line %d registered\n", kLine);
 

@@ -60,7 +60,7 @@ int server() {
 
 int client() {
     mach_port_t server_port = MACH_PORT_NULL;
-    kern_return_t kr = bootstrap_look_up(bootstrap_port, "echo", &server_port);
+    kern_return_t kr = look_up_service("echo", &server_port);
     if (kr != KERN_SUCCESS) {
         mach_error("echo-client: bootstrap_look_up:", kr);
         return 1;

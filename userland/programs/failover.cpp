@@ -62,14 +62,10 @@ unsigned queued(mach_port_t port) {
     return st.mps_msgcount;
 }
 
-// Looks up `service`, waiting 1 ms between tries while it is not checked in yet.
+// Looks up `service`, waiting while it is not checked in yet.
 mach_port_t look_up(const char* service) {
     mach_port_t port = MACH_PORT_NULL;
-    kern_return_t kr = BOOTSTRAP_UNKNOWN_SERVICE;
-    for (int tries = 0; tries < 100 && kr == BOOTSTRAP_UNKNOWN_SERVICE; ++tries) {
-        kr = bootstrap_look_up(bootstrap_port, service, &port);
-        if (kr == BOOTSTRAP_UNKNOWN_SERVICE) thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1);
-    }
+    kern_return_t kr = look_up_service(service, &port);
     if (kr != KERN_SUCCESS) mach_error("bootstrap_look_up:", kr);
     return kr == KERN_SUCCESS ? port : MACH_PORT_NULL;
 }

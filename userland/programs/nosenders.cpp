@@ -223,7 +223,7 @@ bool session(const char* who, mach_port_t service, const char* name, int uses, i
 int client(const char* who, int start_ms, int linger_ms) {
     if (start_ms) sleep_ms(start_ms);
     mach_port_t service = MACH_PORT_NULL;
-    kern_return_t kr = bootstrap_look_up(bootstrap_port, "objects", &service);
+    kern_return_t kr = look_up_service("objects", &service);
     if (kr != KERN_SUCCESS) {
         mach_error("client: bootstrap_look_up:", kr);
         return 1;

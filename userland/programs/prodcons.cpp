@@ -54,7 +54,7 @@ int consumer() {
 
 int producer() {
     mach_port_t port = MACH_PORT_NULL;
-    kern_return_t kr = bootstrap_look_up(bootstrap_port, "buffer", &port);
+    kern_return_t kr = look_up_service("buffer", &port);
     if (kr != KERN_SUCCESS) {
         mach_error("producer: bootstrap_look_up:", kr);
         return 1;
