@@ -94,6 +94,10 @@ expect "a --jsonl file that cannot be written is named" grep -q "cannot write '$
     <("$bin" run echo --jsonl "$out/no/such/dir.jsonl" 2>&1)
 expect "--jsonl - with --perfetto - exits 2" test "$(status "$bin" run echo --jsonl - --perfetto -)" -eq 2
 expect "--jsonl and --mermaid on one file exits 2" test "$(status "$bin" run echo --jsonl "$out/x" --mermaid "$out/x")" -eq 2
+expect "run echo --dot FILE exits 0" test "$(status "$bin" run echo --dot "$out/echo.dot")" -eq 0
+expect "the dot file is one digraph" test "$(sed -n '2p;$p' "$out/echo.dot" | tr '\n' '|')" = 'digraph machsim {|}|'
+expect "... with the echo requests" grep -qxF '  T3 -> T2 [label="4 messages, ids 500, 501"];' "$out/echo.dot"
+expect "--dot and --jsonl on one file exits 2" test "$(status "$bin" run echo --dot "$out/x" --jsonl "$out/x")" -eq 2
 "$bin" run sieve --perfetto "$out/a.json" --mermaid "$out/a.mmd" >/dev/null 2>&1
 "$bin" run sieve --perfetto "$out/b.json" --mermaid "$out/b.mmd" >/dev/null 2>&1
 expect "two exports of one run are byte-identical" cmp -s <(cat "$out/a.json" "$out/a.mmd") <(cat "$out/b.json" "$out/b.mmd")

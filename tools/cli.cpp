@@ -105,6 +105,7 @@ struct RunOptions {
     std::string perfetto;  // file for the Perfetto JSON ("-" = standard output)
     std::string mermaid;   // file for the Mermaid diagram
     std::string jsonl;     // file for the JSON lines
+    std::string dot;       // file for the Graphviz graph
     uint64_t from = 0;     // Mermaid window (0 = open)
     uint64_t to = 0;
     std::vector<std::string> tasks;  // Mermaid task filter
@@ -156,7 +157,7 @@ const char* outcome(const RunReport& r) {
 std::string check_exports(const RunOptions& o) {
     if (o.to && o.from > o.to) return fmt::format("--from {} is after --to {}: nothing to draw", o.from, o.to);
     const std::pair<const char*, const std::string*> exports[] = {
-        {"--perfetto", &o.perfetto}, {"--mermaid", &o.mermaid}, {"--jsonl", &o.jsonl}};
+        {"--perfetto", &o.perfetto}, {"--mermaid", &o.mermaid}, {"--jsonl", &o.jsonl}, {"--dot", &o.dot}};
     for (std::size_t i = 0; i < std::size(exports); ++i)
         for (std::size_t j = i + 1; j < std::size(exports); ++j) {
             auto [a, path] = exports[i];
@@ -197,12 +198,13 @@ int run_program(const RunOptions& o) {
         std::cerr << "machsim: " << err << ".\n";
         return kUsageError;
     }
-    Export perfetto_file, mermaid_file, jsonl_file;
+    Export perfetto_file, mermaid_file, jsonl_file, dot_file;
     std::unique_ptr<PerfettoSink> perfetto;
     std::unique_ptr<MermaidSink> mermaid;
     std::unique_ptr<JsonLinesSink> jsonl;
+    std::unique_ptr<DotSink> dot;
     for (auto [path, file] : {std::pair{&o.perfetto, &perfetto_file}, std::pair{&o.mermaid, &mermaid_file},
-                              std::pair{&o.jsonl, &jsonl_file}}) {
+                              std::pair{&o.jsonl, &jsonl_file}, std::pair{&o.dot, &dot_file}}) {
         if (path->empty()) continue;
         if (std::string err = file->open(*path); !err.empty()) {
             std::cerr << "machsim: " << err << ".\n";
@@ -228,6 +230,10 @@ int run_program(const RunOptions& o) {
     if (!o.jsonl.empty()) {  // written line by line as the run goes (a "-" buffer: after the report)
         jsonl = std::make_unique<JsonLinesSink>(jsonl_file.stream());
         k.attach(*jsonl);
+    }
+    if (!o.dot.empty()) {
+        dot = std::make_unique<DotSink>(dot_file.stream());
+        k.attach(*dot);
     }
     p->setup(k);
     RunReport r = k.run();
@@ -260,6 +266,10 @@ int run_program(const RunOptions& o) {
     }
     if (jsonl)
         if (std::string err = jsonl_file.close(); !err.empty()) fail(err);
+    if (dot) {
+        dot->finish(r);
+        if (std::string err = dot_file.close(); !err.empty()) fail(err);
+    }
     return status;
 }
 
@@ -436,6 +446,10 @@ int main(int argc, char** argv) {
     run->add_option("--jsonl", ro.jsonl,
                     "write the trace as JSON lines, one object per event, to FILE "
                     "('-': standard output, after the report)")
+        ->type_name("FILE");
+    run->add_option("--dot", ro.dot,
+                    "write a Graphviz graph of who sent messages to whom to FILE, with the wait-for graph in red "
+                    "if the run deadlocks ('-': standard output, after the report)")
         ->type_name("FILE");
 
     RunOptions dbg;

@@ -378,6 +378,20 @@ RunReport Kernel::make_report(bool time_limit) {
     return report;
 }
 
+std::vector<BlockedThread::TaskRef> Kernel::senders_of(const std::vector<const ipc::Port*>& ports) const {
+    std::vector<BlockedThread::TaskRef> out;
+    for (const auto& t : tasks_) {
+        if (!t->alive) continue;
+        bool holds = false;
+        t->space.for_each_entry([&](mach_port_name_t, const ipc::Entry& e) {
+            holds |= e.has(MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE) &&
+                     std::find(ports.begin(), ports.end(), e.port()) != ports.end();
+        });
+        if (holds) out.push_back({t->id, t->name});
+    }
+    return out;
+}
+
 void Kernel::collect_deadlock(RunReport& report) {
     for (auto& t : tasks_) {
         if (!t->alive || t->daemon) continue;
@@ -391,15 +405,19 @@ void Kernel::collect_deadlock(RunReport& report) {
             if (w.queue) {
                 b.waiting = w.sending ? "send" : "receive";
                 b.port = w.on->id();
+                std::vector<const ipc::Port*> ports;  // the port waited on, or the set's members
                 if (w.on->kind() == ipc::ObjectKind::Port) {
                     auto* p = ipc::as_port(w.on);
                     b.name = w.sending && w.msg ? w.msg->header()->msgh_remote_port : p->receiver_name;
                     b.holder = p->receiver ? p->receiver->task_id() : 0;
+                    ports.push_back(p);
                 } else {
                     auto* s = ipc::as_set(w.on);
                     b.name = s->name;
                     b.holder = s->space ? s->space->task_id() : 0;
+                    for (ipc::Port* m = s->members.front(); m; m = s->members.next(m)) ports.push_back(m);
                 }
+                if (!w.sending) b.senders = senders_of(ports);
             } else if (th->state() == machine::RunState::Ready) {
                 b.waiting = "suspended";
             } else if (th->wait_object != &th->waiter) {

@@ -118,6 +118,8 @@ public:
 private:
     void finish_task(tasks::Task& task);
     void collect_deadlock(RunReport& report);
+    // The live tasks holding a send or send-once right to one of `ports`.
+    std::vector<BlockedThread::TaskRef> senders_of(const std::vector<const ipc::Port*>& ports) const;
     void shut_down_everything(bool time_limit);
     void check_leaks(RunReport& report);
     RunReport make_report(bool time_limit);

@@ -87,6 +87,13 @@ struct BlockedThread {
     mach_port_name_t name = 0; // the name it waits on, in its own space
     uint32_t holder = 0;       // task holding the port's receive right; for a semaphore, its maker (0 = none)
     std::string holder_name;
+    // "receive": the tasks still holding a send or send-once right to the port (or to a member
+    // of the set), the waiter's own task included: the ones that could have sent it a message.
+    struct TaskRef {
+        uint32_t id = 0;
+        std::string name;
+    };
+    std::vector<TaskRef> senders;
     std::string describe() const;
 };
 

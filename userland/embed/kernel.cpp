@@ -118,8 +118,13 @@ std::string BlockedThread::describe() const {
                            task, task_name, thread, name, port, holder, holder_name);
     if (waiting == "suspended")
         return fmt::format("task {} ({}) thread {} is suspended and nobody resumes it", task, task_name, thread);
-    return fmt::format("task {} ({}) thread {} waits to {} on {}; its receive right is held by {}", task, task_name,
-                       thread, waiting, where, holder_text);
+    std::string text = fmt::format("task {} ({}) thread {} waits to {} on {}; its receive right is held by {}", task,
+                                   task_name, thread, waiting, where, holder_text);
+    if (waiting != "receive") return text;
+    std::string others;
+    for (const TaskRef& s : senders)
+        if (s.id != task) others += fmt::format("{}task {} ({})", others.empty() ? "" : ", ", s.id, s.name);
+    return text + (others.empty() ? "; no other task holds a send right to it" : "; send rights: " + others);
 }
 
 const TaskReport* RunReport::task(std::string_view name) const {

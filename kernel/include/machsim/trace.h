@@ -149,6 +149,26 @@ private:
     std::unique_ptr<State> s_;
 };
 
+struct RunReport;
+
+// A Graphviz dot digraph (docs/trace.md, section 11): a box per task, an arrow per sender and
+// receiver with the number of messages and their ids; if the run deadlocked, the wait-for graph
+// in red: an arrow from each blocked thread's task to each task that could still wake it (the
+// holders of send rights to the port it receives on, the receiver of a full queue, a semaphore's
+// maker). Written by finish(), given the run's report.
+class DotSink : public TraceSink {
+public:
+    explicit DotSink(std::ostream& out);
+    ~DotSink() override;
+    void on_event(const Event& e) override;
+    void finish(const RunReport& report);
+
+    struct State;  // in userland/embed/dot_sink.cpp
+
+private:
+    std::unique_ptr<State> s_;
+};
+
 // A Mermaid sequenceDiagram (docs/trace.md, section 9): a participant per task, an arrow per
 // message when it is received or destroyed, notes for exits, faults, signals, failed calls and
 // deadlocks. Keeps its lines and writes them, within the window and the size limit, on finish().
