@@ -124,6 +124,12 @@ replay=$(sed -n 's/^  replay: machsim //p' "$log" | head -n 1)
 expect "... and how to replay one" grep -q '^run bank --seed [0-9]* --policy pct:3:[0-9]*$' <<<"$replay"
 # shellcheck disable=SC2086
 expect "... which loses the deposit again" grep -q 'deposit(s) lost' <("$bin" $replay 2>&1)
+"$bin" explore bank --runs 20 --mermaid "$out/bank.md" --dot "$out/bank.dot" >"$log" 2>&1
+expect "explore --mermaid --dot writes the first failing run" \
+    grep -q "^the run of seed [0-9]* is in $out/bank.md, $out/bank.dot\$" "$log"
+expect "... a diagram of it" grep -q '^sequenceDiagram$' "$out/bank.md"
+expect "... and its graph" grep -q '^digraph machsim {$' "$out/bank.dot"
+expect "explore --mermaid - exits 2" test "$(status "$bin" explore bank --mermaid -)" -eq 2
 expect "explore echo finds nothing and exits 0" test "$(status "$bin" explore echo --runs 20 --policy random)" -eq 0
 expect "explore under round robin exits 2" test "$(status "$bin" explore echo --policy round-robin)" -eq 2
 "$bin" run echo --trace --policy pct:2:20 --seed 9 >"$log.a" 2>&1

@@ -354,6 +354,26 @@ int explore_program(RunOptions o, uint64_t runs) {
         std::cerr << fmt::format("machsim: seeds {} and {} more run past the largest seed.\n", o.seed, runs - 1);
         return kUsageError;
     }
+    // The exports asked for get the first failing run. Each file is opened now, so that one that
+    // cannot be written stops the command before the runs, as for run.
+    std::vector<std::string> files;
+    for (const std::string* f : {&o.perfetto, &o.mermaid, &o.jsonl, &o.dot})
+        if (!f->empty()) files.push_back(*f);
+    if (std::find(files.begin(), files.end(), "-") != files.end()) {
+        std::cerr << "machsim: explore writes the failing run's exports to files; give a file name, not '-'.\n";
+        return kUsageError;
+    }
+    if (std::string err = check_exports(o); !err.empty()) {
+        std::cerr << "machsim: " << err << ".\n";
+        return kUsageError;
+    }
+    for (const std::string& f : files) {
+        Export test;
+        if (std::string err = test.open(f); !err.empty()) {
+            std::cerr << "machsim: " << err << ".\n";
+            return kUsageError;
+        }
+    }
     if (o.policy == Policy::Pct && !o.pct_steps_given) {  // PCT's k: the length of the run, in kernel entries
         RunOptions rr = o;
         rr.policy = Policy::RoundRobin;
@@ -380,7 +400,26 @@ int explore_program(RunOptions o, uint64_t runs) {
     if (progress) std::cerr << "\r\033[K" << std::flush;
     if (failed.size() > kListed) std::cout << fmt::format("... and {} more failed runs\n", failed.size() - kListed);
     std::cout << fmt::format("{} runs: {} clean, {} failed\n", runs, runs - failed.size(), failed.size());
-    return failed.empty() ? 0 : 1;
+    if (files.empty()) return failed.empty() ? 0 : 1;
+    std::string list;
+    for (const std::string& f : files) list += (list.empty() ? "" : ", ") + f;
+    if (failed.empty()) {  // nothing to show: the files opened above go again
+        for (const std::string& f : files) std::remove(f.c_str());
+        std::cout << fmt::format("no run failed: nothing written to {}\n", list);
+        return 0;
+    }
+    o.seed = failed.front();
+    int status = 0;
+    {
+        Silence quiet;
+        status = run_program(o);
+    }
+    if (status == kUsageError) {
+        std::cerr << fmt::format("machsim: writing the run of seed {} to {} failed.\n", o.seed, list);
+        return kUsageError;
+    }
+    std::cout << fmt::format("the run of seed {} is in {}\n", o.seed, list);
+    return 1;
 }
 
 
@@ -482,6 +521,12 @@ int main(int argc, char** argv) {
         ->check(whole_number(1));
     explore->add_option("--max-ticks", ex.max_ticks, "stop each run at this virtual time (0 = no limit)")
         ->check(whole_number(0));
+    explore->add_option("--perfetto", ex.perfetto, "write the first failing run as Perfetto JSON to FILE")
+        ->type_name("FILE");
+    explore->add_option("--mermaid", ex.mermaid, "write the first failing run as a Mermaid diagram to FILE")
+        ->type_name("FILE");
+    explore->add_option("--jsonl", ex.jsonl, "write the first failing run as JSON lines to FILE")->type_name("FILE");
+    explore->add_option("--dot", ex.dot, "write the first failing run as a Graphviz graph to FILE")->type_name("FILE");
 
     try {
         app.parse(argc, argv);
