@@ -108,6 +108,10 @@ expect "machsim debug echo with a script exits 0" test "${PIPESTATUS[1]}" -eq 0
 expect "... stops at the breakpoint" grep -q '^breakpoint: kind handoff$' "$log"
 expect "... answers ps" grep -q '^    thread 1: blocked: receive on 0x203 (P3)$' "$log"
 expect "... and prints the report" grep -q 'task   3 echo-client  *exited with code 0' "$log"
+printf 'n 3\nback\nq\n' | "$bin" debug echo >"$log" 2>&1
+expect "debug: back runs the program again and stops one event earlier" \
+    grep -qx 'back at event 3 (the program ran again from the start):' "$log"
+expect "... and what the tasks print is not doubled" test "$(grep -c 'got back "hello 1"' "$log")" -eq 1
 expect "machsim debug of an unknown program exits 2" test "$(status "$bin" debug no-such-program </dev/null)" -eq 2
 
 # Seeded policies and explore: the bank demo loses a deposit only under some schedules.

@@ -1,4 +1,5 @@
 // `machsim debug`'s stepper, driven by a script of commands as a student would type them.
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -141,6 +142,35 @@ TEST_CASE("ps names a task's end once it has ended, and an interrupt event can b
     CHECK(out.find("breakpoint: kind irq-ack\n") != std::string::npos);
     std::string ps = out.substr(out.find("(machsim) ps\n"));
     CHECK(ps.find(": exited (exit code 0)\n") != std::string::npos);
+}
+
+TEST_CASE("back goes to an earlier event by running the program again, and what follows is shown again the same") {
+    std::istringstream in("n 4\nback 2\nn\nback 9\nback\nc\n");
+    std::ostringstream out;
+    std::vector<bool> hidden;  // what debug_run asked of the tasks' output, in order
+    machsim::RunReport r = machsim::debug_run(mt::program("echo"), {}, in, out, false, true,
+                                              [&hidden](bool hide) { hidden.push_back(hide); });
+    CHECK(r.clean());
+    const std::string text = out.str();
+    // Stops: after event 1, 4 events later (5), back 2 shown events (3), one on (4), back past the
+    // start (to 1), and back from the first event, which is refused.
+    CHECK(stops(text) == std::vector<uint64_t>{1, 5, 3, 4, 1, 1});
+    CHECK(text.find("back at event 3 (the program ran again from the start):\n") != std::string::npos);
+    CHECK(text.find("this is the first event: there is nothing to go back to\n") != std::string::npos);
+    CHECK(hidden == std::vector<bool>{true, false, true, false});
+    // Every event line it printed is the plain trace's line for that seq, replays included.
+    std::map<uint64_t, std::string> plain;
+    for (const std::string& l : lines_of(text_run("echo")))
+        if (uint64_t s = seq_of(l)) plain[s] = l;
+    int event_lines = 0;
+    for (const std::string& l : lines_of(text))
+        if (uint64_t s = seq_of(l)) {
+            ++event_lines;
+            CHECK(plain[s] == l);
+        }
+    // The whole trace once, plus what was shown again: 3 and 4 after the first back, 1 after the
+    // second, and 2 to 5, first seen before the backs, on the way to the end.
+    CHECK(event_lines == static_cast<int>(plain.size()) + 2 + 1 + 4);
 }
 
 }  // TEST_SUITE("stepper")

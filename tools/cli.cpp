@@ -273,38 +273,6 @@ int run_program(const RunOptions& o) {
     return status;
 }
 
-// `machsim debug`: the run, stopping at events to take commands (tools/stepper.h).
-int debug_program(const RunOptions& o) {
-    const Program* p = program_named(o.program);
-    if (!p) return kUsageError;
-    Kernel k(config_of(o));
-    Stepper stepper(std::cin, std::cout, o.syscalls, !isatty(STDIN_FILENO));
-    std::cout << "machsim debug: stops after each event; Enter shows the next, c runs on, h lists the commands\n";
-    k.attach(stepper);
-    p->setup(k);
-    RunReport r = k.run();
-    std::cout << '\n' << r.summary();
-    std::cout.flush();
-    return r.clean() ? 0 : 1;
-}
-
-
-// What went wrong in a run explore counts as failed, or "" when nothing did: a run
-// that is not clean, or a task that exited with a code other than 0.
-std::string failure_of(const RunReport& r) {
-    if (r.deadlock) return "deadlock";
-    if (r.time_limit) return "time limit reached";
-    for (const TaskReport& t : r.tasks) {
-        if (t.daemon) continue;
-        if (t.end != TaskEnd::Exited)
-            return fmt::format("task {} {}{}", t.name, task_end_name(t.end), t.detail.empty() ? "" : ": " + t.detail);
-        if (t.exit_code != 0) return fmt::format("task {} exited with code {}", t.name, t.exit_code);
-    }
-    if (!r.leaks.empty()) return "leak: " + r.leaks.front();
-    if (!r.accounting.empty()) return "accounting: " + r.accounting.front();
-    return {};
-}
-
 // Standard output and error go to /dev/null while it lives: explore's runs print nothing.
 class Silence {
 public:
@@ -333,6 +301,39 @@ public:
 private:
     int null_ = -1, out_ = -1, err_ = -1;
 };
+
+// `machsim debug`: the run, stopping at events to take commands (tools/stepper.h).
+int debug_program(const RunOptions& o) {
+    const Program* p = program_named(o.program);
+    if (!p) return kUsageError;
+    std::cout << "machsim debug: stops after each event; Enter shows the next, c runs on, h lists the commands\n";
+    std::unique_ptr<Silence> quiet;  // what the tasks print while a `back` replays the run
+    RunReport r = debug_run(p->setup, config_of(o), std::cin, std::cout, o.syscalls, !isatty(STDIN_FILENO),
+                            [&quiet](bool hide) {
+                                if (hide && !quiet) quiet = std::make_unique<Silence>();
+                                if (!hide) quiet.reset();
+                            });
+    std::cout << '\n' << r.summary();
+    std::cout.flush();
+    return r.clean() ? 0 : 1;
+}
+
+
+// What went wrong in a run explore counts as failed, or "" when nothing did: a run
+// that is not clean, or a task that exited with a code other than 0.
+std::string failure_of(const RunReport& r) {
+    if (r.deadlock) return "deadlock";
+    if (r.time_limit) return "time limit reached";
+    for (const TaskReport& t : r.tasks) {
+        if (t.daemon) continue;
+        if (t.end != TaskEnd::Exited)
+            return fmt::format("task {} {}{}", t.name, task_end_name(t.end), t.detail.empty() ? "" : ": " + t.detail);
+        if (t.exit_code != 0) return fmt::format("task {} exited with code {}", t.name, t.exit_code);
+    }
+    if (!r.leaks.empty()) return "leak: " + r.leaks.front();
+    if (!r.accounting.empty()) return "accounting: " + r.accounting.front();
+    return {};
+}
 
 RunReport run_silently(const Program& p, const Config& cfg) {
     Silence quiet;

@@ -15,6 +15,8 @@ constexpr const char* kPrompt = "(machsim) ";
 
 constexpr const char* kHelp =
     "  Enter, n [N]      show the next event (or the next N) and stop\n"
+    "  back [N]          go back to the event shown before this one (or N before): the program\n"
+    "                    runs again from the start, unseen up to there\n"
     "  c                 run on until a breakpoint or the end of the run\n"
     "  b SEQ             stop at event SEQ (or the first one shown after it), once\n"
     "  b task NAME       stop at events of task NAME (acting, or whose name space changes)\n"
@@ -40,8 +42,38 @@ bool is_kind_word(const std::string& w) {
 
 }  // namespace
 
+// Passes what is written on to `to`, or drops it while closed.
+class Stepper::Gate : public std::streambuf {
+public:
+    explicit Gate(std::streambuf* to) : to_(to) {}
+    bool open = true;
+
+protected:
+    int overflow(int c) override { return !open || c == traits_type::eof() ? traits_type::not_eof(c) : to_->sputc(static_cast<char>(c)); }
+    std::streamsize xsputn(const char* s, std::streamsize n) override { return open ? to_->sputn(s, n) : n; }
+    int sync() override { return open ? to_->pubsync() : 0; }
+
+private:
+    std::streambuf* to_;
+};
+
 Stepper::Stepper(std::istream& in, std::ostream& out, bool syscalls, bool echo)
-    : in_(in), out_(out), syscalls_(syscalls), echo_(echo), text_(out, syscalls) {}
+    : in_(in), out_(out), syscalls_(syscalls), echo_(echo), gate_(std::make_unique<Gate>(out.rdbuf())),
+      gated_(std::make_unique<std::ostream>(gate_.get())), text_(*gated_, syscalls) {}
+
+Stepper::~Stepper() = default;
+
+void Stepper::replay() {
+    // What ps shows is learnt again from the replayed events; breakpoints stay.
+    task_names_.clear();
+    task_ends_.clear();
+    daemons_.clear();
+    thread_task_.clear();
+    thread_state_.clear();
+    shown_.clear();
+    mode_ = Mode::Replay;
+    gate_->open = false;  // the text sink has printed these events already
+}
 
 std::string Stepper::Break::describe() const {
     switch (on) {
@@ -79,6 +111,18 @@ void Stepper::on_event(const Event& e) {
     if (mode_ == Mode::Quiet) return;
     text_.on_event(e);
     if (!shown(e)) return;
+    shown_.push_back(e.seq);
+    if (mode_ == Mode::Replay) {
+        if (e.seq < restart_at_) return;
+        gate_->open = true;
+        if (hide_output) hide_output(false);
+        restart_at_ = 0;
+        mode_ = Mode::Step;
+        out_ << fmt::format("back at event {} (the program ran again from the start):\n", e.seq);
+        text_.on_event(e);  // its line again, now that it shows
+        stop();
+        return;
+    }
     for (auto b = breaks_.begin(); b != breaks_.end(); ++b) {
         if (b->matches(e, name_of(e.task), e.space ? name_of(e.space) : std::string())) {
             out_ << "breakpoint: " << b->describe() << '\n';
@@ -161,6 +205,7 @@ bool Stepper::command(const std::string& line) {
         mode_ = Mode::Continue;
         return true;
     }
+    if (c == "back") return back(w);
     if (c == "b" || c == "break") {
         if (w.size() == 1) {
             if (breaks_.empty()) out_ << "no breakpoints\n";
@@ -222,6 +267,22 @@ bool Stepper::add_break(const std::vector<std::string>& w) {
     return true;
 }
 
+bool Stepper::back(const std::vector<std::string>& w) {
+    uint64_t n = 1;
+    if (w.size() > 1 && (!parse_number(w[1], n) || n == 0)) {
+        out_ << fmt::format("'{}' is not a number of events (1 or more)\n", w[1]);
+        return false;
+    }
+    if (shown_.size() < 2) {
+        out_ << "this is the first event: there is nothing to go back to\n";
+        return false;
+    }
+    restart_at_ = shown_[shown_.size() - 1 - std::min<uint64_t>(n, shown_.size() - 1)];
+    mode_ = Mode::Quiet;  // the rest of this run goes by unseen; debug_run runs the program again
+    if (hide_output) hide_output(true);  // and so does what its tasks print, until the replay is back
+    return true;
+}
+
 void Stepper::ps() const {
     for (const auto& [id, name] : task_names_) {
         auto end = task_ends_.find(id);
@@ -231,6 +292,20 @@ void Stepper::ps() const {
         if (end != task_ends_.end()) continue;
         for (const auto& [thread, task] : thread_task_)
             if (task == id) out_ << fmt::format("    thread {}: {}\n", thread, thread_state_.at(thread));
+    }
+}
+
+RunReport debug_run(const std::function<void(Kernel&)>& setup, const Config& cfg, std::istream& in, std::ostream& out,
+                    bool syscalls, bool echo, const std::function<void(bool)>& hide_output) {
+    Stepper stepper(in, out, syscalls, echo);
+    stepper.hide_output = hide_output;
+    for (;;) {
+        Kernel k(cfg);
+        k.attach(stepper);
+        setup(k);
+        RunReport r = k.run();
+        if (!stepper.restart_at()) return r;
+        stepper.replay();
     }
 }
 
