@@ -5,6 +5,7 @@
 #   make test       build and run every test; the last line is "N passed, N failed"
 #   make asan       the same tests under AddressSanitizer + UBSan, in build-asan/
 #   make bench      the benchmarks; figures and ratios also go to build/bench.json
+#   make grade LAB=pingpong [TEST=words] [SOLUTION=file]   grade a lab (labs/README.md)
 #   make deps       install the Debian packages the build and the tests need (runs by itself when they are missing)
 #   make install    PREFIX=/usr/local DESTDIR= ; make uninstall ; make clean ; make layers
 #
@@ -57,7 +58,7 @@ TESTS := $(BUILD)/machsim-tests
 BENCH := $(BUILD)/machsim-bench
 PC := $(BUILD)/machsim.pc
 
-.PHONY: all run test check asan bench deps deps-check install uninstall clean layers help
+.PHONY: all run test check asan bench grade deps deps-check install uninstall clean layers help
 all: $(LIB) $(BIN) $(PC)
 
 # --- Debian packages --------------------------------------------------------
@@ -109,6 +110,19 @@ asan:
 bench: $(BENCH)
 	$(BENCH) $(BUILD)/bench.json
 
+# make grade LAB=name [TEST=words] [SOLUTION=file]: the lab's grader, built with the student's
+# file (labs/<name>/<name>.cpp unless SOLUTION names another), run (labs/README.md).
+LABS := $(notdir $(patsubst %/,%,$(dir $(wildcard labs/*/grade.cpp))))
+grade: $(LIB)
+	@if [ -z "$(LAB)" ] || [ ! -f labs/$(LAB)/grade.cpp ]; then \
+	    echo "make grade: say which lab: make grade LAB=<name>; the labs: $(LABS)" >&2; exit 2; fi
+	@if [ ! -f "$(or $(SOLUTION),labs/$(LAB)/$(LAB).cpp)" ]; then \
+	    echo "make grade: no file $(or $(SOLUTION),labs/$(LAB)/$(LAB).cpp)" >&2; exit 2; fi
+	@mkdir -p $(BUILD)/labs
+	$(call say,LINK,$(BUILD)/labs/$(LAB))$(CXX) $(CPPFLAGS) $(CXXFLAGS) labs/$(LAB)/grade.cpp \
+	    $(or $(SOLUTION),labs/$(LAB)/$(LAB).cpp) $(LDFLAGS) $(LIB) $(LDLIBS) -o $(BUILD)/labs/$(LAB)
+	@$(BUILD)/labs/$(LAB) $(if $(TEST),--only "$(TEST)")
+
 # The tests also need nlohmann-json (to read the Perfetto export back); the library does not.
 $(call obj,$(TEST_SRC)): | test-deps
 .PHONY: test-deps
@@ -143,4 +157,4 @@ clean:
 	rm -rf build build-asan
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'

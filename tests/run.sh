@@ -150,7 +150,27 @@ for demo in $("$bin" list | cut -d' ' -f1); do
     expect "$demo's trace is the same with MACHSIM_FASTPATH=0" cmp -s "$log.a" "$log.b"
 done
 
-# 3. The contract: an outside program built against build/machsim.pc, as a grader would.
+# 3. The lab kit: make grade builds a lab's grader with a student's file and grades it.
+grade() { make -s --no-print-directory grade BUILD="$build" ${SANFLAGS:+SANITIZE=1} "$@" >"$log" 2>&1; }
+grade
+expect "make grade without LAB exits 2" test "$?" -eq 2
+expect "... and names the labs" grep -q 'the labs: pingpong' "$log"
+grade LAB=pingpong
+expect "the pingpong starter fails" test "$?" -ne 0
+expect "... every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 4 failed\n' "$log"
+grade LAB=pingpong SOLUTION=tests/labs/pingpong_reference.cpp
+expect "a pingpong solution passes" test "$?" -eq 0
+expect "... with every point" grep -qzP 'score 100/100\n4 passed, 0 failed\n' "$log"
+grade LAB=pingpong SOLUTION=tests/labs/pingpong_reference.cpp CXXFLAGS="-O2 -DPINGPONG_NO_RETRY"
+expect "a solution right only under round robin loses the schedule test" grep -qzP 'score 70/100\n3 passed, 1 failed\n' "$log"
+replay=$(sed -n 's/^ *replay: //p' "$log")
+expect "... which prints one replay command" test "$(wc -l <<<"$replay")" -eq 1
+# shellcheck disable=SC2086
+expect "... that shows the failure again" grep -q 'ping  *exited with code 1' <($replay 2>&1)
+grade LAB=pingpong SOLUTION=tests/labs/pingpong_reference.cpp TEST=alternately
+expect "make grade TEST=words grades only those tests" grep -qzP 'score 30/30\n1 passed, 0 failed\n' "$log"
+
+# 4. The contract: an outside program built against build/machsim.pc, as a grader would.
 cxx=${CXX:-g++}
 if flags=$(pkg-config --cflags --libs "$build/machsim.pc" 2>&1) &&
     $cxx tests/contract/outside.cpp $flags ${SANFLAGS:-} -o "$build/outside" 2>"$log"; then
