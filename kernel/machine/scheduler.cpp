@@ -23,7 +23,8 @@ Scheduler::Scheduler(StackPool& stacks, Clock& clock, TimerQueue& timers, TraceB
                      const PolicyConfig& policy)
     // The end of virtual time is as good as no time slicing, and keeps now + quantum_ from wrapping.
     : stacks_(stacks), clock_(clock), timers_(timers), trace_(trace),
-      quantum_(std::clamp<uint64_t>(quantum, 1, Clock::kEndOfTime)), policy_(policy) {
+      quantum_(std::clamp<uint64_t>(quantum, 1, Clock::kEndOfTime)), policy_(policy),
+      no_handoff_(!policy_.round_robin()) {
     idle_.state_ = RunState::Running;
     idle_.sched_ = this;
 }
@@ -98,8 +99,7 @@ int32_t Scheduler::block(Context* prefer) {
     self->state_ = RunState::Blocked;
     Context* next;
     // A seeded policy chooses for itself: a handoff would hide the interleavings it explores.
-    if (prefer && prefer->state_ == RunState::Ready && prefer->run_hook.linked() && !return_to_idle_ &&
-        policy_.round_robin()) {
+    if (prefer && prefer->state_ == RunState::Ready && prefer->run_hook.linked() && !no_handoff_) {
         runq_.remove(prefer);
         next = prefer;
     } else {
@@ -231,14 +231,14 @@ void Scheduler::discard(Context* c) {
 
 void Scheduler::tick_events() {
     if (clock_.now() >= limit_ && current_ != &idle_) {
-        return_to_idle_ = true;  // time is up: hand the machine back to the run loop
+        set_return_to_idle(true);  // time is up: hand the machine back to the run loop
         make_ready(current_);
         switch_to(&idle_);
         return;
     }
     timers_.fire(clock_.now());
     if (irq_) irq_->fire(clock_.now());
-    other_events_ = std::min({timers_.next_deadline(), limit_, irq_ ? irq_->next_deadline() : limit_});
+    refresh_other_events();
     if (clock_.now() >= quantum_end_) {
         if (!runq_.empty() && current_ != &idle_) {
             yield();  // the timer interrupt: take our turn at the back of the queue
@@ -251,9 +251,11 @@ void Scheduler::tick_events() {
     recompute_next_event();
 }
 
-// Under a seeded policy every kernel entry goes through tick_events, where the policy decides.
-void Scheduler::recompute_next_event() {
-    next_event_ = policy_.round_robin() ? std::min(quantum_end_, other_events_) : 0;
+void Scheduler::recompute_next_event() { next_event_ = std::min(quantum_end_, other_events_); }
+
+void Scheduler::refresh_other_events() {
+    other_events_ = policy_.round_robin() ? std::min({timers_.next_deadline(), limit_, irq_ ? irq_->next_deadline() : limit_})
+                                          : 0;  // a seeded policy decides at every kernel entry
 }
 
 }  // namespace machsim::machine

@@ -83,11 +83,14 @@ public:
     // (the host) when every context is blocked, dead, or asked to come back.
     void run_ready();
     // While set, every switch goes back to idle instead of to the next thread.
-    void set_return_to_idle(bool on) { return_to_idle_ = on; }
+    void set_return_to_idle(bool on) {
+        return_to_idle_ = on;
+        no_handoff_ = on || !policy_.round_robin();
+    }
     // At this virtual time the running thread is sent back to idle (Config::max_ticks).
     void set_time_limit(uint64_t tick) {
         limit_ = tick;
-        other_events_ = std::min({timers_.next_deadline(), limit_, irq_ ? irq_->next_deadline() : limit_});
+        refresh_other_events();
         recompute_next_event();
     }
     // Devices on the virtual clock: their raises come due at kernel entries, as timers do.
@@ -120,6 +123,7 @@ private:
     void arrived(boost::context::detail::transfer_t t);
     void tick_events();
     void recompute_next_event();
+    void refresh_other_events();
     static void trampoline(boost::context::detail::transfer_t t);
 
     // The fault detour (fault.cpp).
@@ -151,9 +155,13 @@ private:
     uint64_t next_event_ = 0;
     uint64_t limit_ = TimerQueue::kNever;
     // Never later than the next timer or the time limit (it may be earlier:
-    // then tick_events finds nothing to do and recomputes it exactly).
+    // then tick_events finds nothing to do and recomputes it exactly). Always 0 under a
+    // seeded policy, so that every kernel entry reaches tick_events, where the policy decides.
     uint64_t other_events_ = 0;
     bool return_to_idle_ = false;
+    // return_to_idle_, or a seeded policy (which chooses for itself): block() hands off to no one.
+    // One flag, so that the RPC path tests one thing, as before the policies.
+    bool no_handoff_ = false;
     uint64_t kernel_entries_ = 0;
     FaultHandler fault_handler_ = nullptr;
     void* fault_ctx_ = nullptr;
