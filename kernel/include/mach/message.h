@@ -205,6 +205,7 @@ typedef union {
 
 /* Options to mach_msg. */
 typedef integer_t mach_msg_option_t;
+typedef integer_t mach_msg_options_t; /* the spelling mach_msg_server uses */
 #define MACH_MSG_OPTION_NONE 0x00000000
 #define MACH_SEND_MSG 0x00000001
 #define MACH_RCV_MSG 0x00000002

@@ -47,6 +47,13 @@ mach_msg_return_t mach_msg_send(mach_msg_header_t *msg);
 mach_msg_return_t mach_msg_receive(mach_msg_header_t *msg);
 /* Releases every right and out-of-line region a received message carries. */
 void mach_msg_destroy(mach_msg_header_t *msg);
+/* The MIG server loop: receive a request on rcv_name, hand it to demux (exc_server,
+ * or the program's own), send the reply it wrote. _once serves one request;
+ * mach_msg_server serves until mach_msg fails, and returns that error. */
+mach_msg_return_t mach_msg_server_once(boolean_t (*demux)(mach_msg_header_t *, mach_msg_header_t *),
+                                       mach_msg_size_t max_size, mach_port_t rcv_name, mach_msg_options_t options);
+mach_msg_return_t mach_msg_server(boolean_t (*demux)(mach_msg_header_t *, mach_msg_header_t *),
+                                  mach_msg_size_t max_size, mach_port_t rcv_name, mach_msg_options_t options);
 
 kern_return_t mach_port_allocate(ipc_space_t task, mach_port_right_t right, mach_port_name_t *name);
 kern_return_t mach_port_allocate_name(ipc_space_t task, mach_port_right_t right, mach_port_name_t name);
