@@ -115,8 +115,7 @@ bool divert_to_port_destroyed(Env& env, Port* p) {
         return false;
     }
     // R11: the port lives on; its receive right travels in the notification (R13: counts start afresh).
-    p->mscount = 0;
-    p->seqno = 0;
+    p->reset_for_new_receiver();
     struct {
         mach_msg_body_t body;
         mach_msg_port_descriptor_t port;

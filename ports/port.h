@@ -55,6 +55,15 @@ public:
     uint32_t mscount = 0;
     uint32_t srights = 0;
     uint32_t sorights = 0;
+    mach_port_context_t context = 0;  // the receiver's value (mach_port_set_context, mach_port_construct)
+
+    // R13: a receive right that changes hands starts counting afresh, and, as in
+    // XNU, its context does not follow it.
+    void reset_for_new_receiver() {
+        mscount = 0;
+        seqno = 0;
+        context = 0;
+    }
 
     WaitList receivers;  // threads blocked receiving directly on this port
     WaitList senders;    // threads blocked because the queue is full, oldest first

@@ -358,8 +358,7 @@ Carried copyin_entry(IpcSpace& space, mach_port_name_t name, Entry& e, mach_msg_
             clear_entry(space, name, e);  // the entry's reference travels with the right
         }
         detach_receiver(space.env(), p);
-        p->mscount = 0;  // R13: a moved receive right starts counting afresh
-        p->seqno = 0;
+        p->reset_for_new_receiver();
         c = {p, MACH_MSG_TYPE_PORT_RECEIVE, false};
         break;
     case MACH_MSG_TYPE_COPY_SEND:
@@ -677,6 +676,129 @@ kern_return_t move_member(IpcSpace& space, mach_port_name_t member, mach_port_na
     if (p->set == s) return KERN_SUCCESS;
     if (p->set) leave_set(p);
     join_set(space.env(), p, s);
+    return KERN_SUCCESS;
+}
+
+namespace {
+
+// The receive right `member` and the port set `set` of insert_member and
+// extract_member, checked in XNU's order: names that cannot name a right, then
+// names not in the space, then names holding the wrong right.
+kern_return_t member_and_set(IpcSpace& space, mach_port_name_t member, mach_port_name_t set, Port*& p,
+                             PortSet*& s) {
+    if (!MACH_PORT_VALID(member) || !MACH_PORT_VALID(set)) return KERN_INVALID_RIGHT;
+    Entry* m = space.lookup(member);
+    Entry* a = space.lookup(set);
+    if (!m || !a) return KERN_INVALID_NAME;
+    if (!m->has(kReceive) || !a->has(kPortSet)) return KERN_INVALID_RIGHT;
+    p = m->port();
+    s = a->set();
+    return KERN_SUCCESS;
+}
+
+}  // namespace
+
+kern_return_t insert_member(IpcSpace& space, mach_port_name_t member, mach_port_name_t set) {
+    Port* p = nullptr;
+    PortSet* s = nullptr;
+    if (kern_return_t kr = member_and_set(space, member, set, p, s); kr != KERN_SUCCESS) return kr;
+    // XNU lets a port be in several sets; machsim keeps GNU Mach's one (R21), so a
+    // port already in any set is refused, with the code XNU gives for this set.
+    if (p->set) return KERN_ALREADY_IN_SET;
+    join_set(space.env(), p, s);
+    return KERN_SUCCESS;
+}
+
+kern_return_t extract_member(IpcSpace& space, mach_port_name_t member, mach_port_name_t set) {
+    Port* p = nullptr;
+    PortSet* s = nullptr;
+    if (kern_return_t kr = member_and_set(space, member, set, p, s); kr != KERN_SUCCESS) return kr;
+    if (p->set != s) return KERN_NOT_IN_SET;
+    leave_set(p);
+    return KERN_SUCCESS;
+}
+
+kern_return_t set_members(IpcSpace& space, mach_port_name_t set, std::vector<mach_port_name_t>& members) {
+    members.clear();
+    if (!MACH_PORT_VALID(set)) return KERN_INVALID_RIGHT;
+    Entry* e = space.lookup(set);
+    if (!e) return KERN_INVALID_NAME;
+    if (!e->has(kPortSet)) return KERN_INVALID_RIGHT;
+    e->set()->members.for_each([&](Port* p) { members.push_back(p->receiver_name); });
+    return KERN_SUCCESS;
+}
+
+// --- mach_port_construct and its kin (XNU) ---------------------------------------------
+
+namespace {
+
+// The MPO_* flags machsim acts on, and those it accepts with no effect (they
+// steer XNU's scheduler). The rest ask for guards or filters, not provided.
+constexpr uint32_t kConstructActs = MPO_QLIMIT | MPO_INSERT_SEND_RIGHT;
+constexpr uint32_t kConstructIgnores = MPO_TEMPOWNER | MPO_IMPORTANCE_RECEIVER | MPO_DENAP_RECEIVER | MPO_TG_BLOCK_TRACKING;
+
+// The port whose receive right `name` holds, checked as XNU's context calls check it.
+kern_return_t receive_port(IpcSpace& space, mach_port_name_t name, Port*& p) {
+    if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
+    Entry* e = space.lookup(name);
+    if (!e) return KERN_INVALID_NAME;
+    if (!e->has(kReceive)) return KERN_INVALID_RIGHT;
+    p = e->port();
+    return KERN_SUCCESS;
+}
+
+}  // namespace
+
+kern_return_t port_construct(IpcSpace& space, const mach_port_options_t& options, mach_port_context_t context,
+                             mach_port_name_t* name) {
+    Env& env = space.env();
+    *name = MACH_PORT_NULL;
+    if (uint32_t other = options.flags & ~(kConstructActs | kConstructIgnores))
+        return fail(env, KERN_INVALID_ARGUMENT, "mach_port_construct: flags {:#x} are not provided (guards, filters)",
+                    other);
+    if ((options.flags & MPO_QLIMIT) && options.mpl.mpl_qlimit > env.qlimit_max)
+        return fail(env, KERN_INVALID_VALUE, "mach_port_construct: qlimit {} is above {}", options.mpl.mpl_qlimit,
+                    env.qlimit_max);
+    mach_port_name_t n = MACH_PORT_NULL;
+    Entry* e = space.allocate(n);
+    if (!e) return KERN_NO_SPACE;
+    (void)fill_new(space, MACH_PORT_RIGHT_RECEIVE, n, *e, "mach_port_construct");
+    Port* p = e->port();
+    p->context = context;
+    if (options.flags & MPO_QLIMIT) p->qlimit = options.mpl.mpl_qlimit;
+    if (options.flags & MPO_INSERT_SEND_RIGHT) {
+        Carried c = copyin(space, n, MACH_MSG_TYPE_MAKE_SEND);
+        (void)insert_right(space, n, c);  // cannot fail: the name holds this port's receive right alone
+    }
+    *name = n;
+    return KERN_SUCCESS;
+}
+
+kern_return_t port_destruct(IpcSpace& space, mach_port_name_t name, mach_port_delta_t srdelta,
+                            mach_port_context_t /*guard: no port is guarded*/) {
+    if (!MACH_PORT_VALID(name)) return KERN_INVALID_NAME;
+    Entry* e = space.lookup(name);
+    if (!e) return KERN_INVALID_NAME;
+    if (!e->has(kReceive)) return KERN_INVALID_RIGHT;
+    if (srdelta != 0 && !e->has(kSend)) return KERN_INVALID_RIGHT;
+    if (srdelta > 0 || (srdelta < 0 && e->urefs < static_cast<uint32_t>(-static_cast<int64_t>(srdelta))))
+        return KERN_INVALID_VALUE;
+    // Both steps are mach_port_mod_refs's, checked above so that neither fails.
+    if (srdelta < 0) (void)right_mod_refs(space, name, MACH_PORT_RIGHT_SEND, srdelta);
+    return right_mod_refs(space, name, MACH_PORT_RIGHT_RECEIVE, -1);
+}
+
+kern_return_t get_context(IpcSpace& space, mach_port_name_t name, mach_port_context_t* context) {
+    Port* p = nullptr;
+    if (kern_return_t kr = receive_port(space, name, p); kr != KERN_SUCCESS) return kr;
+    *context = p->context;
+    return KERN_SUCCESS;
+}
+
+kern_return_t set_context(IpcSpace& space, mach_port_name_t name, mach_port_context_t context) {
+    Port* p = nullptr;
+    if (kern_return_t kr = receive_port(space, name, p); kr != KERN_SUCCESS) return kr;
+    p->context = context;
     return KERN_SUCCESS;
 }
 

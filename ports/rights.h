@@ -9,6 +9,8 @@
 //   - port->sorights = entries holding send-once + send-once rights in transit.
 #pragma once
 
+#include <vector>
+
 #include "mach/message.h"
 #include "mach/port.h"
 #include "ports/message.h"
@@ -104,6 +106,20 @@ kern_return_t right_type(IpcSpace& space, mach_port_name_t name, mach_port_type_
 // Puts c into the space under exactly `name` (mach_port_insert_right). On success c is consumed.
 kern_return_t insert_right(IpcSpace& space, mach_port_name_t name, Carried& c);
 kern_return_t move_member(IpcSpace& space, mach_port_name_t member, mach_port_name_t after);
+// XNU's calls: insert_member adds a port that is in no set; extract_member takes it out of `set`.
+kern_return_t insert_member(IpcSpace& space, mach_port_name_t member, mach_port_name_t set);
+kern_return_t extract_member(IpcSpace& space, mach_port_name_t member, mach_port_name_t set);
+// The names of a set's members, in the order they joined (mach_port_get_set_status).
+kern_return_t set_members(IpcSpace& space, mach_port_name_t set, std::vector<mach_port_name_t>& members);
+// mach_port_construct: a receive right with the attributes `options` asks for
+// (docs/api.md §5.14); on failure nothing is left in the space.
+kern_return_t port_construct(IpcSpace& space, const mach_port_options_t& options, mach_port_context_t context,
+                             mach_port_name_t* name);
+// mach_port_destruct: drops -srdelta send urefs, then destroys the receive right.
+kern_return_t port_destruct(IpcSpace& space, mach_port_name_t name, mach_port_delta_t srdelta,
+                            mach_port_context_t guard);
+kern_return_t get_context(IpcSpace& space, mach_port_name_t name, mach_port_context_t* context);
+kern_return_t set_context(IpcSpace& space, mach_port_name_t name, mach_port_context_t context);
 kern_return_t get_attributes(IpcSpace& space, mach_port_name_t name, mach_port_flavor_t flavor,
                              integer_t* info, mach_msg_type_number_t* count);
 kern_return_t set_attributes(IpcSpace& space, mach_port_name_t name, mach_port_flavor_t flavor,

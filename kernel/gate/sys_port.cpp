@@ -181,6 +181,72 @@ kern_return_t sys_mach_port_move_member(mach_port_name_t task, mach_port_name_t 
     });
 }
 
+kern_return_t sys_mach_port_insert_member(mach_port_name_t task, mach_port_name_t member, mach_port_name_t set) {
+    return task_call(Sys::mach_port_insert_member, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) {
+        return ipc::insert_member(t.space, member, set);
+    });
+}
+
+kern_return_t sys_mach_port_extract_member(mach_port_name_t task, mach_port_name_t member, mach_port_name_t set) {
+    return task_call(Sys::mach_port_extract_member, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) {
+        return ipc::extract_member(t.space, member, set);
+    });
+}
+
+kern_return_t sys_mach_port_get_set_status(mach_port_name_t task, mach_port_name_t set, mach_port_name_array_t* members,
+                                           mach_msg_type_number_t* count) {
+    return task_call(Sys::mach_port_get_set_status, task, [&](Kernel&, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
+        if (!put_user(members, mach_port_name_array_t{}) || !put_user(count, mach_msg_type_number_t{0}))
+            return KERN_INVALID_ADDRESS;
+        std::vector<mach_port_name_t> list;
+        if (kern_return_t kr = ipc::set_members(t.space, set, list); kr != KERN_SUCCESS) return kr;
+        if (list.empty()) return KERN_SUCCESS;
+        // Like a MIG out-of-line reply, as mach_port_names: the array lands in the caller's memory.
+        vm_size_t bytes = list.size() * sizeof(mach_port_name_t);
+        vm_address_t a = 0;
+        if (self.task.vm.allocate(a, bytes, VM_FLAGS_ANYWHERE) != KERN_SUCCESS) return KERN_RESOURCE_SHORTAGE;
+        (void)machine::copy_user(reinterpret_cast<void*>(a), list.data(), bytes);
+        (void)put_user(members, reinterpret_cast<mach_port_name_array_t>(a));
+        (void)put_user(count, static_cast<mach_msg_type_number_t>(list.size()));
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_mach_port_construct(mach_port_name_t task, mach_port_options_ptr_t options,
+                                      mach_port_context_t context, mach_port_name_t* name) {
+    return task_call(Sys::mach_port_construct, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) -> kern_return_t {
+        mach_port_options_t opts{};
+        if (!get_user(opts, options) || !put_user(name, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
+        mach_port_name_t n = MACH_PORT_NULL;
+        kern_return_t kr = ipc::port_construct(t.space, opts, context, &n);
+        if (kr == KERN_SUCCESS) (void)put_user(name, n);
+        return kr;
+    });
+}
+
+kern_return_t sys_mach_port_destruct(mach_port_name_t task, mach_port_name_t name, mach_port_delta_t srdelta,
+                                     mach_port_context_t guard) {
+    return task_call(Sys::mach_port_destruct, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) {
+        return ipc::port_destruct(t.space, name, srdelta, guard);
+    });
+}
+
+kern_return_t sys_mach_port_get_context(mach_port_name_t task, mach_port_name_t name, mach_port_context_t* context) {
+    return task_call(Sys::mach_port_get_context, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) -> kern_return_t {
+        if (!put_user(context, mach_port_context_t{0})) return KERN_INVALID_ADDRESS;
+        mach_port_context_t value = 0;
+        kern_return_t kr = ipc::get_context(t.space, name, &value);
+        if (kr == KERN_SUCCESS) (void)put_user(context, value);
+        return kr;
+    });
+}
+
+kern_return_t sys_mach_port_set_context(mach_port_name_t task, mach_port_name_t name, mach_port_context_t context) {
+    return task_call(Sys::mach_port_set_context, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) {
+        return ipc::set_context(t.space, name, context);
+    });
+}
+
 kern_return_t sys_mach_port_request_notification(mach_port_name_t task, mach_port_name_t name, mach_msg_id_t id,
                                                  mach_port_mscount_t sync, mach_port_name_t notify,
                                                  mach_msg_type_name_t notify_poly, mach_port_name_t* previous) {

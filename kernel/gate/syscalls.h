@@ -60,6 +60,16 @@ kern_return_t sys_mach_port_get_attributes(mach_port_name_t task, mach_port_name
 kern_return_t sys_mach_port_set_attributes(mach_port_name_t task, mach_port_name_t name, mach_port_flavor_t flavor,
                                            mach_port_info_t info, mach_msg_type_number_t count);
 kern_return_t sys_mach_port_move_member(mach_port_name_t task, mach_port_name_t member, mach_port_name_t after);
+kern_return_t sys_mach_port_insert_member(mach_port_name_t task, mach_port_name_t member, mach_port_name_t set);
+kern_return_t sys_mach_port_extract_member(mach_port_name_t task, mach_port_name_t member, mach_port_name_t set);
+kern_return_t sys_mach_port_get_set_status(mach_port_name_t task, mach_port_name_t set, mach_port_name_array_t* members,
+                                           mach_msg_type_number_t* count);
+kern_return_t sys_mach_port_construct(mach_port_name_t task, mach_port_options_ptr_t options,
+                                      mach_port_context_t context, mach_port_name_t* name);
+kern_return_t sys_mach_port_destruct(mach_port_name_t task, mach_port_name_t name, mach_port_delta_t srdelta,
+                                     mach_port_context_t guard);
+kern_return_t sys_mach_port_get_context(mach_port_name_t task, mach_port_name_t name, mach_port_context_t* context);
+kern_return_t sys_mach_port_set_context(mach_port_name_t task, mach_port_name_t name, mach_port_context_t context);
 kern_return_t sys_mach_port_request_notification(mach_port_name_t task, mach_port_name_t name, mach_msg_id_t id,
                                                  mach_port_mscount_t sync, mach_port_name_t notify,
                                                  mach_msg_type_name_t notify_poly, mach_port_name_t* previous);

@@ -107,6 +107,30 @@ kern_return_t mach_port_set_attributes(ipc_space_t task, mach_port_name_t name, 
 kern_return_t mach_port_move_member(ipc_space_t task, mach_port_name_t member, mach_port_name_t after) {
     return gate::sys_mach_port_move_member(task, member, after);
 }
+kern_return_t mach_port_insert_member(ipc_space_t task, mach_port_name_t name, mach_port_name_t pset) {
+    return gate::sys_mach_port_insert_member(task, name, pset);
+}
+kern_return_t mach_port_extract_member(ipc_space_t task, mach_port_name_t name, mach_port_name_t pset) {
+    return gate::sys_mach_port_extract_member(task, name, pset);
+}
+kern_return_t mach_port_get_set_status(ipc_space_t task, mach_port_name_t name, mach_port_name_array_t* members,
+                                       mach_msg_type_number_t* membersCnt) {
+    return gate::sys_mach_port_get_set_status(task, name, members, membersCnt);
+}
+kern_return_t mach_port_construct(ipc_space_t task, mach_port_options_ptr_t options, mach_port_context_t context,
+                                  mach_port_name_t* name) {
+    return gate::sys_mach_port_construct(task, options, context, name);
+}
+kern_return_t mach_port_destruct(ipc_space_t task, mach_port_name_t name, mach_port_delta_t srdelta,
+                                 mach_port_context_t guard) {
+    return gate::sys_mach_port_destruct(task, name, srdelta, guard);
+}
+kern_return_t mach_port_get_context(ipc_space_t task, mach_port_name_t name, mach_port_context_t* context) {
+    return gate::sys_mach_port_get_context(task, name, context);
+}
+kern_return_t mach_port_set_context(ipc_space_t task, mach_port_name_t name, mach_port_context_t context) {
+    return gate::sys_mach_port_set_context(task, name, context);
+}
 
 kern_return_t mach_port_request_notification(ipc_space_t task, mach_port_name_t name, mach_msg_id_t msgid,
                                              mach_port_mscount_t sync, mach_port_t notify,

@@ -87,6 +87,31 @@ typedef struct mach_port_limits {
     mach_port_msgcount_t mpl_qlimit;
 } mach_port_limits_t;
 
+/* The value a receiver keeps with its port (mach_port_get_context). */
+typedef mach_vm_address_t mach_port_context_t;
+
+/* Attributes of a port made by mach_port_construct (XNU). */
+#define MPO_CONTEXT_AS_GUARD 0x01    /* not provided: guards */
+#define MPO_QLIMIT 0x02              /* set the queue limit to mpl.mpl_qlimit */
+#define MPO_TEMPOWNER 0x04           /* accepted, no effect (importance donation) */
+#define MPO_IMPORTANCE_RECEIVER 0x08 /* accepted, no effect */
+#define MPO_INSERT_SEND_RIGHT 0x10   /* also a send right under the same name */
+#define MPO_STRICT 0x20              /* not provided: guards */
+#define MPO_DENAP_RECEIVER 0x40      /* accepted, no effect */
+#define MPO_IMMOVABLE_RECEIVE 0x80   /* not provided: guards */
+#define MPO_FILTER_MSG 0x100         /* not provided */
+#define MPO_TG_BLOCK_TRACKING 0x200  /* accepted, no effect */
+
+typedef struct mach_port_options {
+    uint32_t flags;
+    mach_port_limits_t mpl;
+    union {
+        uint64_t reserved[2];
+        mach_port_name_t work_interval_port;
+    };
+} mach_port_options_t;
+typedef mach_port_options_t *mach_port_options_ptr_t;
+
 typedef integer_t *mach_port_info_t;
 typedef int mach_port_flavor_t;
 #define MACH_PORT_LIMITS_INFO 1

@@ -75,6 +75,20 @@ kern_return_t mach_port_get_attributes(ipc_space_t task, mach_port_name_t name, 
 kern_return_t mach_port_set_attributes(ipc_space_t task, mach_port_name_t name, mach_port_flavor_t flavor,
                                        mach_port_info_t port_info, mach_msg_type_number_t port_infoCnt);
 kern_return_t mach_port_move_member(ipc_space_t task, mach_port_name_t member, mach_port_name_t after);
+/* XNU's set calls. A port is in at most one set here (GNU Mach's rule): insert_member
+ * of a port already in a set returns KERN_ALREADY_IN_SET. */
+kern_return_t mach_port_insert_member(ipc_space_t task, mach_port_name_t name, mach_port_name_t pset);
+kern_return_t mach_port_extract_member(ipc_space_t task, mach_port_name_t name, mach_port_name_t pset);
+/* The set's members, in an array in the caller's memory (vm_deallocate it). */
+kern_return_t mach_port_get_set_status(ipc_space_t task, mach_port_name_t name, mach_port_name_array_t *members,
+                                       mach_msg_type_number_t *membersCnt);
+/* A receive right with attributes (MPO_QLIMIT, MPO_INSERT_SEND_RIGHT), and its undoing. */
+kern_return_t mach_port_construct(ipc_space_t task, mach_port_options_ptr_t options, mach_port_context_t context,
+                                  mach_port_name_t *name);
+kern_return_t mach_port_destruct(ipc_space_t task, mach_port_name_t name, mach_port_delta_t srdelta,
+                                 mach_port_context_t guard);
+kern_return_t mach_port_get_context(ipc_space_t task, mach_port_name_t name, mach_port_context_t *context);
+kern_return_t mach_port_set_context(ipc_space_t task, mach_port_name_t name, mach_port_context_t context);
 kern_return_t mach_port_request_notification(ipc_space_t task, mach_port_name_t name, mach_msg_id_t msgid,
                                              mach_port_mscount_t sync, mach_port_t notify,
                                              mach_msg_type_name_t notifyPoly, mach_port_t *previous);
