@@ -5,8 +5,11 @@
 //
 // The buffers are host memory, not vm_allocate'd regions: a region touched on
 // every message would make every switch remap the task's space (docs/memory.md).
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 
 #include "mach/mach.h"
 
@@ -15,13 +18,17 @@ namespace {
 using Demux = boolean_t (*)(mach_msg_header_t*, mach_msg_header_t*);
 
 // A message buffer of at least `bytes`, 8-byte aligned, freed with the buffer.
+// ok() is false when the host could not give the memory (a huge max_size).
 class Buffer {
 public:
-    explicit Buffer(mach_msg_size_t bytes) { resize(bytes); }
-    void resize(mach_msg_size_t bytes) {
-        size_ = std::max<mach_msg_size_t>(bytes, sizeof(mig_reply_error_t) + MAX_TRAILER_SIZE);
-        words_ = std::make_unique<uint64_t[]>((size_ + 7) / 8);
+    explicit Buffer(uint64_t bytes) { resize(bytes); }
+    bool resize(uint64_t bytes) {
+        bytes = std::clamp<uint64_t>(bytes, sizeof(mig_reply_error_t) + MAX_TRAILER_SIZE, UINT32_MAX);
+        words_.reset(new (std::nothrow) uint64_t[(bytes + 7) / 8]);
+        size_ = words_ ? static_cast<mach_msg_size_t>(bytes) : 0;
+        return ok();
     }
+    bool ok() const { return words_ != nullptr; }
     mach_msg_header_t* header() { return reinterpret_cast<mach_msg_header_t*>(words_.get()); }
     mig_reply_error_t* reply() { return reinterpret_cast<mig_reply_error_t*>(words_.get()); }
     mach_msg_size_t size() const { return size_; }
@@ -88,7 +95,8 @@ mach_msg_return_t receive(Buffer& request, mach_port_t rcv_name, mach_msg_option
         mach_msg_return_t mr = mach_msg(request.header(), MACH_RCV_MSG | options, 0, request.size(), rcv_name,
                                         MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
         if (mr != MACH_RCV_TOO_LARGE || !(options & MACH_RCV_LARGE)) return mr;
-        request.resize(request.header()->msgh_size + trailer);  // the message waits in the queue
+        // The message waits in the queue for a buffer that holds it.
+        if (!request.resize(uint64_t{request.header()->msgh_size} + trailer)) return KERN_RESOURCE_SHORTAGE;
     }
 }
 
@@ -100,7 +108,8 @@ mach_msg_return_t mach_msg_server_once(Demux demux, mach_msg_size_t max_size, ma
                                        mach_msg_options_t options) {
     options = pass_on(options);
     const mach_msg_size_t trailer = REQUESTED_TRAILER_SIZE(options);
-    Buffer request(max_size + trailer), reply(max_size);
+    Buffer request(uint64_t{max_size} + trailer), reply(max_size);
+    if (!request.ok() || !reply.ok()) return KERN_RESOURCE_SHORTAGE;
     mach_msg_return_t mr = receive(request, rcv_name, options, trailer);
     if (mr != MACH_MSG_SUCCESS) return mr;
     if (handle(demux, request, reply)) {
@@ -119,7 +128,8 @@ mach_msg_return_t mach_msg_server(Demux demux, mach_msg_size_t max_size, mach_po
     options = pass_on(options);
     const mach_msg_size_t trailer = REQUESTED_TRAILER_SIZE(options);
     // Both buffers take requests: the reply's receives the next one.
-    Buffer request(max_size + trailer), reply(max_size + trailer);
+    Buffer request(uint64_t{max_size} + trailer), reply(uint64_t{max_size} + trailer);
+    if (!request.ok() || !reply.ok()) return KERN_RESOURCE_SHORTAGE;
     mach_msg_return_t mr = receive(request, rcv_name, options, trailer);
     while (mr == MACH_MSG_SUCCESS) {
         if (!handle(demux, request, reply)) {
@@ -128,7 +138,10 @@ mach_msg_return_t mach_msg_server(Demux demux, mach_msg_size_t max_size, mach_po
             continue;
         }
         // The reply and the next request in one call, as a MIG server does.
-        if (reply.size() < request.size()) reply.resize(request.size());
+        if (reply.size() < request.size() && !reply.resize(request.size())) {
+            drop_reply(reply);
+            return KERN_RESOURCE_SHORTAGE;
+        }
         mr = mach_msg(reply.header(), reply_options(reply, options) | MACH_RCV_MSG, reply.header()->msgh_size,
                       reply.size(), rcv_name, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
         if (send_failed(mr)) {  // nothing was received
