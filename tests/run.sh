@@ -154,7 +154,7 @@ done
 grade() { make -s --no-print-directory grade BUILD="$build" ${SANFLAGS:+SANITIZE=1} "$@" >"$log" 2>&1; }
 grade
 expect "make grade without LAB exits 2" test "$?" -eq 2
-expect "... and names the labs" grep -q 'the labs: pingpong' "$log"
+expect "... and names the labs" grep -q 'the labs: kvserver pingpong' "$log"
 grade LAB=pingpong
 expect "the pingpong starter fails" test "$?" -ne 0
 expect "... every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 4 failed\n' "$log"
@@ -169,6 +169,17 @@ expect "... which prints one replay command" test "$(wc -l <<<"$replay")" -eq 1
 expect "... that shows the failure again" grep -q 'ping  *exited with code 1' <($replay 2>&1)
 grade LAB=pingpong SOLUTION=tests/labs/pingpong_reference.cpp TEST=alternately
 expect "make grade TEST=words grades only those tests" grep -qzP 'score 30/30\n1 passed, 0 failed\n' "$log"
+grade LAB=kvserver
+expect "the kvserver starter fails every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 6 failed\n' "$log"
+grade LAB=kvserver SOLUTION=tests/labs/kvserver_reference.cpp
+expect "a kvserver solution (mach_msg_server) passes with every point" grep -qzP 'score 100/100\n6 passed, 0 failed\n' "$log"
+grade LAB=kvserver SOLUTION=tests/labs/kvserver_reference.cpp CXXFLAGS="-O2 -DKVSERVER_HAND_LOOP"
+expect "a kvserver that gives up on an undeliverable answer loses the vanishing-client tests" \
+    grep -qzP 'score 65/100\n4 passed, 2 failed\n' "$log"
+expect "... and says which answer failed" grep -q 'put(9, 90) after two clients vanished: mach_msg returned MACH_SEND_INVALID_DEST' "$log"
+replay=$(sed -n 's/^ *replay: //p' "$log" | head -1)
+# shellcheck disable=SC2086
+expect "... with a replay command that shows the client failing" grep -q 'client  *exited with code 1' <($replay 2>&1)
 
 # 4. The contract: an outside program built against build/machsim.pc, as a grader would.
 cxx=${CXX:-g++}
