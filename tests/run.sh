@@ -154,7 +154,7 @@ done
 grade() { make -s --no-print-directory grade BUILD="$build" ${SANFLAGS:+SANITIZE=1} "$@" >"$log" 2>&1; }
 grade
 expect "make grade without LAB exits 2" test "$?" -eq 2
-expect "... and names the labs" grep -q 'the labs: kvserver pingpong' "$log"
+expect "... and names the labs" grep -q 'the labs: boundedbuffer kvserver pingpong' "$log"
 grade LAB=pingpong
 expect "the pingpong starter fails" test "$?" -ne 0
 expect "... every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 4 failed\n' "$log"
@@ -180,6 +180,13 @@ expect "... and says which answer failed" grep -q 'put(9, 90) after two clients 
 replay=$(sed -n 's/^ *replay: //p' "$log" | head -1)
 # shellcheck disable=SC2086
 expect "... with a replay command that shows the client failing" grep -q 'client  *exited with code 1' <($replay 2>&1)
+grade LAB=boundedbuffer
+expect "the boundedbuffer starter fails every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 5 failed\n' "$log"
+grade LAB=boundedbuffer SOLUTION=tests/labs/boundedbuffer_reference.cpp
+expect "a boundedbuffer solution passes with every point" grep -qzP 'score 100/100\n5 passed, 0 failed\n' "$log"
+grade LAB=boundedbuffer SOLUTION=tests/labs/boundedbuffer_reference.cpp CXXFLAGS="-O2 -DBOUNDEDBUFFER_POLL"
+expect "a producer that polls the full buffer loses that test" grep -qzP 'score 80/100\n4 passed, 1 failed\n' "$log"
+expect "... and the grader says how often it polled" grep -q 'the producer polled: [0-9]* of its sends returned MACH_SEND_TIMED_OUT' "$log"
 
 # 4. The contract: an outside program built against build/machsim.pc, as a grader would.
 cxx=${CXX:-g++}
