@@ -154,7 +154,7 @@ done
 grade() { make -s --no-print-directory grade BUILD="$build" ${SANFLAGS:+SANITIZE=1} "$@" >"$log" 2>&1; }
 grade
 expect "make grade without LAB exits 2" test "$?" -eq 2
-expect "... and names the labs" grep -q 'the labs: boundedbuffer kvserver pingpong' "$log"
+expect "... and names the labs" grep -q 'the labs: boundedbuffer kvserver nameserver pingpong' "$log"
 grade LAB=pingpong
 expect "the pingpong starter fails" test "$?" -ne 0
 expect "... every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 4 failed\n' "$log"
@@ -187,6 +187,12 @@ expect "a boundedbuffer solution passes with every point" grep -qzP 'score 100/1
 grade LAB=boundedbuffer SOLUTION=tests/labs/boundedbuffer_reference.cpp CXXFLAGS="-O2 -DBOUNDEDBUFFER_POLL"
 expect "a producer that polls the full buffer loses that test" grep -qzP 'score 80/100\n4 passed, 1 failed\n' "$log"
 expect "... and the grader says how often it polled" grep -q 'the producer polled: [0-9]* of its sends returned MACH_SEND_TIMED_OUT' "$log"
+grade LAB=nameserver
+expect "the nameserver starter fails every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 5 failed\n' "$log"
+grade LAB=nameserver SOLUTION=tests/labs/nameserver_reference.cpp
+expect "a nameserver solution (mach_msg_server) passes with every point" grep -qzP 'score 100/100\n5 passed, 0 failed\n' "$log"
+grade LAB=nameserver SOLUTION=tests/labs/nameserver_reference.cpp CXXFLAGS="-O2 -DNAMESERVER_HAND_LOOP"
+expect "a name server that keeps a failed register's right loses that test" grep -qzP 'score 85/100\n4 passed, 1 failed\n' "$log"
 
 # 4. The contract: an outside program built against build/machsim.pc, as a grader would.
 cxx=${CXX:-g++}
