@@ -127,17 +127,6 @@ mach_msg_return_t post(mach_port_t server, mach_msg_id_t id) {
     return mach_msg(&req.Head, MACH_SEND_MSG, sizeof req, 0, MACH_PORT_NULL, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
 }
 
-mach_msg_type_number_t name_count() {
-    mach_port_name_array_t names = nullptr;
-    mach_port_type_array_t types = nullptr;
-    mach_msg_type_number_t n = 0, m = 0;
-    if (mach_port_names(mach_task_self(), &names, &n, &types, &m) != KERN_SUCCESS) return 0xdead;
-    if (n) {
-        (void)vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(names), n * sizeof *names);
-        (void)vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(types), m * sizeof *types);
-    }
-    return n;
-}
 
 }  // namespace
 
@@ -148,9 +137,9 @@ TEST_CASE("mach_msg_server_once receives one request, hands it to the demux rout
     machsim::RunReport r = mt::run_task([&] {
         mach_port_t port = new_server_port();
         machsim::thread_start([&] {
-            names_before = name_count();
+            names_before = mt::name_count();
             served.value = mach_msg_server_once(add_demux, sizeof(Request), port, 0);
-            names_after = name_count();
+            names_after = mt::name_count();
         });
         CHECK_KR(call(port, kAdd, 41, got), MACH_MSG_SUCCESS);
     });
@@ -299,10 +288,10 @@ TEST_CASE("a reply whose client is gone is dropped: the server goes on and keeps
             else
                 g_server.doomed = gone;
         };
-        names_before = name_count();
+        names_before = mt::name_count();
         orphan(false);
         once.value = mach_msg_server_once(add_demux, sizeof(Request), port, 0);
-        names_after_once = name_count();
+        names_after_once = mt::name_count();
         orphan(true);
         CHECK_KR(post(port, kAdd), MACH_MSG_SUCCESS);  // no reply right at all
         orphan(false);
@@ -310,7 +299,7 @@ TEST_CASE("a reply whose client is gone is dropped: the server goes on and keeps
         int before = g_server.served;
         loop.value = mach_msg_server(add_demux, sizeof(Request), port, 0);
         served_by_loop = g_server.served - before;
-        names_after_loop = name_count();
+        names_after_loop = mt::name_count();
     });
     INFO(r.summary());
     CHECK(r.clean());

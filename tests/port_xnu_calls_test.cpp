@@ -36,17 +36,6 @@ mach_port_t construct(uint32_t flags, mach_port_msgcount_t qlimit = 0, mach_port
     return name;
 }
 
-mach_msg_type_number_t name_count() {
-    mach_port_name_array_t names = nullptr;
-    mach_port_type_array_t types = nullptr;
-    mach_msg_type_number_t n = 0, m = 0;
-    if (mach_port_names(mach_task_self(), &names, &n, &types, &m) != KERN_SUCCESS) return 0xdead;
-    if (n) {
-        (void)vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(names), n * sizeof *names);
-        (void)vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(types), m * sizeof *types);
-    }
-    return n;
-}
 
 }  // namespace
 
@@ -197,7 +186,7 @@ TEST_CASE("construct with no flags is mach_port_allocate's receive right, with t
 
 TEST_CASE("construct refuses guard flags and a qlimit above the maximum, and leaves nothing behind") {
     machsim::RunReport r = mt::run_task([] {
-        mach_msg_type_number_t before = name_count();
+        mach_msg_type_number_t before = mt::name_count();
         kern_return_t kr = KERN_SUCCESS;
         for (uint32_t flag : {MPO_CONTEXT_AS_GUARD, MPO_STRICT, MPO_IMMOVABLE_RECEIVE, MPO_FILTER_MSG, 0x10000}) {
             mach_port_t p = construct(flag | MPO_INSERT_SEND_RIGHT, 0, 0, &kr);
@@ -211,13 +200,13 @@ TEST_CASE("construct refuses guard flags and a qlimit above the maximum, and lea
         CHECK_KR(kr, KERN_SUCCESS);
         CHECK(mt::type_of(hinted) == MACH_PORT_TYPE_RECEIVE);
         CHECK_KR(mach_port_destruct(mach_task_self(), hinted, 0, 0), KERN_SUCCESS);
-        CHECK(name_count() == before);
+        CHECK(mt::name_count() == before);
         mach_port_options_t opts{};
         mach_port_name_t name = 0;
         CHECK_KR(mach_port_construct(mach_task_self(), nullptr, 0, &name), KERN_INVALID_ADDRESS);
         CHECK_KR(mach_port_construct(mach_task_self(), &opts, 0, nullptr), KERN_INVALID_ADDRESS);
         CHECK_KR(mach_port_construct(MACH_PORT_NULL, &opts, 0, &name), MACH_SEND_INVALID_DEST);
-        CHECK(name_count() == before);
+        CHECK(mt::name_count() == before);
     });
     INFO(r.summary());
     CHECK(r.clean());

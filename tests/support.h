@@ -141,6 +141,19 @@ inline mach_port_status_t status_of(mach_port_name_t name) {
     return st;
 }
 
+// How many names the caller's space holds (mach_port_names; its arrays are given back).
+inline mach_msg_type_number_t name_count() {
+    mach_port_name_array_t names = nullptr;
+    mach_port_type_array_t types = nullptr;
+    mach_msg_type_number_t n = 0, m = 0;
+    if (mach_port_names(mach_task_self(), &names, &n, &types, &m) != KERN_SUCCESS) return 0xdead;
+    if (n) {
+        (void)vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(names), n * sizeof *names);
+        (void)vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(types), m * sizeof *types);
+    }
+    return n;
+}
+
 // Takes every free name of the caller's space with a dead name (use with a small
 // Config::max_names); returns how many it took.
 inline int fill_name_space() {

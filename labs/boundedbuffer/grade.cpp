@@ -12,14 +12,7 @@
 
 namespace {
 
-// Why one of the grader's tasks gave up (it also exits 1, which the kernel's report shows).
-std::vector<std::string> g_why;
-
-template <class... Args>
-int give_up(fmt::format_string<Args...> what, Args&&... args) {
-    g_why.push_back(fmt::format(what, std::forward<Args>(args)...));
-    return 1;
-}
+using lab::give_up;
 
 // The grader's consumer: a buffer of PC_BUFFER_SLOTS, and every item checked.
 int graders_consumer() {
@@ -50,13 +43,8 @@ int graders_consumer() {
 
 // The grader's producer: every item, in order, waiting in mach_msg while the buffer is full.
 int graders_producer() {
-    mach_port_t buffer = MACH_PORT_NULL;
-    kern_return_t kr = bootstrap_look_up(bootstrap_port, "buffer", &buffer);
-    for (int tries = 0; kr == BOOTSTRAP_UNKNOWN_SERVICE && tries < 100; ++tries) {
-        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1);
-        kr = bootstrap_look_up(bootstrap_port, "buffer", &buffer);
-    }
-    if (kr != KERN_SUCCESS) return give_up("bootstrap_look_up(\"buffer\"): {} after 100 tries", mach_error_string(kr));
+    mach_port_t buffer = lab::look_up("buffer");
+    if (!buffer) return 1;
     for (int32_t i = 0; i < PC_ITEMS; ++i) {
         pc_item item{};
         item.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, 0);
@@ -101,15 +89,6 @@ Items items_of(const lab::Run& r) {
     return out;
 }
 
-// A run of one of the programs below, failing the test unless every task exited 0.
-lab::Run graded(lab::Test& t, const std::string& program, machsim::Config cfg = {}) {
-    g_why.clear();
-    lab::Run r = lab::run(program, cfg);
-    if (t.expect_clean(r)) return r;
-    for (const std::string& why : g_why) t.expect(false, "{}", why);
-    return r;
-}
-
 }  // namespace
 
 MACHSIM_PROGRAM(bb_both, "boundedbuffer grader: your producer and your consumer") {
@@ -126,20 +105,23 @@ MACHSIM_PROGRAM(bb_consumer, "boundedbuffer grader: the grader's producer and yo
 }
 
 LAB_TEST("your producer and consumer together: 20 items arrive, in order, and the run ends clean", 20) {
-    lab::Run r = graded(t, "bb_both");
+    lab::Run r = lab::run("bb_both");
+    t.expect_clean(r);
     t.expect(r.received("consumer", PC_ITEM) == PC_ITEMS, "the consumer received {} items, not {}",
              r.received("consumer", PC_ITEM), PC_ITEMS);
 }
 
 LAB_TEST("your producer, with the grader's consumer: items 0 to 19, in order, each a message of its own", 20) {
-    lab::Run r = graded(t, "bb_producer");
+    lab::Run r = lab::run("bb_producer");
+    t.expect_clean(r);
     int sent = r.sent_with("producer", PC_ITEM, MACH_MSG_TYPE_COPY_SEND);
     t.expect(sent == PC_ITEMS, "{} items were sent to a send right the producer kept (COPY_SEND), not {}", sent,
              PC_ITEMS);
 }
 
 LAB_TEST("your consumer, with the grader's producer: the buffer holds 4 items, and fills up", 20) {
-    lab::Run r = graded(t, "bb_consumer");
+    lab::Run r = lab::run("bb_consumer");
+    t.expect_clean(r);
     Items seen = items_of(r);
     t.expect(seen.longest_queue == PC_BUFFER_SLOTS,
              "at most {} items were queued at once: the buffer's queue limit should be {}, and the "
@@ -148,7 +130,8 @@ LAB_TEST("your consumer, with the grader's producer: the buffer holds 4 items, a
 }
 
 LAB_TEST("the producer waits in mach_msg while the buffer is full, rather than polling it", 20) {
-    lab::Run r = graded(t, "bb_both");
+    lab::Run r = lab::run("bb_both");
+    t.expect_clean(r);
     Items seen = items_of(r);
     t.expect(seen.producer_waits > 0, "the producer never waited for room in the buffer");
     t.expect(seen.producer_timeouts == 0,
@@ -158,20 +141,10 @@ LAB_TEST("the producer waits in mach_msg while the buffer is full, rather than p
 }
 
 LAB_TEST("correct under any schedule: 25 seeds of the PCT policy and 25 of the random one", 20) {
-    // PCT's change points fall among the kernel entries of a round-robin run.
-    const uint64_t steps = std::max<uint64_t>(lab::run("bb_both").report.kernel_entries, 1);
-    for (machsim::Policy policy : {machsim::Policy::Pct, machsim::Policy::Random})
-        for (uint64_t seed = 1; seed <= 25; ++seed) {
-            machsim::Config cfg;
-            cfg.policy = policy;
-            cfg.seed = seed;
-            cfg.pct_steps = steps;
-            lab::Run r = graded(t, "bb_both", cfg);
-            if (t.failed()) return;  // one failing schedule, with its replay command, is enough
-            t.expect(r.received("consumer", PC_ITEM) == PC_ITEMS, "under this schedule the consumer received {} items",
-                     r.received("consumer", PC_ITEM));
-            if (t.failed()) return;
-        }
+    lab::under_schedules(t, "bb_both", [&](const lab::Run& r) {
+        t.expect(r.received("consumer", PC_ITEM) == PC_ITEMS, "under this schedule the consumer received {} items",
+                 r.received("consumer", PC_ITEM));
+    });
 }
 
 LAB_MAIN("boundedbuffer")

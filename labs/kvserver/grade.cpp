@@ -8,28 +8,9 @@
 
 namespace {
 
-// Why a client gave up, for the failure message (the client also exits 1, which the
-// kernel's report shows).
-std::vector<std::string> g_why;
+using lab::give_up;
 
-template <class... Args>
-int give_up(fmt::format_string<Args...> what, Args&&... args) {
-    g_why.push_back(fmt::format(what, std::forward<Args>(args)...));
-    return 1;
-}
-
-// The server's port, once it has checked in; MACH_PORT_NULL (and a reason) if it never does.
-mach_port_t look_up_kv() {
-    mach_port_t kv = MACH_PORT_NULL;
-    kern_return_t kr = bootstrap_look_up(bootstrap_port, "kv", &kv);
-    for (int tries = 0; kr == BOOTSTRAP_UNKNOWN_SERVICE && tries < 100; ++tries) {
-        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1);
-        kr = bootstrap_look_up(bootstrap_port, "kv", &kv);
-    }
-    if (kr == KERN_SUCCESS) return kv;
-    give_up("bootstrap_look_up(\"kv\"): {} after 100 tries (no live server checked in)", mach_error_string(kr));
-    return MACH_PORT_NULL;
-}
+mach_port_t look_up_kv() { return lab::look_up("kv"); }
 
 struct Answer {
     mach_msg_return_t mr = MACH_MSG_SUCCESS;
@@ -177,49 +158,28 @@ MACHSIM_PROGRAM(kv_crowd, "kvserver grader: three clients at once") {
     k.spawn("carol", [] { return crowd_member(300); });
 }
 
-namespace {
-
-// A run of one of the programs above, failing the test unless every client exited 0.
-lab::Run graded(lab::Test& t, const std::string& program, machsim::Config cfg = {}) {
-    g_why.clear();
-    lab::Run r = lab::run(program, cfg);
-    if (t.expect_clean(r)) return r;
-    for (const std::string& why : g_why) t.expect(false, "{}", why);
-    return r;
-}
-
-}  // namespace
-
 LAB_TEST("put stores a value and get returns it; a later put replaces it; answers go to send-once rights", 25) {
-    lab::Run r = graded(t, "kv_basic");
+    lab::Run r = lab::run("kv_basic");
+    t.expect_clean(r);
     int once = r.sent_with("server", KV_PUT + KV_REPLY_OFFSET, MACH_MSG_TYPE_MOVE_SEND_ONCE) +
                r.sent_with("server", KV_GET + KV_REPLY_OFFSET, MACH_MSG_TYPE_MOVE_SEND_ONCE);
     t.expect(once == 6, "{} of the 6 answers went out through the request's send-once right (MOVE_SEND_ONCE)", once);
 }
 
-LAB_TEST("a get of a key never stored is answered KERN_NOT_FOUND", 15) { graded(t, "kv_missing"); }
+LAB_TEST("a get of a key never stored is answered KERN_NOT_FOUND", 15) { t.expect_clean(lab::run("kv_missing")); }
 
 LAB_TEST("a request with an unknown id is answered MIG_BAD_ID (id + 100), and the server goes on", 15) {
-    graded(t, "kv_bad_id");
+    t.expect_clean(lab::run("kv_bad_id"));
 }
 
-LAB_TEST("clients gone before their answers do not stop the server", 15) { graded(t, "kv_vanishing"); }
+LAB_TEST("clients gone before their answers do not stop the server", 15) { t.expect_clean(lab::run("kv_vanishing")); }
 
-LAB_TEST("three clients at once each read back their own values", 10) { graded(t, "kv_crowd"); }
+LAB_TEST("three clients at once each read back their own values", 10) { t.expect_clean(lab::run("kv_crowd")); }
 
 LAB_TEST("correct under any schedule: 25 seeds of the PCT policy and 25 of the random one, two programs", 20) {
     for (const char* program : {"kv_crowd", "kv_vanishing"}) {
-        // PCT's change points fall among the kernel entries of a round-robin run.
-        const uint64_t steps = std::max<uint64_t>(lab::run(program).report.kernel_entries, 1);
-        for (machsim::Policy policy : {machsim::Policy::Pct, machsim::Policy::Random})
-            for (uint64_t seed = 1; seed <= 25; ++seed) {
-                machsim::Config cfg;
-                cfg.policy = policy;
-                cfg.seed = seed;
-                cfg.pct_steps = steps;
-                graded(t, program, cfg);
-                if (t.failed()) return;  // one failing schedule, with its replay command, is enough
-            }
+        lab::under_schedules(t, program);
+        if (t.failed()) return;
     }
 }
 

@@ -10,29 +10,11 @@
 
 namespace {
 
-// Why one of the grader's tasks gave up (it also exits 1, which the kernel's report shows).
-std::vector<std::string> g_why;
-
-template <class... Args>
-int give_up(fmt::format_string<Args...> what, Args&&... args) {
-    g_why.push_back(fmt::format(what, std::forward<Args>(args)...));
-    return 1;
-}
+using lab::give_up;
 
 constexpr mach_msg_id_t kDouble = 5000;  // the grader's services answer value * 2, with id 5100
 
-// The name server's port, once it has checked in with the bootstrap server.
-mach_port_t look_up_ns() {
-    mach_port_t ns = MACH_PORT_NULL;
-    kern_return_t kr = bootstrap_look_up(bootstrap_port, "ns", &ns);
-    for (int tries = 0; kr == BOOTSTRAP_UNKNOWN_SERVICE && tries < 100; ++tries) {
-        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1);
-        kr = bootstrap_look_up(bootstrap_port, "ns", &ns);
-    }
-    if (kr == KERN_SUCCESS) return ns;
-    give_up("bootstrap_look_up(\"ns\"): {} after 100 tries (no live name server checked in)", mach_error_string(kr));
-    return MACH_PORT_NULL;
-}
+mach_port_t look_up_ns() { return lab::look_up("ns"); }
 
 // An answer of the name server: a mig_reply_error_t, or a lookup's port.
 union Answer {
@@ -267,48 +249,29 @@ MACHSIM_PROGRAM(ns_dead, "nameserver grader: a service dies; its name is free ag
     });
 }
 
-namespace {
-
-// A run of one of the programs above, failing the test unless every task exited 0.
-lab::Run graded(lab::Test& t, const std::string& program, machsim::Config cfg = {}) {
-    g_why.clear();
-    lab::Run r = lab::run(program, cfg);
-    if (t.expect_clean(r)) return r;
-    for (const std::string& why : g_why) t.expect(false, "{}", why);
-    return r;
-}
-
-}  // namespace
-
 LAB_TEST("services register, clients look them up and call them through the rights they get", 25) {
-    lab::Run r = graded(t, "ns_basic");
+    lab::Run r = lab::run("ns_basic");
+    t.expect_clean(r);
     int sent = r.sent_with("ns", NS_LOOKUP + NS_REPLY_OFFSET, MACH_MSG_TYPE_COPY_SEND);
     t.expect(sent >= 2, "{} lookup answers carried a copy of a send right (COPY_SEND), not at least 2", sent);
 }
 
 LAB_TEST("names never bound, taken, or too long, and unknown requests, get their codes", 20) {
-    graded(t, "ns_errors");
+    t.expect_clean(lab::run("ns_errors"));
 }
 
-LAB_TEST("a register that fails keeps no right: the one it carried is released", 15) { graded(t, "ns_no_leak"); }
+LAB_TEST("a register that fails keeps no right: the one it carried is released", 15) {
+    t.expect_clean(lab::run("ns_no_leak"));
+}
 
 LAB_TEST("a name whose service died is unbound: lookup fails, and the name can be registered again", 20) {
-    graded(t, "ns_dead");
+    t.expect_clean(lab::run("ns_dead"));
 }
 
 LAB_TEST("correct under any schedule: 25 seeds of the PCT policy and 25 of the random one, two programs", 20) {
     for (const char* program : {"ns_basic", "ns_dead"}) {
-        // PCT's change points fall among the kernel entries of a round-robin run.
-        const uint64_t steps = std::max<uint64_t>(lab::run(program).report.kernel_entries, 1);
-        for (machsim::Policy policy : {machsim::Policy::Pct, machsim::Policy::Random})
-            for (uint64_t seed = 1; seed <= 25; ++seed) {
-                machsim::Config cfg;
-                cfg.policy = policy;
-                cfg.seed = seed;
-                cfg.pct_steps = steps;
-                graded(t, program, cfg);
-                if (t.failed()) return;  // one failing schedule, with its replay command, is enough
-            }
+        lab::under_schedules(t, program);
+        if (t.failed()) return;
     }
 }
 

@@ -47,21 +47,11 @@ LAB_TEST("every request carries a send-once reply right made from ping's reply p
 }
 
 LAB_TEST("correct under any schedule: 25 seeds of the PCT policy and 25 of the random one", 30) {
-    // PCT's change points fall among the kernel entries of a round-robin run.
-    const uint64_t steps = std::max<uint64_t>(lab::run("pingpong").report.kernel_entries, 1);
-    for (machsim::Policy policy : {machsim::Policy::Pct, machsim::Policy::Random})
-        for (uint64_t seed = 1; seed <= 25; ++seed) {
-            machsim::Config cfg;
-            cfg.policy = policy;
-            cfg.seed = seed;
-            cfg.pct_steps = steps;
-            lab::Run r = lab::run("pingpong", cfg);
-            bool ok = t.expect_clean(r) &&
-                      t.expect(r.received("pong", kPing) == kRounds && r.received("ping", kPong) == kRounds,
-                               "under this schedule pong received {} requests and ping {} answers",
-                               r.received("pong", kPing), r.received("ping", kPong));
-            if (!ok) return;  // one failing schedule, with its replay command, is enough
-        }
+    lab::under_schedules(t, "pingpong", [&](const lab::Run& r) {
+        t.expect(r.received("pong", kPing) == kRounds && r.received("ping", kPong) == kRounds,
+                 "under this schedule pong received {} requests and ping {} answers", r.received("pong", kPing),
+                 r.received("ping", kPong));
+    });
 }
 
 LAB_MAIN("pingpong")
