@@ -154,7 +154,7 @@ done
 grade() { make -s --no-print-directory grade BUILD="$build" ${SANFLAGS:+SANITIZE=1} "$@" >"$log" 2>&1; }
 grade
 expect "make grade without LAB exits 2" test "$?" -eq 2
-expect "... and names the labs" grep -q 'the labs: boundedbuffer kvserver nameserver pingpong' "$log"
+expect "... and names the labs" grep -q 'the labs: boundedbuffer clockdriver kvserver nameserver pingpong' "$log"
 grade LAB=pingpong
 expect "the pingpong starter fails" test "$?" -ne 0
 expect "... every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 4 failed\n' "$log"
@@ -193,6 +193,12 @@ grade LAB=nameserver SOLUTION=tests/labs/nameserver_reference.cpp
 expect "a nameserver solution (mach_msg_server) passes with every point" grep -qzP 'score 100/100\n5 passed, 0 failed\n' "$log"
 grade LAB=nameserver SOLUTION=tests/labs/nameserver_reference.cpp CXXFLAGS="-O2 -DNAMESERVER_HAND_LOOP"
 expect "a name server that keeps a failed register's right loses that test" grep -qzP 'score 85/100\n4 passed, 1 failed\n' "$log"
+grade LAB=clockdriver
+expect "the clockdriver starter fails every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 3 failed\n' "$log"
+grade LAB=clockdriver SOLUTION=tests/labs/clockdriver_reference.cpp
+expect "a clockdriver solution passes with every point" grep -qzP 'score 100/100\n3 passed, 0 failed\n' "$log"
+grade LAB=clockdriver SOLUTION=tests/labs/clockdriver_reference.cpp CXXFLAGS="-O2 -DCLOCKDRIVER_ACK_FIRST"
+expect "a driver that acknowledges before handling loses that test" grep -qzP 'score 70/100\n2 passed, 1 failed\n' "$log"
 
 # 4. The contract: an outside program built against build/machsim.pc, as a grader would.
 cxx=${CXX:-g++}
