@@ -154,7 +154,7 @@ done
 grade() { make -s --no-print-directory grade BUILD="$build" ${SANFLAGS:+SANITIZE=1} "$@" >"$log" 2>&1; }
 grade
 expect "make grade without LAB exits 2" test "$?" -eq 2
-expect "... and names the labs" grep -q 'the labs: boundedbuffer clockdriver kvserver nameserver pingpong' "$log"
+expect "... and names the labs" grep -q 'the labs: boundedbuffer clockdriver kvserver nameserver pingpong sharedring' "$log"
 grade LAB=pingpong
 expect "the pingpong starter fails" test "$?" -ne 0
 expect "... every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 4 failed\n' "$log"
@@ -199,6 +199,14 @@ grade LAB=clockdriver SOLUTION=tests/labs/clockdriver_reference.cpp
 expect "a clockdriver solution passes with every point" grep -qzP 'score 100/100\n3 passed, 0 failed\n' "$log"
 grade LAB=clockdriver SOLUTION=tests/labs/clockdriver_reference.cpp CXXFLAGS="-O2 -DCLOCKDRIVER_ACK_FIRST"
 expect "a driver that acknowledges before handling loses that test" grep -qzP 'score 70/100\n2 passed, 1 failed\n' "$log"
+grade LAB=sharedring
+expect "the sharedring starter fails every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 5 failed\n' "$log"
+grade LAB=sharedring SOLUTION=tests/labs/sharedring_reference.cpp
+expect "a sharedring solution passes with every point" grep -qzP 'score 100/100\n5 passed, 0 failed\n' "$log"
+grade LAB=sharedring SOLUTION=tests/labs/sharedring_reference.cpp CXXFLAGS="-O2 -DSHAREDRING_NO_DRAIN"
+expect "a producer that leaves before the ring drains keeps only the consumer's points" \
+    grep -qzP 'score 20/100\n1 passed, 4 failed\n' "$log"
+expect "... and the grader's consumer says why" grep -q 'signalling slots_free after item [0-9]*: KERN_TERMINATED' "$log"
 
 # 4. The contract: an outside program built against build/machsim.pc, as a grader would.
 cxx=${CXX:-g++}
