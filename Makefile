@@ -5,7 +5,8 @@
 #   make test       build and run every test; the last line is "N passed, N failed"
 #   make asan       the same tests under AddressSanitizer + UBSan, in build-asan/
 #   make bench      the benchmarks; figures and ratios also go to build/bench.json
-#   make grade LAB=pingpong [TEST=words] [SOLUTION=file]   grade a lab (labs/README.md)
+#   make grade LAB=name [TEST=words] [SOLUTION=file]   grade a lab: pingpong, boundedbuffer, kvserver,
+#                   nameserver, clockdriver, sharedring (labs/README.md)
 #   make deps       install the Debian packages the build and the tests need (runs by itself when they are missing)
 #   make install    PREFIX=/usr/local DESTDIR= ; make uninstall ; make clean ; make layers
 #
@@ -157,4 +158,4 @@ clean:
 	rm -rf build build-asan
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
