@@ -1,6 +1,9 @@
 // exc_server and mach_exc_server: what MIG generates from exc.defs and
 // mach_exc.defs for a server, written by hand. The handlers are the program's;
 // a program that defines none still links (they are weak here).
+#include <cstring>
+#include <type_traits>
+
 #include "mach/mach.h"
 
 #pragma weak catch_exception_raise
@@ -44,8 +47,12 @@ boolean_t serve(mach_msg_header_t* request, mach_msg_header_t* reply, mach_msg_i
         return TRUE;
     }
     auto* req = reinterpret_cast<Request*>(request);
-    out->RetCode = handler ? handler(request->msgh_local_port, req->thread.name, req->task.name, req->exception,
-                                     req->code, req->codeCnt)
+    // The message packs its 64-bit codes at 4-byte alignment; the handler gets them in an array
+    // of their own, aligned, so that reading code[i] is defined behaviour (UBSan checks it).
+    std::remove_reference_t<decltype(req->code[0])> code[2] = {};
+    std::memcpy(code, req->code, req->codeCnt * sizeof code[0]);
+    out->RetCode = handler ? handler(request->msgh_local_port, req->thread.name, req->task.name, req->exception, code,
+                                     req->codeCnt)
                            : KERN_FAILURE;
     return TRUE;
 }
