@@ -354,6 +354,43 @@ TEST_CASE("MACH_RCV_LARGE lets the server take a request larger than max_size; w
     CHECK(got.reply.value == 100);
 }
 
+TEST_CASE("mach_msg_server with MACH_RCV_LARGE answers a request larger than max_size, and the ones after it") {
+    struct BigRequest {
+        Request head;
+        char pad[1000];
+    };
+    Code ended{-1};
+    ReplyBuffer big_answer{}, small_answer{};
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t port = new_server_port();
+        machsim::thread_start([&] { ended.value = mach_msg_server(add_demux, sizeof(Request), port, MACH_RCV_LARGE); });
+        union {
+            BigRequest req;
+            ReplyBuffer rep;
+        } buf{};
+        mach_port_t reply = mig_get_reply_port();
+        buf.req.head.Head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
+        buf.req.head.Head.msgh_size = sizeof buf.req;
+        buf.req.head.Head.msgh_remote_port = port;
+        buf.req.head.Head.msgh_local_port = reply;
+        buf.req.head.Head.msgh_id = kAdd;
+        buf.req.head.value = 5;
+        CHECK_KR(mach_msg(&buf.req.head.Head, MACH_SEND_MSG | MACH_RCV_MSG, sizeof buf.req, sizeof buf.rep, reply,
+                          MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+                 MACH_MSG_SUCCESS);
+        big_answer = buf.rep;
+        CHECK_KR(call(port, kAdd, 9, small_answer), MACH_MSG_SUCCESS);  // into the grown buffers
+        CHECK_KR(post(port, kQuit), MACH_MSG_SUCCESS);
+        thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK(big_answer.reply.Head.msgh_id == kAdd + kReplyOffset);
+    CHECK(big_answer.reply.value == 6);
+    CHECK(small_answer.reply.value == 10);
+    CHECK(ended == Code{MACH_RCV_INVALID_NAME});
+}
+
 // The textbook exception handler: mach_exc_server calls the program's
 // catch_mach_exception_raise, and mach_msg_server sends its answer.
 namespace {

@@ -132,16 +132,15 @@ mach_msg_return_t mach_msg_server(Demux demux, mach_msg_size_t max_size, mach_po
     if (!request.ok() || !reply.ok()) return KERN_RESOURCE_SHORTAGE;
     mach_msg_return_t mr = receive(request, rcv_name, options, trailer);
     while (mr == MACH_MSG_SUCCESS) {
+        // The reply buffer receives the next request: as large as a request grew (MACH_RCV_LARGE).
+        // Grown now, before the routine writes the reply into it.
+        if (reply.size() < request.size() && !reply.resize(request.size())) return KERN_RESOURCE_SHORTAGE;
         if (!handle(demux, request, reply)) {
             drop_reply(reply);
             mr = receive(request, rcv_name, options, trailer);
             continue;
         }
         // The reply and the next request in one call, as a MIG server does.
-        if (reply.size() < request.size() && !reply.resize(request.size())) {
-            drop_reply(reply);
-            return KERN_RESOURCE_SHORTAGE;
-        }
         mr = mach_msg(reply.header(), reply_options(reply, options) | MACH_RCV_MSG, reply.header()->msgh_size,
                       reply.size(), rcv_name, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
         if (send_failed(mr)) {  // nothing was received
