@@ -756,16 +756,20 @@ kern_return_t port_construct(IpcSpace& space, const mach_port_options_t& options
     if (uint32_t other = options.flags & ~(kConstructActs | kConstructIgnores))
         return fail(env, KERN_INVALID_ARGUMENT, "mach_port_construct: flags {:#x} are not provided (guards, filters)",
                     other);
-    if ((options.flags & MPO_QLIMIT) && options.mpl.mpl_qlimit > env.qlimit_max)
-        return fail(env, KERN_INVALID_VALUE, "mach_port_construct: qlimit {} is above {}", options.mpl.mpl_qlimit,
-                    env.qlimit_max);
     mach_port_name_t n = MACH_PORT_NULL;
     Entry* e = space.allocate(n);
     if (!e) return KERN_NO_SPACE;
     (void)fill_new(space, MACH_PORT_RIGHT_RECEIVE, n, *e, "mach_port_construct");
-    Port* p = e->port();
-    p->context = context;
-    if (options.flags & MPO_QLIMIT) p->qlimit = options.mpl.mpl_qlimit;
+    e->port()->context = context;
+    if (options.flags & MPO_QLIMIT) {  // mach_port_set_attributes's rules, as XNU applies them here
+        integer_t limits[MACH_PORT_LIMITS_INFO_COUNT];
+        std::memcpy(limits, &options.mpl, sizeof options.mpl);
+        if (kern_return_t kr = set_attributes(space, n, MACH_PORT_LIMITS_INFO, limits, MACH_PORT_LIMITS_INFO_COUNT);
+            kr != KERN_SUCCESS) {
+            (void)right_mod_refs(space, n, MACH_PORT_RIGHT_RECEIVE, -1);  // nothing is left behind
+            return kr;
+        }
+    }
     if (options.flags & MPO_INSERT_SEND_RIGHT) {
         Carried c = copyin(space, n, MACH_MSG_TYPE_MAKE_SEND);
         (void)insert_right(space, n, c);  // cannot fail: the name holds this port's receive right alone
