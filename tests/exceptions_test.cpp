@@ -346,16 +346,24 @@ TEST_CASE("*_set_exception_ports checks its arguments as XNU does, the port firs
             CHECK_KR(set(EXC_MASK_BAD_ACCESS, MACH_PORT_NULL, EXCEPTION_DEFAULT | MACH_EXCEPTION_BACKTRACE_PREFERRED, 0),
                      KERN_INVALID_ARGUMENT);
             CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, kDefault64 | MACH_EXCEPTION_BACKTRACE_PREFERRED, 0), KERN_SUCCESS);
-            // Behaviours XNU takes whose messages machsim cannot send: refused for a port.
-            for (exception_behavior_t b : {EXCEPTION_STATE, EXCEPTION_STATE_IDENTITY, EXCEPTION_IDENTITY_PROTECTED,
-                                           EXCEPTION_STATE_IDENTITY_PROTECTED})
+            // Behaviours XNU takes whose messages machsim cannot send: refused for a port. The
+            // identity-protected ones carry identity tokens; the state ones, a flavor machsim gives.
+            for (exception_behavior_t b : {EXCEPTION_IDENTITY_PROTECTED, EXCEPTION_STATE_IDENTITY_PROTECTED})
                 CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, b | MACH_EXCEPTION_CODES, x86_THREAD_STATE64),
                          KERN_INVALID_ARGUMENT);
+            for (exception_behavior_t b : {EXCEPTION_STATE, EXCEPTION_STATE_IDENTITY}) {
+                for (thread_state_flavor_t f : {0, x86_THREAD_STATE32, x86_FLOAT_STATE64, THREAD_STATE_NONE})
+                    CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, b, f), KERN_INVALID_ARGUMENT);
+                for (thread_state_flavor_t f : {x86_THREAD_STATE64, x86_THREAD_STATE, x86_EXCEPTION_STATE64,
+                                                x86_EXCEPTION_STATE})
+                    CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, b | MACH_EXCEPTION_CODES, f), KERN_SUCCESS);
+                CHECK_KR(set(EXC_MASK_BAD_ACCESS, MACH_PORT_NULL, b, 0), KERN_SUCCESS);  // no port: not looked at
+            }
 
             // The last call that succeeded holds; the refused ones cost the caller no uref.
             CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, EXCEPTION_DEFAULT | MACH_EXCEPTION_ERRORS, THREAD_STATE_NONE),
                      KERN_SUCCESS);
-            CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, EXCEPTION_STATE, x86_THREAD_STATE64), KERN_INVALID_ARGUMENT);
+            CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, EXCEPTION_STATE, x86_FLOAT_STATE64), KERN_INVALID_ARGUMENT);
             CHECK_KR(set(EXC_MASK_BAD_ACCESS, exc, kDefault64, 14), KERN_INVALID_ARGUMENT);
             CHECK(mt::refs(exc, MACH_PORT_RIGHT_SEND) == 1);
             Handlers h = handlers_of(me, EXC_MASK_BAD_ACCESS);

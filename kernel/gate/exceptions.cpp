@@ -1,13 +1,19 @@
 // Faults become Mach exceptions (R23): the faulting thread sends an
-// exception_raise RPC to its own exception port, then to its task's; a handler
-// that answers KERN_SUCCESS resumes it at the faulting instruction. With no
+// exception_raise RPC (or, by the handler's behaviour, exception_raise_state or
+// exception_raise_state_identity) to its own exception port, then to its task's;
+// a handler that answers KERN_SUCCESS resumes it at the faulting instruction, or
+// where the state it sent back says. With no
 // handler left the fault becomes a signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, as
 // XNU maps them), whose default action ends the task.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstring>
+#include <vector>
 
 #include "kernel/gate/sys_common.h"
+#include "kernel/gate/thread_state.h"
 #include "mach/exc.h"
 #include "mach/mig_errors.h"
 #include "ports/mqueue.h"
@@ -117,48 +123,106 @@ bool Kernel::handle_fault(tasks::Thread& t, const machine::FaultInfo& f) {
     return fault_signal(t, e.signal, e.what);
 }
 
+namespace {
+
+// The request for one exception, after its header: for the behaviours that carry
+// them, the body count and the thread and task descriptors (their rights go in as
+// BodyItems); NDR, type and codes; for the behaviours that carry it, the thread's
+// state, cut to its size as MIG sends it.
+class RequestBody {
+public:
+    void add(const void* p, std::size_t n) {
+        const auto* b = static_cast<const char*>(p);
+        bytes_.insert(bytes_.end(), b, b + n);
+    }
+    template <class T>
+    void add(const T& value) {
+        add(&value, sizeof value);
+    }
+    const char* data() const { return bytes_.data(); }
+    uint32_t size() const { return static_cast<uint32_t>(bytes_.size()); }
+
+private:
+    std::vector<char> bytes_;
+};
+
+// The answer in reply message m to request `id`. For a state behaviour, an answer
+// of KERN_SUCCESS sets the thread's registers from the reply first; a state that
+// cannot be set is the answer instead, as in XNU's exception_deliver.
+kern_return_t take_answer(ipc::Env& env, tasks::Thread& t, ipc::KMsg* m, mach_msg_id_t id, bool state) {
+    exception_raise_reply_t r{};
+    if (m->complex || m->size < sizeof r || m->header()->msgh_id != id + EXCEPTION_REPLY_ID_OFFSET)
+        return MIG_REPLY_MISMATCH;  // e.g. the send-once notification of a handler that died
+    std::memcpy(&r, m->data(), sizeof r);
+    if (!state || r.RetCode != KERN_SUCCESS) return r.RetCode;
+    constexpr std::size_t kFixed = offsetof(exception_raise_state_reply_t, new_state);
+    if (m->size < kFixed) return MIG_REPLY_MISMATCH;
+    int flavor = 0;
+    mach_msg_type_number_t count = 0;
+    std::memcpy(&flavor, m->data() + offsetof(exception_raise_state_reply_t, flavor), sizeof flavor);
+    std::memcpy(&count, m->data() + offsetof(exception_raise_state_reply_t, new_stateCnt), sizeof count);
+    if (count > THREAD_STATE_MAX || m->size != kFixed + count * sizeof(natural_t)) return MIG_REPLY_MISMATCH;
+    natural_t words[kLargestState] = {};  // a longer state is no flavor set_thread_state takes
+    std::memcpy(words, m->data() + kFixed, std::min(count, kLargestState) * sizeof(natural_t));
+    return set_thread_state(env, t, flavor, words, count);
+}
+
+}  // namespace
+
 kern_return_t Kernel::raise_exception(tasks::Thread& t, const tasks::ExceptionPort& ep, int level,
                                       exception_type_t type, int64_t code, int64_t subcode) {
     if (!t.exc_reply) t.exc_reply = ipc::port_create(env, t.task.id);
     // ep is the slot itself: while the thread waits, a handler may set it to
     // another port or none, so the trace keeps the id of the port asked.
     const auto port_id = ep.port->id();
-    bool codes64 = ep.behavior & MACH_EXCEPTION_CODES;
-    mach_exception_raise_request_t req{};  // the larger layout; the 32-bit one is its prefix
-    req.NDR = MACHSIM_NDR_NATIVE;
-    req.msgh_body.msgh_descriptor_count = 2;
-    for (mach_msg_port_descriptor_t* d : {&req.thread, &req.task}) {
-        d->disposition = MACH_MSG_TYPE_PORT_SEND;
-        d->type = MACH_MSG_PORT_DESCRIPTOR;
-    }
-    req.exception = type;
-    req.codeCnt = 2;
-    uint32_t size;
-    if (codes64) {
-        req.code[0] = code;
-        req.code[1] = subcode;
-        size = sizeof(mach_exception_raise_request_t);
-    } else {
-        auto* narrow = reinterpret_cast<exception_raise_request_t*>(&req);
-        narrow->code[0] = static_cast<exception_data_type_t>(code);
-        narrow->code[1] = static_cast<exception_data_type_t>(subcode);
-        size = sizeof(exception_raise_request_t);
-    }
+    const exception_behavior_t kind = ep.behavior & ~MACH_EXCEPTION_MASK;
+    const bool codes64 = ep.behavior & MACH_EXCEPTION_CODES;
+    const bool identity = kind != EXCEPTION_STATE;  // EXCEPTION_DEFAULT and EXCEPTION_STATE_IDENTITY
+    const bool state = kind != EXCEPTION_DEFAULT;
+    natural_t old_state[kLargestState] = {};
+    mach_msg_type_number_t old_count = kLargestState;
+    // The handler's flavor was checked when it was set; the thread is stopped at its fault.
+    if (state && get_thread_state(env, t, ep.flavor, old_state, &old_count) != KERN_SUCCESS) return KERN_FAILURE;
+
+    constexpr uint32_t kHeader = sizeof(mach_msg_header_t);
+    RequestBody body;
     ipc::BodyItem items[2];
-    items[0].offset = offsetof(mach_exception_raise_request_t, thread);
-    items[0].right = ipc::make_send(t.thread_port);
-    items[1].offset = offsetof(mach_exception_raise_request_t, task);
-    items[1].right = ipc::make_send(t.task.task_port);
-    mach_msg_id_t id = codes64 ? MACH_EXCEPTION_RAISE_ID : EXCEPTION_RAISE_ID;
+    std::size_t n_items = 0;
+    if (identity) {
+        body.add(mach_msg_body_t{2});
+        mach_msg_port_descriptor_t d{};
+        d.disposition = MACH_MSG_TYPE_PORT_SEND;
+        d.type = MACH_MSG_PORT_DESCRIPTOR;
+        for (ipc::Port* p : {t.thread_port, t.task.task_port}) {
+            items[n_items].offset = kHeader + body.size();
+            items[n_items++].right = ipc::make_send(p);
+            body.add(d);
+        }
+    }
+    body.add(NDR_record_t MACHSIM_NDR_NATIVE);
+    body.add(type);
+    body.add(mach_msg_type_number_t{2});
+    if (codes64) {
+        body.add(static_cast<mach_exception_data_type_t>(code));
+        body.add(static_cast<mach_exception_data_type_t>(subcode));
+    } else {  // an address is cut to its low 32 bits
+        body.add(static_cast<exception_data_type_t>(code));
+        body.add(static_cast<exception_data_type_t>(subcode));
+    }
+    if (state) {
+        body.add(ep.flavor);
+        body.add(old_count);
+        body.add(old_state, old_count * sizeof(natural_t));
+    }
+    const mach_msg_id_t id = (codes64 ? MACH_EXCEPTION_RAISE_ID : EXCEPTION_RAISE_ID) +
+                             (kind == EXCEPTION_STATE ? 1 : kind == EXCEPTION_STATE_IDENTITY ? 2 : 0);
     ipc::Carried dest = ipc::copy_send(ep.port);
     ipc::Carried reply = ipc::make_send_once(t.exc_reply);
     MS_TRACE(trace, Event{.kind = EventKind::ExceptionRaise,
                           .port = port_id,
                           .code = type,
                           .extra = static_cast<uint32_t>(level)});
-    constexpr uint32_t kHeader = sizeof(mach_msg_header_t);
-    if (!ipc::kernel_send_request(env, dest, reply, id, reinterpret_cast<const char*>(&req) + kHeader,
-                                  size - kHeader, items, 2))
+    if (!ipc::kernel_send_request(env, dest, reply, id, body.data(), body.size(), items, n_items))
         return KERN_FAILURE;
     ipc::KMsg* m = nullptr;
     kern_return_t answer;
@@ -171,13 +235,7 @@ kern_return_t Kernel::raise_exception(tasks::Thread& t, const tasks::ExceptionPo
         ipc::port_destroy(env, t.exc_reply);
         t.exc_reply = nullptr;
     } else {
-        exception_raise_reply_t r{};
-        if (!m->complex && m->size >= sizeof r && m->header()->msgh_id == id + EXCEPTION_REPLY_ID_OFFSET) {
-            std::memcpy(&r, m->data(), sizeof r);
-            answer = r.RetCode;
-        } else {
-            answer = MIG_REPLY_MISMATCH;  // e.g. the send-once notification of a handler that died
-        }
+        answer = take_answer(env, t, m, id, state);
         ipc::msg_consume(env, m);
     }
     MS_TRACE(trace, Event{.kind = EventKind::ExceptionReply, .port = port_id, .code = answer});
@@ -204,9 +262,14 @@ kern_return_t check_set(Kernel& k, exception_mask_t mask, const ipc::Port* port,
     if ((kind == EXCEPTION_IDENTITY_PROTECTED || (behavior & MACH_EXCEPTION_BACKTRACE_PREFERRED)) &&
         !(behavior & MACH_EXCEPTION_CODES))
         return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "behaviour {:#x} needs MACH_EXCEPTION_CODES", behavior);
-    if (port && kind != EXCEPTION_DEFAULT)
+    if (port && (kind == EXCEPTION_IDENTITY_PROTECTED || kind == EXCEPTION_STATE_IDENTITY_PROTECTED))
         return ipc::fail(k.env, KERN_INVALID_ARGUMENT,
-                         "behaviour {:#x}: machsim sends only EXCEPTION_DEFAULT messages (no thread state)", behavior);
+                         "behaviour {:#x}: machsim sends no identity-protected messages", behavior);
+    if (port && kind != EXCEPTION_DEFAULT && !state_flavor_provided(flavor))
+        return ipc::fail(k.env, KERN_INVALID_ARGUMENT,
+                         "behaviour {:#x} sends thread state, and flavor {} is not one machsim gives "
+                         "(x86_THREAD_STATE64, x86_EXCEPTION_STATE64, x86_THREAD_STATE, x86_EXCEPTION_STATE)",
+                         behavior, flavor);
     return KERN_SUCCESS;
 }
 

@@ -1,8 +1,11 @@
 // Threads and tasks as objects: thread and task ports, starting, stopping,
 // suspending, and tasks creating tasks.
+#include <algorithm>
 #include <vector>
 
 #include "kernel/gate/sys_common.h"
+#include "kernel/gate/thread_state.h"
+#include "mach/mig_errors.h"
 #include "ports/rights.h"
 
 namespace machsim::gate {
@@ -69,6 +72,32 @@ kern_return_t sys_thread_resume(mach_port_name_t thread) {
             k.signals_changed(t.task);  // a signal posted while it was held may interrupt its wait now
         }
         return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_thread_get_state(mach_port_name_t thread, thread_state_flavor_t flavor, natural_t* state,
+                                   mach_msg_type_number_t* count) {
+    return thread_call(Sys::thread_get_state, thread, [&](Kernel& k, tasks::Thread&, tasks::Thread& t) -> kern_return_t {
+        mach_msg_type_number_t room = 0;
+        if (!get_user(room, count)) return KERN_INVALID_ADDRESS;
+        room = std::min<mach_msg_type_number_t>(room, THREAD_STATE_MAX);  // as MIG's server bounds it
+        natural_t out[kLargestState] = {};
+        mach_msg_type_number_t n = room;
+        if (kern_return_t kr = get_thread_state(k.env, t, flavor, out, &n); kr != KERN_SUCCESS) return kr;
+        if (!machine::copy_user(state, out, n * sizeof(natural_t)) || !put_user(count, n)) return KERN_INVALID_ADDRESS;
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_thread_set_state(mach_port_name_t thread, thread_state_flavor_t flavor, const natural_t* state,
+                                   mach_msg_type_number_t count) {
+    if (count > THREAD_STATE_MAX) return MIG_ARRAY_TOO_LARGE;  // MIG's client stub refuses it before any message
+    return thread_call(Sys::thread_set_state, thread, [&](Kernel& k, tasks::Thread&, tasks::Thread& t) -> kern_return_t {
+        // A count no flavor has is refused by set_thread_state; only that many words are read.
+        natural_t in[kLargestState] = {};
+        if (count <= kLargestState && !machine::copy_user(in, state, count * sizeof(natural_t)))
+            return KERN_INVALID_ADDRESS;
+        return set_thread_state(k.env, t, flavor, in, count);
     });
 }
 

@@ -100,6 +100,10 @@ kern_return_t sys_thread_terminate(mach_port_name_t thread);
 kern_return_t sys_thread_suspend(mach_port_name_t thread);
 kern_return_t sys_thread_resume(mach_port_name_t thread);
 kern_return_t sys_thread_abort(mach_port_name_t thread);
+kern_return_t sys_thread_get_state(mach_port_name_t thread, thread_state_flavor_t flavor, natural_t* state,
+                                   mach_msg_type_number_t* count);
+kern_return_t sys_thread_set_state(mach_port_name_t thread, thread_state_flavor_t flavor, const natural_t* state,
+                                   mach_msg_type_number_t count);
 kern_return_t sys_task_threads(mach_port_name_t task, mach_port_name_t** threads, mach_msg_type_number_t* count);
 // A new task running body(name of the right it was given); *child = a send right to its task port.
 kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_t)> body, mach_port_name_t give,

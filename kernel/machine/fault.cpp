@@ -128,6 +128,9 @@ void asan_move_to(const void* lo, std::size_t size) {
 
 // The detour's three steps; a friend of Scheduler and Context.
 struct FaultDetour {
+    // The record of c's innermost fault, while the kernel handles it.
+    static FaultRecord* record(const Context& c) { return c.in_fault() ? c.fault_record_ : nullptr; }
+
     // In the signal handler: moves thread c onto a fault stack, where it will
     // call run(). False (and nothing changed) when no fault stack is ready.
     static bool enter(Scheduler& s, Context* c, const FaultInfo& info, ucontext_t* uc) {
@@ -227,6 +230,53 @@ struct FaultDetour {
         asan_move_to(back.lo, back.size);
     }
 };
+
+// --- a stopped thread's registers ------------------------------------------------
+
+namespace {
+
+// Where each general register (and rip) lives in the saved gregs.
+struct GregSlot {
+    uint64_t UserRegisters::*field;
+    int greg;
+};
+constexpr GregSlot kGregs[] = {
+    {&UserRegisters::rax, REG_RAX}, {&UserRegisters::rbx, REG_RBX}, {&UserRegisters::rcx, REG_RCX},
+    {&UserRegisters::rdx, REG_RDX}, {&UserRegisters::rdi, REG_RDI}, {&UserRegisters::rsi, REG_RSI},
+    {&UserRegisters::rbp, REG_RBP}, {&UserRegisters::rsp, REG_RSP}, {&UserRegisters::r8, REG_R8},
+    {&UserRegisters::r9, REG_R9},   {&UserRegisters::r10, REG_R10}, {&UserRegisters::r11, REG_R11},
+    {&UserRegisters::r12, REG_R12}, {&UserRegisters::r13, REG_R13}, {&UserRegisters::r14, REG_R14},
+    {&UserRegisters::r15, REG_R15}, {&UserRegisters::rip, REG_RIP},
+};
+
+// CF, PF, AF, ZF, SF, OF: the flags a task may set.
+constexpr uint64_t kArithmeticFlags = 0x8D5;
+
+}  // namespace
+
+bool read_fault_registers(const Context& c, UserRegisters& regs, TrapInfo& trap) {
+    const FaultRecord* r = FaultDetour::record(c);
+    if (!r) return false;
+    for (const GregSlot& g : kGregs) regs.*g.field = static_cast<uint64_t>(r->gregs[g.greg]);
+    regs.rflags = static_cast<uint64_t>(r->gregs[REG_EFL]);
+    auto segments = static_cast<uint64_t>(r->gregs[REG_CSGSFS]);  // cs, gs, fs, ss: 16 bits each
+    regs.cs = segments & 0xFFFF;
+    regs.gs = (segments >> 16) & 0xFFFF;
+    regs.fs = (segments >> 32) & 0xFFFF;
+    trap.trapno = static_cast<uint16_t>(r->gregs[REG_TRAPNO]);
+    trap.err = static_cast<uint32_t>(r->gregs[REG_ERR]);
+    trap.cr2 = static_cast<uint64_t>(r->gregs[REG_CR2]);
+    return true;
+}
+
+bool write_fault_registers(Context& c, const UserRegisters& regs) {
+    FaultRecord* r = FaultDetour::record(c);
+    if (!r) return false;
+    for (const GregSlot& g : kGregs) r->gregs[g.greg] = static_cast<greg_t>(regs.*g.field);
+    auto flags = static_cast<uint64_t>(r->gregs[REG_EFL]);
+    r->gregs[REG_EFL] = static_cast<greg_t>((flags & ~kArithmeticFlags) | (regs.rflags & kArithmeticFlags));
+    return true;
+}
 
 namespace {
 

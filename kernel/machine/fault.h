@@ -32,6 +32,29 @@ struct FaultInfo {
     bool runaway = false;         // not a fault: the watchdog stopped a thread that never enters the kernel
 };
 
+// The registers of a thread stopped at a fault, as it will resume: the fields
+// of XNU's x86_thread_state64_t, in its order, and what the trap itself said.
+struct UserRegisters {
+    uint64_t rax, rbx, rcx, rdx, rdi, rsi, rbp, rsp, r8, r9, r10, r11, r12, r13, r14, r15, rip, rflags, cs, fs, gs;
+};
+struct TrapInfo {
+    uint16_t trapno;  // the x86 vector (14: page fault)
+    uint32_t err;     // its error code
+    uint64_t cr2;     // the faulting address of a page fault
+};
+
+// The registers of c at its fault, while the kernel handles that fault
+// (Context::in_fault); false otherwise. Only then does the simulator hold a
+// thread's user registers: a thread that entered the kernel by a call has left
+// them in its compiled code's frames.
+bool read_fault_registers(const Context& c, UserRegisters& regs, TrapInfo& trap);
+
+// Replaces them: c resumes with these. Only what a task may set changes: the
+// general registers, rip, and the arithmetic flags of rflags (a trap flag or an
+// alignment check would stop the host, a set direction flag would corrupt the
+// kernel's copies); cs, fs and gs stay. False when c is not stopped at a fault.
+bool write_fault_registers(Context& c, const UserRegisters& regs);
+
 // What the kernel does about a fault of thread c. Runs as c, in ordinary
 // context, on a kernel stack. True: resume c at the faulting instruction.
 // False: c is finished (the kernel has done its bookkeeping) and never runs again.

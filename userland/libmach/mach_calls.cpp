@@ -155,6 +155,14 @@ kern_return_t thread_terminate(thread_act_t target_act) { return gate::sys_threa
 kern_return_t thread_suspend(thread_act_t target_act) { return gate::sys_thread_suspend(target_act); }
 kern_return_t thread_resume(thread_act_t target_act) { return gate::sys_thread_resume(target_act); }
 kern_return_t thread_abort(thread_act_t target_act) { return gate::sys_thread_abort(target_act); }
+kern_return_t thread_get_state(thread_act_t target_act, thread_state_flavor_t flavor, thread_state_t old_state,
+                               mach_msg_type_number_t* old_stateCnt) {
+    return gate::sys_thread_get_state(target_act, flavor, old_state, old_stateCnt);
+}
+kern_return_t thread_set_state(thread_act_t target_act, thread_state_flavor_t flavor, thread_state_t new_state,
+                               mach_msg_type_number_t new_stateCnt) {
+    return gate::sys_thread_set_state(target_act, flavor, new_state, new_stateCnt);
+}
 kern_return_t task_threads(task_t target_task, thread_act_array_t* act_list, mach_msg_type_number_t* act_listCnt) {
     return gate::sys_task_threads(target_task, act_list, act_listCnt);
 }

@@ -114,6 +114,15 @@ kern_return_t thread_resume(thread_act_t target_act);
  * returns MACH_RCV_INTERRUPTED / MACH_SEND_INTERRUPTED; without them its call
  * goes on waiting, as mach_msg retries. */
 kern_return_t thread_abort(thread_act_t target_act);
+/* The registers of a thread stopped at a fault (waiting for its exception
+ * handler's answer, or in a fault's signal handler), in the flavors
+ * x86_THREAD_STATE64, x86_THREAD_STATE, x86_EXCEPTION_STATE64 and
+ * x86_EXCEPTION_STATE (get only). KERN_FAILURE for a thread not stopped at a
+ * fault: machsim has no registers of it (docs/api.md, section 12.6). */
+kern_return_t thread_get_state(thread_act_t target_act, thread_state_flavor_t flavor, thread_state_t old_state,
+                               mach_msg_type_number_t *old_stateCnt);
+kern_return_t thread_set_state(thread_act_t target_act, thread_state_flavor_t flavor, thread_state_t new_state,
+                               mach_msg_type_number_t new_stateCnt);
 /* Send rights to the task's live threads, in an array in the caller's memory. */
 kern_return_t task_threads(task_t target_task, thread_act_array_t *act_list, mach_msg_type_number_t *act_listCnt);
 kern_return_t task_terminate(task_t target_task);
@@ -173,9 +182,10 @@ kern_return_t mach_vm_map(vm_map_t target_task, mach_vm_address_t *address, mach
                           vm_inherit_t inheritance);
 
 /* Exception ports (R23): where a thread's faults go, first the thread's own
- * port for the exception type, then its task's. A handler port takes only
- * EXCEPTION_DEFAULT (optionally | MACH_EXCEPTION_CODES); the flavor is checked
- * as XNU does, kept and reported, never used (docs/api.md, section 12.2). */
+ * port for the exception type, then its task's. A handler port takes the
+ * behaviours EXCEPTION_DEFAULT, EXCEPTION_STATE and EXCEPTION_STATE_IDENTITY
+ * (optionally | MACH_EXCEPTION_CODES); the two state behaviours need a flavor
+ * thread_get_state gives (docs/api.md, section 12.2). */
 kern_return_t task_set_exception_ports(task_t task, exception_mask_t exception_mask, mach_port_t new_port,
                                        exception_behavior_t behavior, thread_state_flavor_t new_flavor);
 kern_return_t thread_set_exception_ports(thread_act_t thread, exception_mask_t exception_mask, mach_port_t new_port,
@@ -188,20 +198,41 @@ kern_return_t thread_get_exception_ports(thread_act_t thread, exception_mask_t e
                                          exception_handler_array_t old_handlers,
                                          exception_behavior_array_t old_behaviors,
                                          exception_flavor_array_t old_flavors);
-/* MIG-style demultiplexers for an exception server: for an exception_raise
- * (2401) or mach_exception_raise (2405) request they call the program's own
- * catch_exception_raise / catch_mach_exception_raise, write the reply (its
- * RetCode is the handler's answer; KERN_SUCCESS resumes the thread) and return
- * TRUE; for anything else the reply says MIG_BAD_ID and they return FALSE. A
- * program that does not define the handler gets KERN_FAILURE as the answer. */
+/* MIG-style demultiplexers for an exception server: for a request of their
+ * subsystem (exc_server: 2401-2403, mach_exc_server: 2405-2407) they call the
+ * program's own catch_* routine, write the reply (its RetCode is the routine's
+ * answer; KERN_SUCCESS resumes the thread, for the state routines with the state
+ * the routine wrote to new_state) and return TRUE; for anything else the reply
+ * says MIG_BAD_ID and they return FALSE. A program that does not define the
+ * routine a request needs gets KERN_FAILURE as the answer. */
 boolean_t exc_server(mach_msg_header_t *request, mach_msg_header_t *reply);
 boolean_t mach_exc_server(mach_msg_header_t *request, mach_msg_header_t *reply);
 kern_return_t catch_exception_raise(mach_port_t exception_port, mach_port_t thread, mach_port_t task,
                                     exception_type_t exception, exception_data_t code,
                                     mach_msg_type_number_t codeCnt);
+kern_return_t catch_exception_raise_state(mach_port_t exception_port, exception_type_t exception,
+                                          const exception_data_t code, mach_msg_type_number_t codeCnt, int *flavor,
+                                          const thread_state_t old_state, mach_msg_type_number_t old_stateCnt,
+                                          thread_state_t new_state, mach_msg_type_number_t *new_stateCnt);
+kern_return_t catch_exception_raise_state_identity(mach_port_t exception_port, mach_port_t thread, mach_port_t task,
+                                                   exception_type_t exception, exception_data_t code,
+                                                   mach_msg_type_number_t codeCnt, int *flavor,
+                                                   thread_state_t old_state, mach_msg_type_number_t old_stateCnt,
+                                                   thread_state_t new_state, mach_msg_type_number_t *new_stateCnt);
 kern_return_t catch_mach_exception_raise(mach_port_t exception_port, mach_port_t thread, mach_port_t task,
                                          exception_type_t exception, mach_exception_data_t code,
                                          mach_msg_type_number_t codeCnt);
+kern_return_t catch_mach_exception_raise_state(mach_port_t exception_port, exception_type_t exception,
+                                               const mach_exception_data_t code, mach_msg_type_number_t codeCnt,
+                                               int *flavor, const thread_state_t old_state,
+                                               mach_msg_type_number_t old_stateCnt, thread_state_t new_state,
+                                               mach_msg_type_number_t *new_stateCnt);
+kern_return_t catch_mach_exception_raise_state_identity(mach_port_t exception_port, mach_port_t thread,
+                                                        mach_port_t task, exception_type_t exception,
+                                                        mach_exception_data_t code, mach_msg_type_number_t codeCnt,
+                                                        int *flavor, thread_state_t old_state,
+                                                        mach_msg_type_number_t old_stateCnt, thread_state_t new_state,
+                                                        mach_msg_type_number_t *new_stateCnt);
 
 /* The symbolic name of a return code, e.g. "MACH_SEND_INVALID_DEST". */
 char *mach_error_string(mach_error_t error_value);
