@@ -49,6 +49,18 @@ kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_p
 namespace {
 void on_sleep_over(machine::Context* c) { Kernel::current()->sched.wake(c, KERN_SUCCESS); }
 void on_sleep_aborted(machine::Context* c) { Kernel::current()->sched.wake(c, KERN_ABORTED); }
+
+// Sleeps until virtual time `deadline`: KERN_SUCCESS then, KERN_ABORTED when cut short.
+// A signal first cuts it short. A thread being terminated (a destructor run by the
+// unwinding) never sleeps; in a fault's signal handler wait_interrupted() would not
+// say so, and the sleep would hold it (at the end of a run, for ever).
+kern_return_t sleep_until(Kernel& k, tasks::Thread& self, uint64_t deadline) {
+    if (self.kill_pending || self.wait_interrupted()) return KERN_ABORTED;
+    k.sched.arm_timer(&self, std::min(deadline, machine::Clock::kEndOfTime), on_sleep_over);  // never wraps
+    MS_TRACE(k.trace, Event{.kind = EventKind::Block, .text = "sleep"});
+    self.abort_wait = on_sleep_aborted;
+    return k.sched.block();
+}
 }  // namespace
 
 kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_timeout_t time) {
@@ -57,18 +69,16 @@ kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_ti
         switch (option) {
         case SWITCH_OPTION_NONE:
         case SWITCH_OPTION_DEPRESS: k.sched.yield(); return KERN_SUCCESS;
-        case SWITCH_OPTION_WAIT: {
-            // A signal first: the sleep is cut short. A thread being terminated (a destructor run
-            // by the unwinding) never sleeps; in a fault's signal handler wait_interrupted() would
-            // not say so, and the sleep would hold it (at the end of a run, for ever).
-            if (self.kill_pending || self.wait_interrupted()) return KERN_ABORTED;
-            k.sched.arm_timer(&self, k.clock.now() + uint64_t{time} * ipc::kTicksPerMs, on_sleep_over);
-            MS_TRACE(k.trace, Event{.kind = EventKind::Block, .text = "sleep"});
-            self.abort_wait = on_sleep_aborted;
-            return k.sched.block();
-        }
+        case SWITCH_OPTION_WAIT: return sleep_until(k, self, k.clock.now() + uint64_t{time} * ipc::kTicksPerMs);
         default: return KERN_INVALID_ARGUMENT;
         }
+    });
+}
+
+kern_return_t sys_mach_wait_until(uint64_t deadline) {
+    return call(Sys::mach_wait_until, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        if (deadline <= k.clock.now()) return KERN_SUCCESS;  // already past: no wait, as XNU
+        return sleep_until(k, self, deadline);
     });
 }
 

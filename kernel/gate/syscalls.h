@@ -76,6 +76,8 @@ kern_return_t sys_mach_port_request_notification(mach_port_name_t task, mach_por
 mach_port_name_t sys_mach_reply_port();
 kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_port_name_t* port);
 kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_timeout_t time);
+// Sleeps until the virtual clock reads `deadline` (ticks); at once when it has.
+kern_return_t sys_mach_wait_until(uint64_t deadline);
 kern_return_t sys_vm_allocate(mach_port_name_t task, vm_address_t* address, vm_size_t size, int flags);
 kern_return_t sys_vm_deallocate(mach_port_name_t task, vm_address_t address, vm_size_t size);
 kern_return_t sys_vm_protect(mach_port_name_t task, vm_address_t address, vm_size_t size, boolean_t set_maximum,
@@ -158,6 +160,8 @@ mach_port_name_t bootstrap_name();
 mach_port_name_t mig_reply_name();      // the thread's MIG reply port, allocated on first use
 void mig_reply_discard(mach_port_name_t name);
 uint64_t clock_now();
+// mach_timebase_info's numer and denom: ticks (virtual µs) to nanoseconds.
+constexpr uint32_t kTimebaseNumer = 1000, kTimebaseDenom = 1;
 std::vector<std::string> check_invariants();  // of the kernel running now; empty outside run()
 
 }  // namespace machsim::gate

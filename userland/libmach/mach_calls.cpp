@@ -8,6 +8,7 @@
 #include "kernel/gate/syscalls.h"
 #include "kernel/machine/usercopy.h"
 #include "mach/mach.h"
+#include "mach/mach_time.h"
 #include "machsim/trace.h"
 
 namespace gate = machsim::gate;
@@ -149,6 +150,13 @@ kern_return_t task_get_special_port(task_t task, int which_port, mach_port_t* sp
 kern_return_t thread_switch(mach_port_name_t thread_name, int option, mach_msg_timeout_t option_time) {
     return gate::sys_thread_switch(thread_name, option, option_time);
 }
+
+uint64_t mach_absolute_time(void) { return gate::clock_now(); }
+kern_return_t mach_timebase_info(mach_timebase_info_t info) {
+    const mach_timebase_info_data_t base{gate::kTimebaseNumer, gate::kTimebaseDenom};
+    return machsim::machine::copy_user(info, &base, sizeof base) ? KERN_SUCCESS : KERN_INVALID_ADDRESS;
+}
+kern_return_t mach_wait_until(uint64_t deadline) { return gate::sys_mach_wait_until(deadline); }
 
 mach_port_t mach_thread_self(void) { return gate::sys_mach_thread_self(); }
 kern_return_t thread_terminate(thread_act_t target_act) { return gate::sys_thread_terminate(target_act); }
