@@ -195,3 +195,162 @@ TEST_CASE("semaphore_destroy uses up one uref of the caller's right even when it
 }
 
 }  // TEST_SUITE("semaphore_destroy")
+
+TEST_SUITE("semaphore_wait_signal and semaphore_signal_thread") {
+
+namespace {
+
+semaphore_t new_semaphore(int value = 0) {
+    semaphore_t s = MACH_PORT_NULL;
+    REQUIRE_KR(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, value), KERN_SUCCESS);
+    return s;
+}
+
+// Whether a count is there to take (it is taken).
+bool has_count(semaphore_t s) { return semaphore_timedwait(s, mach_timespec_t{0, 0}) == KERN_SUCCESS; }
+
+// Yields until the other threads have run as far as they can.
+void let_run() {
+    for (int i = 0; i < 4; ++i) (void)thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+}
+
+}  // namespace
+
+TEST_CASE("two threads play ping-pong with semaphore_wait_signal: strict turns, no wake-up lost") {
+    std::vector<std::string> log;
+    machsim::RunReport r = mt::run_task([&] {
+        semaphore_t ping = new_semaphore(), pong = new_semaphore();
+        constexpr int kRounds = 50;
+        machsim::thread_start([&] {
+            CHECK_KR(semaphore_wait(ping), KERN_SUCCESS);
+            for (int i = 0; i < kRounds; ++i) {
+                log.push_back("pong");
+                if (i + 1 < kRounds) {
+                    CHECK_KR(semaphore_wait_signal(ping, pong), KERN_SUCCESS);
+                } else {
+                    CHECK_KR(semaphore_signal(pong), KERN_SUCCESS);
+                }
+            }
+        });
+        for (int i = 0; i < kRounds; ++i) {
+            log.push_back("ping");
+            CHECK_KR(semaphore_wait_signal(pong, ping), KERN_SUCCESS);
+        }
+        CHECK_FALSE(has_count(ping));
+        CHECK_FALSE(has_count(pong));
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    REQUIRE(log.size() == 100);
+    for (std::size_t i = 0; i < log.size(); ++i) CHECK(log[i] == (i % 2 ? "pong" : "ping"));
+}
+
+TEST_CASE("semaphore_wait_signal on one semaphore, with a count, and its codes: nothing done when a name is bad") {
+    machsim::RunReport r = mt::run_task([&] {
+        semaphore_t s = new_semaphore(), w = new_semaphore(), sig = new_semaphore();
+        // The same semaphore both ways: its own signal is what the wait takes.
+        CHECK_KR(semaphore_wait_signal(s, s), KERN_SUCCESS);
+        CHECK_FALSE(has_count(s));
+        // A count to take: no wait; the signal is counted.
+        CHECK_KR(semaphore_signal(w), KERN_SUCCESS);
+        CHECK_KR(semaphore_wait_signal(w, sig), KERN_SUCCESS);
+        CHECK_FALSE(has_count(w));
+        CHECK(has_count(sig));
+        // Names are looked up before anything happens.
+        mach_port_t not_one = mt::new_receive_right();
+        CHECK_KR(semaphore_wait_signal(w, not_one), KERN_INVALID_ARGUMENT);
+        CHECK_KR(semaphore_wait_signal(not_one, sig), KERN_INVALID_ARGUMENT);
+        CHECK_KR(semaphore_wait_signal(MACH_PORT_NULL, sig), KERN_INVALID_ARGUMENT);
+        CHECK_FALSE(has_count(sig));
+        // A timed one that cannot wait: timed out, and the signal went.
+        CHECK_KR(semaphore_timedwait_signal(w, sig, mach_timespec_t{0, 0}), KERN_OPERATION_TIMED_OUT);
+        CHECK(has_count(sig));
+        // A bad time: refused before the call, nothing signalled.
+        CHECK_KR(semaphore_timedwait_signal(w, sig, mach_timespec_t{0, -1}), KERN_INVALID_VALUE);
+        CHECK_KR(semaphore_timedwait_signal(w, sig, mach_timespec_t{0, 1'000'000'000}), KERN_INVALID_VALUE);
+        CHECK_FALSE(has_count(sig));
+
+        // Destroyed semaphores (an extra uref keeps each name): a destroyed signal
+        // semaphore stops the call before anything; a destroyed wait semaphore after the signal.
+        semaphore_t gone = new_semaphore();
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), gone, MACH_PORT_RIGHT_SEND, 1), KERN_SUCCESS);
+        CHECK_KR(semaphore_destroy(mach_task_self(), gone), KERN_SUCCESS);
+        CHECK_KR(semaphore_signal(w), KERN_SUCCESS);
+        CHECK_KR(semaphore_wait_signal(w, gone), KERN_TERMINATED);
+        CHECK(has_count(w));  // not taken
+        CHECK_KR(semaphore_wait_signal(gone, sig), KERN_TERMINATED);
+        CHECK(has_count(sig));  // signalled first
+        CHECK(lt::invariants_ok());
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("semaphore_timedwait_signal times out on the virtual clock after signalling") {
+    uint64_t start = 0, end = 0;
+    kern_return_t woken_by_signal = -1;
+    machsim::RunReport r = mt::run_task([&] {
+        semaphore_t w = new_semaphore(), sig = new_semaphore();
+        machsim::thread_start([&] { woken_by_signal = semaphore_wait(sig); });
+        let_run();  // it waits on sig
+        start = machsim::now();
+        CHECK_KR(semaphore_timedwait_signal(w, sig, mach_timespec_t{0, 3'000'000}), KERN_OPERATION_TIMED_OUT);
+        end = machsim::now();
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK_KR(woken_by_signal, KERN_SUCCESS);
+    CHECK(end - start >= 3000);
+    CHECK(end - start < 3010);
+}
+
+TEST_CASE("semaphore_signal_thread wakes the thread named, or any one waiter, and never keeps a count") {
+    std::vector<std::string> woke;
+    machsim::RunReport r = mt::run_task([&] {
+        semaphore_t s = new_semaphore(), other = new_semaphore();
+        mach_port_t first = machsim::thread_start([&] {
+            CHECK_KR(semaphore_wait(s), KERN_SUCCESS);
+            woke.push_back("first");
+        });
+        mach_port_t second = machsim::thread_start([&] {
+            CHECK_KR(semaphore_wait(s), KERN_SUCCESS);
+            woke.push_back("second");
+        });
+        mach_port_t elsewhere = machsim::thread_start([&] {
+            CHECK_KR(semaphore_wait(other), KERN_SUCCESS);
+            woke.push_back("elsewhere");
+        });
+        let_run();  // all three wait
+
+        // The thread named, though it is not first in line.
+        CHECK_KR(semaphore_signal_thread(s, second), KERN_SUCCESS);
+        let_run();
+        CHECK(woke == std::vector<std::string>{"second"});
+        // A thread that waits on another semaphore, or runs: not waiting, nothing counted. (One
+        // that has ended has no thread port any more: KERN_INVALID_ARGUMENT.)
+        CHECK_KR(semaphore_signal_thread(s, elsewhere), KERN_NOT_WAITING);
+        mach_port_t me = mach_thread_self();
+        CHECK_KR(semaphore_signal_thread(s, me), KERN_NOT_WAITING);
+        (void)mach_port_deallocate(mach_task_self(), me);
+        CHECK_KR(semaphore_signal_thread(s, second), KERN_INVALID_ARGUMENT);
+        // Any one waiter.
+        CHECK_KR(semaphore_signal_thread(s, MACH_PORT_NULL), KERN_SUCCESS);
+        let_run();
+        CHECK(woke == std::vector<std::string>{"second", "first"});
+        CHECK_KR(semaphore_signal_thread(s, MACH_PORT_NULL), KERN_NOT_WAITING);
+        CHECK_FALSE(has_count(s));
+        // The thread name is looked at first.
+        mach_port_t not_one = mt::new_receive_right();
+        CHECK_KR(semaphore_signal_thread(not_one, not_one), KERN_INVALID_ARGUMENT);
+        CHECK_KR(semaphore_signal_thread(not_one, MACH_PORT_NULL), KERN_INVALID_ARGUMENT);
+
+        CHECK_KR(semaphore_signal_thread(other, elsewhere), KERN_SUCCESS);
+        let_run();
+        CHECK(woke.back() == "elsewhere");
+        for (mach_port_t t : {first, second, elsewhere}) (void)mach_port_deallocate(mach_task_self(), t);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+}  // TEST_SUITE

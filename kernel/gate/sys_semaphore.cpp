@@ -31,6 +31,15 @@ void on_abort(machine::Context* c) {
     tasks::semaphore_wake(Kernel::current()->env, c, KERN_ABORTED);
 }
 
+// Wakes the first waiter, or counts the signal when none waits.
+void signal(Kernel& k, tasks::Semaphore& s) {
+    if (machine::Context* c = s.waiters.pop_front()) {
+        tasks::semaphore_wake(k.env, c, KERN_SUCCESS);
+    } else {
+        ++s.value;
+    }
+}
+
 kern_return_t wait(Kernel& k, tasks::Thread& self, tasks::Semaphore& s, mach_port_name_t name,
                    const uint64_t* timeout) {
     if (s.value > 0) {
@@ -96,11 +105,41 @@ kern_return_t sys_semaphore_destroy(mach_port_name_t task, mach_port_name_t sema
 
 kern_return_t sys_semaphore_signal(mach_port_name_t semaphore) {
     return semaphore_call(Sys::semaphore_signal, semaphore, [](Kernel& k, tasks::Thread&, tasks::Semaphore& s) {
-        if (machine::Context* c = s.waiters.pop_front()) {
-            tasks::semaphore_wake(k.env, c, KERN_SUCCESS);
-        } else {
-            ++s.value;
-        }
+        signal(k, s);
+        return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_semaphore_wait_signal(mach_port_name_t wait_semaphore, mach_port_name_t signal_semaphore,
+                                        const uint64_t* timeout_ticks) {
+    return call(Sys::semaphore_wait_signal, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        // Both names first, the signalled one first, as XNU's trap looks them up.
+        tasks::Semaphore* to_signal = target_semaphore(self, signal_semaphore);
+        if (!to_signal) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a semaphore", signal_semaphore);
+        tasks::Semaphore* to_wait = target_semaphore(self, wait_semaphore);
+        if (!to_wait) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a semaphore", wait_semaphore);
+        if (!to_signal->active) return KERN_TERMINATED;  // and nothing is done
+        // XNU registers the wait first, then signals; nothing can run in between, so
+        // signalling first gives the same outcome, also when both are one semaphore.
+        signal(k, *to_signal);
+        if (!to_wait->active) return KERN_TERMINATED;
+        return wait(k, self, *to_wait, wait_semaphore, timeout_ticks);
+    });
+}
+
+kern_return_t sys_semaphore_signal_thread(mach_port_name_t semaphore, mach_port_name_t thread) {
+    return call(Sys::semaphore_signal_thread, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        tasks::Thread* t = nullptr;  // MACH_PORT_NULL: any one waiter
+        if (thread != MACH_PORT_NULL && !(t = target_thread(self, thread)))
+            return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a thread", thread);
+        tasks::Semaphore* s = target_semaphore(self, semaphore);
+        if (!s) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a semaphore", semaphore);
+        if (!s->active) return KERN_TERMINATED;
+        machine::Context* c = t ? (t->wait_object == s ? static_cast<machine::Context*>(t) : nullptr)
+                                : s->waiters.front();
+        if (!c) return KERN_NOT_WAITING;  // and, unlike semaphore_signal, no count is kept
+        s->waiters.remove(c);
+        tasks::semaphore_wake(k.env, c, KERN_SUCCESS);
         return KERN_SUCCESS;
     });
 }

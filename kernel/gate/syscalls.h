@@ -127,6 +127,12 @@ kern_return_t sys_semaphore_signal_all(mach_port_name_t semaphore);
 kern_return_t sys_semaphore_wait(mach_port_name_t semaphore);
 // timeout_ticks: virtual time to wait; nullptr means forever.
 kern_return_t sys_semaphore_timedwait(mach_port_name_t semaphore, const uint64_t* timeout_ticks);
+// Signals signal_semaphore and waits on wait_semaphore, as one call (semaphore_wait_signal,
+// and semaphore_timedwait_signal with a timeout).
+kern_return_t sys_semaphore_wait_signal(mach_port_name_t wait_semaphore, mach_port_name_t signal_semaphore,
+                                        const uint64_t* timeout_ticks);
+// Wakes `thread` if it waits on the semaphore, or any one waiter for MACH_PORT_NULL; never counts.
+kern_return_t sys_semaphore_signal_thread(mach_port_name_t semaphore, mach_port_name_t thread);
 
 kern_return_t sys_task_set_exception_ports(mach_port_name_t task, exception_mask_t mask, mach_port_name_t port,
                                            exception_behavior_t behavior, thread_state_flavor_t flavor);

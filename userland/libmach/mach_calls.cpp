@@ -31,6 +31,14 @@ namespace {
     return mr;
 }
 
+// A semaphore wait's timeout in ticks; false for a bad mach_timespec_t (XNU's
+// BAD_MACH_TIMESPEC: KERN_INVALID_VALUE, checked before anything else).
+bool timespec_ticks(mach_timespec_t t, uint64_t& ticks) {
+    if (t.tv_nsec < 0 || t.tv_nsec >= static_cast<clock_res_t>(NSEC_PER_SEC)) return false;
+    ticks = uint64_t{t.tv_sec} * USEC_PER_SEC + static_cast<uint64_t>(t.tv_nsec) / NSEC_PER_USEC;
+    return true;
+}
+
 }  // namespace
 
 vm_size_t vm_page_size = static_cast<vm_size_t>(sysconf(_SC_PAGESIZE));
@@ -209,9 +217,21 @@ kern_return_t semaphore_signal(semaphore_t semaphore) { return gate::sys_semapho
 kern_return_t semaphore_signal_all(semaphore_t semaphore) { return gate::sys_semaphore_signal_all(semaphore); }
 kern_return_t semaphore_wait(semaphore_t semaphore) { return gate::sys_semaphore_wait(semaphore); }
 kern_return_t semaphore_timedwait(semaphore_t semaphore, mach_timespec_t wait_time) {
-    if (wait_time.tv_nsec < 0 || wait_time.tv_nsec >= static_cast<clock_res_t>(NSEC_PER_SEC)) return KERN_INVALID_VALUE;
-    uint64_t ticks = uint64_t{wait_time.tv_sec} * USEC_PER_SEC + static_cast<uint64_t>(wait_time.tv_nsec) / NSEC_PER_USEC;
+    uint64_t ticks = 0;
+    if (!timespec_ticks(wait_time, ticks)) return KERN_INVALID_VALUE;
     return gate::sys_semaphore_timedwait(semaphore, &ticks);
+}
+kern_return_t semaphore_wait_signal(semaphore_t wait_semaphore, semaphore_t signal_semaphore) {
+    return gate::sys_semaphore_wait_signal(wait_semaphore, signal_semaphore, nullptr);
+}
+kern_return_t semaphore_timedwait_signal(semaphore_t wait_semaphore, semaphore_t signal_semaphore,
+                                         mach_timespec_t wait_time) {
+    uint64_t ticks = 0;
+    if (!timespec_ticks(wait_time, ticks)) return KERN_INVALID_VALUE;
+    return gate::sys_semaphore_wait_signal(wait_semaphore, signal_semaphore, &ticks);
+}
+kern_return_t semaphore_signal_thread(semaphore_t semaphore, thread_act_t thread) {
+    return gate::sys_semaphore_signal_thread(semaphore, thread);
 }
 
 kern_return_t vm_allocate(vm_map_t target_task, vm_address_t* address, vm_size_t size, int flags) {

@@ -137,6 +137,14 @@ kern_return_t semaphore_signal_all(semaphore_t semaphore);
 kern_return_t semaphore_wait(semaphore_t semaphore);
 /* Waits at most wait_time of virtual time: KERN_OPERATION_TIMED_OUT when it passes. */
 kern_return_t semaphore_timedwait(semaphore_t semaphore, mach_timespec_t wait_time);
+/* Signals signal_semaphore and waits on wait_semaphore in one call: nothing runs in
+ * between (a ping-pong of two threads without a lost wake-up). */
+kern_return_t semaphore_wait_signal(semaphore_t wait_semaphore, semaphore_t signal_semaphore);
+kern_return_t semaphore_timedwait_signal(semaphore_t wait_semaphore, semaphore_t signal_semaphore,
+                                         mach_timespec_t wait_time);
+/* Wakes thread if it waits on the semaphore (MACH_PORT_NULL: any one waiter);
+ * KERN_NOT_WAITING, and no count kept, when there is none. */
+kern_return_t semaphore_signal_thread(semaphore_t semaphore, thread_act_t thread);
 
 kern_return_t vm_allocate(vm_map_t target_task, vm_address_t *address, vm_size_t size, int flags);
 kern_return_t vm_deallocate(vm_map_t target_task, vm_address_t address, vm_size_t size);
