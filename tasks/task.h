@@ -40,6 +40,7 @@ public:
     uint32_t suspend_count = 0;       // thread_suspend minus thread_resume
     mach_port_name_t semaphore_name = MACH_PORT_NULL;  // the name of the semaphore it waits on (reports)
     bool main = false;                // the task's first thread: when it returns, the task ends
+    std::shared_ptr<void> user_data;  // a user-space library's per-thread record (C Threads); freed with it
 
     ExceptionPorts exc_ports;          // thread_set_exception_ports
     // Set by its first thread_set_exception_ports that succeeds: until then, as XNU (which
@@ -78,6 +79,7 @@ public:
     mach_port_name_t self_name = MACH_PORT_NULL;       // mach_task_self()
     mach_port_name_t bootstrap_name = MACH_PORT_NULL;  // bootstrap_port
     bool privileged = false;  // SpawnOptions::privileged: may have the master device port
+    std::shared_ptr<void> user_data;  // a user-space library's per-task state (C Threads); freed with it
 
     bool alive = true;
     TaskEnd end = TaskEnd::Running;

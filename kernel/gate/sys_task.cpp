@@ -123,6 +123,16 @@ std::vector<std::string> check_invariants() {
     return k ? k->check_invariants() : std::vector<std::string>{};
 }
 
+std::shared_ptr<void>* thread_user_data() {
+    tasks::Thread* self = caller();
+    return self ? &self->user_data : nullptr;
+}
+
+std::shared_ptr<void>* task_user_data() {
+    tasks::Thread* self = caller();
+    return self ? &self->task.user_data : nullptr;
+}
+
 uint64_t clock_now() {
     Kernel* k = Kernel::current();
     return k ? k->clock.now() : 0;

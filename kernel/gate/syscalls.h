@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -166,6 +167,11 @@ mach_port_name_t bootstrap_name();
 mach_port_name_t mig_reply_name();      // the thread's MIG reply port, allocated on first use
 void mig_reply_discard(mach_port_name_t name);
 uint64_t clock_now();
+// Where a user-space library keeps its record of the calling thread, and its
+// state for the calling task (C Threads; a real system keeps them in a thread
+// register and in process memory). Null outside a task. Freed with the thread, the task.
+std::shared_ptr<void>* thread_user_data();
+std::shared_ptr<void>* task_user_data();
 // mach_timebase_info's numer and denom: ticks (virtual µs) to nanoseconds.
 constexpr uint32_t kTimebaseNumer = 1000, kTimebaseDenom = 1;
 std::vector<std::string> check_invariants();  // of the kernel running now; empty outside run()

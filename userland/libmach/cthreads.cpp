@@ -1,0 +1,288 @@
+// C Threads over machsim's threads and semaphores.
+//
+// Task code runs without preemption between kernel entries, so the library's
+// own state (a mutex's held flag, a condition's waiter count) needs no atomic
+// operations: a test and the set after it happen together. Every kernel call
+// (semaphore_create, _wait, _signal) may let other threads run, so the state is
+// looked at again after one. Waiting is always a semaphore wait in the kernel:
+// a thread blocked on a mutex or a condition shows up as such in traces and in
+// deadlock reports.
+#include "cthreads.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "kernel/gate/syscalls.h"
+
+namespace {
+
+// The library's state for one task: the threads cthread_fork made that have not
+// ended, for cthread_exit in the first thread, which waits for them.
+struct TaskState {
+    int live = 0;
+    semaphore_t all_done = MACH_PORT_NULL;  // signalled when `live` drops to 0 and someone waits
+};
+
+// Thrown by cthread_exit in a forked thread, caught where the thread began.
+struct Exit {
+    any_t result;
+};
+
+[[noreturn]] void fatal(const char* what) {
+    std::fprintf(stderr, "cthreads: %s\n", what);
+    std::abort();  // ends the task with SIGABRT; the others run on
+}
+
+// A semaphore for *where, made on first need. Another thread may make one while
+// this one is in the kernel: then that one is kept and this one goes.
+void ensure_semaphore(semaphore_t* where) {
+    if (*where != MACH_PORT_NULL) return;
+    semaphore_t s = MACH_PORT_NULL;
+    if (semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO, 0) != KERN_SUCCESS)
+        fatal("no semaphore could be made (the task's name space is full?)");
+    if (*where == MACH_PORT_NULL) {
+        *where = s;
+    } else {
+        (void)semaphore_destroy(mach_task_self(), s);
+    }
+}
+
+// Waits for a signal on s. A wait cut short (thread_abort, a signal handled) is
+// waited again: the signal it waits for has not come.
+void wait_for(semaphore_t s) {
+    kern_return_t kr;
+    while ((kr = semaphore_wait(s)) == KERN_ABORTED) {
+    }
+    if (kr != KERN_SUCCESS) fatal("a mutex or condition was cleared while a thread waited on it");
+}
+
+std::shared_ptr<TaskState> task_state() {
+    std::shared_ptr<void>* slot = machsim::gate::task_user_data();
+    if (!slot) return nullptr;
+    if (!*slot) *slot = std::make_shared<TaskState>();
+    return std::static_pointer_cast<TaskState>(*slot);
+}
+
+}  // namespace
+
+// One thread's record. A forked thread's is referred to by the thread itself
+// and, until cthread_join or cthread_detach, by its handle (`handle`).
+struct cthread {
+    std::shared_ptr<TaskState> task;
+    std::shared_ptr<cthread> handle;
+    bool forked = false;
+    bool ended = false;
+    bool detached = false;
+    bool joined = false;
+    semaphore_t finished = MACH_PORT_NULL;  // signalled once, when it ends, for cthread_join
+    any_t result = nullptr;
+    std::string name;
+    any_t data = nullptr;
+};
+
+namespace {
+
+// A forked thread has ended with `result`.
+void finish(cthread& t, any_t result) {
+    t.ended = true;
+    t.result = result;
+    if (t.detached) {
+        (void)semaphore_destroy(mach_task_self(), t.finished);
+    } else {
+        (void)semaphore_signal(t.finished);
+    }
+    TaskState& ts = *t.task;
+    if (--ts.live == 0 && ts.all_done != MACH_PORT_NULL) (void)semaphore_signal(ts.all_done);
+}
+
+}  // namespace
+
+extern "C" {
+
+cthread_t cthread_self(void) {
+    std::shared_ptr<void>* slot = machsim::gate::thread_user_data();
+    if (!slot) return NO_CTHREAD;  // not task code
+    if (!*slot) {  // a thread cthread_fork did not make: the task's first, say
+        auto t = std::make_shared<cthread>();
+        t->task = task_state();
+        *slot = t;
+    }
+    return static_cast<cthread*>(slot->get());
+}
+
+cthread_t cthread_fork(cthread_fn_t func, any_t arg) {
+    if (!func || cthread_self() == NO_CTHREAD) return NO_CTHREAD;
+    auto t = std::make_shared<cthread>();
+    t->forked = true;
+    t->task = task_state();
+    if (semaphore_create(mach_task_self(), &t->finished, SYNC_POLICY_FIFO, 0) != KERN_SUCCESS) return NO_CTHREAD;
+    ++t->task->live;  // before the new thread can run (the call below may switch to it)
+    mach_port_t port = MACH_PORT_NULL;
+    kern_return_t kr = machsim::gate::sys_thread_start(
+        [t, func, arg] {
+            *machsim::gate::thread_user_data() = t;
+            any_t result = nullptr;
+            try {
+                result = func(arg);
+            } catch (const Exit& e) {
+                result = e.result;
+            }
+            finish(*t, result);
+        },
+        &port);
+    if (kr != KERN_SUCCESS) {
+        --t->task->live;
+        (void)semaphore_destroy(mach_task_self(), t->finished);
+        return NO_CTHREAD;
+    }
+    (void)mach_port_deallocate(mach_task_self(), port);  // the record is the handle; the port is not needed
+    t->handle = t;
+    return t.get();
+}
+
+any_t cthread_join(cthread_t t) {
+    if (!t || !t->forked || t->joined || t->detached) fatal("cthread_join of a thread that cannot be joined");
+    if (t == cthread_self()) fatal("a thread joined itself");
+    t->joined = true;
+    wait_for(t->finished);
+    any_t result = t->result;
+    (void)semaphore_destroy(mach_task_self(), t->finished);
+    t->handle.reset();  // t may be gone from here on
+    return result;
+}
+
+void cthread_detach(cthread_t t) {
+    if (!t || !t->forked || t->joined || t->detached) fatal("cthread_detach of a thread that cannot be detached");
+    t->detached = true;
+    if (t->ended) (void)semaphore_destroy(mach_task_self(), t->finished);  // nobody will take its signal
+    t->handle.reset();
+}
+
+void cthread_exit(any_t result) {
+    cthread* self = cthread_self();
+    if (!self) std::exit(static_cast<int>(reinterpret_cast<intptr_t>(result)));
+    if (self->forked) throw Exit{result};
+    // The task's first thread: the task lives on until every forked thread has ended.
+    TaskState& ts = *self->task;
+    while (ts.live > 0) {
+        ensure_semaphore(&ts.all_done);
+        if (ts.live > 0) wait_for(ts.all_done);
+    }
+    machsim::gate::sys_exit(static_cast<int>(reinterpret_cast<intptr_t>(result)));
+    std::abort();  // unreachable: sys_exit ends the task
+}
+
+void cthread_yield(void) { (void)thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0); }
+
+void cthread_set_name(cthread_t t, const char* name) {
+    if (t) t->name = name ? name : "";
+}
+const char* cthread_name(cthread_t t) { return t && !t->name.empty() ? t->name.c_str() : "?"; }
+void cthread_set_data(cthread_t t, any_t data) {
+    if (t) t->data = data;
+}
+any_t cthread_data(cthread_t t) { return t ? t->data : nullptr; }
+
+// --- mutexes -------------------------------------------------------------------
+
+mutex_t mutex_alloc(void) {
+    auto* m = new mutex;
+    mutex_init(m);
+    return m;
+}
+
+void mutex_free(mutex_t m) {
+    mutex_clear(m);
+    delete m;
+}
+
+void mutex_init(mutex_t m) { *m = MUTEX_INITIALIZER; }
+
+void mutex_clear(mutex_t m) {
+    if (m->waiters > 0) fatal("mutex_clear of a mutex that threads wait for");
+    if (m->sem != MACH_PORT_NULL) (void)semaphore_destroy(mach_task_self(), m->sem);
+    m->sem = MACH_PORT_NULL;
+}
+
+void mutex_set_name(mutex_t m, const char* name) { m->name = name; }
+const char* mutex_name(mutex_t m) { return m->name ? m->name : "?"; }
+
+boolean_t mutex_try_lock(mutex_t m) {
+    if (m->held) return FALSE;
+    m->held = 1;
+    m->holder = cthread_self();
+    return TRUE;
+}
+
+void mutex_lock(mutex_t m) {
+    if (mutex_try_lock(m)) return;
+    if (m->holder != NO_CTHREAD && m->holder == cthread_self()) fatal("a thread locked a mutex it holds");
+    ensure_semaphore(&m->sem);  // a kernel call: the holder may have let go meanwhile
+    if (mutex_try_lock(m)) return;
+    ++m->waiters;
+    wait_for(m->sem);  // mutex_unlock hands the mutex over: it stays held
+    m->holder = cthread_self();
+}
+
+void mutex_unlock(mutex_t m) {
+    if (!m->held || m->holder != cthread_self()) fatal("mutex_unlock of a mutex the thread does not hold");
+    m->holder = NO_CTHREAD;
+    if (m->waiters > 0) {  // straight to the longest waiting thread
+        --m->waiters;
+        (void)semaphore_signal(m->sem);
+    } else {
+        m->held = 0;
+    }
+}
+
+// --- conditions ------------------------------------------------------------------
+
+condition_t condition_alloc(void) {
+    auto* c = new condition;
+    condition_init(c);
+    return c;
+}
+
+void condition_free(condition_t c) {
+    condition_clear(c);
+    delete c;
+}
+
+void condition_init(condition_t c) { *c = CONDITION_INITIALIZER; }
+
+void condition_clear(condition_t c) {
+    if (c->waiters > 0) fatal("condition_clear of a condition that threads wait on");
+    if (c->sem != MACH_PORT_NULL) (void)semaphore_destroy(mach_task_self(), c->sem);
+    c->sem = MACH_PORT_NULL;
+}
+
+void condition_set_name(condition_t c, const char* name) { c->name = name; }
+const char* condition_name(condition_t c) { return c->name ? c->name : "?"; }
+
+void condition_wait(condition_t c, mutex_t m) {
+    if (!m->held || m->holder != cthread_self()) fatal("condition_wait without holding its mutex");
+    ensure_semaphore(&c->sem);  // the mutex is held: the state it guards cannot change meanwhile
+    ++c->waiters;
+    mutex_unlock(m);
+    wait_for(c->sem);  // a signal sent since the unlock is counted by the semaphore: none is lost
+    mutex_lock(m);
+}
+
+void condition_signal(condition_t c) {
+    if (c->waiters > 0) {
+        --c->waiters;
+        (void)semaphore_signal(c->sem);
+    }
+}
+
+void condition_broadcast(condition_t c) {
+    while (c->waiters > 0) {
+        --c->waiters;
+        (void)semaphore_signal(c->sem);
+    }
+}
+
+}  // extern "C"
