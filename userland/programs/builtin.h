@@ -18,6 +18,8 @@ Program shmring_program();   // producer/consumer over a ring buffer in shared m
 Program pager_program();     // a user-level pager: page faults arrive as exception messages
 Program driver_program();    // a driver takes a timer's interrupts as messages and forwards ticks
 Program bank_program();      // a lost update between two tellers, found by exploring schedules
+Program philosophers_program();          // dining philosophers in C Threads: some schedules deadlock
+Program philosophers_ordered_program();  // the same with ordered forks: none do
 
 // bootstrap_look_up, asking again a tick later (up to 100 times) while the service is not
 // checked in: under a seeded policy (machsim explore) a client may ask before its server
@@ -56,7 +58,7 @@ DriverStats driver_stats();
 inline std::vector<Program> builtin() {
     return {echo_program(),      prodcons_program(), failover_program(), sieve_program(),
             nosenders_program(), shmring_program(),  pager_program(),    driver_program(),
-            bank_program()};
+            bank_program(),      philosophers_program(), philosophers_ordered_program()};
 }
 
 }  // namespace machsim::demos
