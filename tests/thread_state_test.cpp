@@ -445,3 +445,86 @@ TEST_CASE("a hand-written state server: the request as MIG lays it out, the answ
     CHECK(in.req.old_stateCnt == x86_THREAD_STATE64_COUNT);
     CHECK(after.rax == 3);
 }
+
+TEST_CASE("mach_exc_server takes a state request apart as MIG lays it out, and refuses malformed ones") {
+    machsim::RunReport r = mt::run_task([] {
+        // A 2406 request by hand, with one code: flavor and the state move up by 8 bytes.
+        union {
+            mach_exception_raise_state_request_t req;
+            char bytes[sizeof(mach_exception_raise_state_request_t)];
+        } in{};
+        auto build = [&](mach_msg_type_number_t codes, mach_msg_type_number_t words) {
+            std::memset(&in, 0, sizeof in);
+            in.req.Head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_PORT_SEND_ONCE, 0);
+            in.req.Head.msgh_id = MACH_EXCEPTION_RAISE_STATE_ID;
+            in.req.exception = EXC_BAD_ACCESS;
+            in.req.codeCnt = codes;
+            const int64_t code[3] = {KERN_INVALID_ADDRESS, 0x40, 0};  // a third, for a request with too many
+            char* at = in.bytes + offsetof(mach_exception_raise_state_request_t, code);
+            std::memcpy(at, code, codes * sizeof(int64_t));
+            at += codes * sizeof(int64_t);
+            const int flavor = x86_EXCEPTION_STATE64;
+            std::memcpy(at, &flavor, sizeof flavor);
+            std::memcpy(at + 4, &words, sizeof words);
+            for (mach_msg_type_number_t w = 0; w < std::min(words, 8u); ++w) {
+                natural_t v = 100 + w;
+                std::memcpy(at + 8 + 4 * w, &v, sizeof v);
+            }
+            in.req.Head.msgh_size = static_cast<mach_msg_size_t>(at + 8 + 4 * words - in.bytes);
+        };
+        union {
+            exception_raise_state_reply_t reply;
+            char bytes[sizeof(exception_raise_state_reply_t)];
+        } out{};
+        StateRequest seen;
+        g_on_state = [&](const StateRequest& req, int*, thread_state_t new_state, mach_msg_type_number_t* new_count) {
+            seen = req;
+            new_state[0] = 7;
+            *new_count = 1;
+            return KERN_SUCCESS;
+        };
+
+        build(1, 4);
+        CHECK(mach_exc_server(&in.req.Head, &out.reply.Head));
+        CHECK(out.reply.RetCode == KERN_SUCCESS);
+        CHECK(seen.code == std::vector<int64_t>{KERN_INVALID_ADDRESS});
+        CHECK(seen.flavor == x86_EXCEPTION_STATE64);
+        CHECK(seen.old_state == std::vector<natural_t>{100, 101, 102, 103});
+        CHECK(out.reply.Head.msgh_id == MACH_EXCEPTION_RAISE_STATE_ID + 100);
+        CHECK(out.reply.Head.msgh_size == 44 + 4);  // one word of new state
+        CHECK(out.reply.new_stateCnt == 1);
+        CHECK(out.reply.new_state[0] == 7);
+
+        // Malformed: answered MIG_BAD_ARGUMENTS, the routine not called.
+        seen = {};
+        build(2, THREAD_STATE_MAX + 1);  // a state longer than any
+        in.req.Head.msgh_size = sizeof in.req;
+        CHECK(mach_exc_server(&in.req.Head, &out.reply.Head));
+        CHECK(out.reply.RetCode == MIG_BAD_ARGUMENTS);
+        build(2, 4);
+        in.req.Head.msgh_size += 4;  // a size its parts do not add up to
+        CHECK(mach_exc_server(&in.req.Head, &out.reply.Head));
+        CHECK(out.reply.RetCode == MIG_BAD_ARGUMENTS);
+        build(3, 4);  // three codes
+        CHECK(mach_exc_server(&in.req.Head, &out.reply.Head));
+        CHECK(out.reply.RetCode == MIG_BAD_ARGUMENTS);
+        build(2, 4);
+        in.req.Head.msgh_id = MACH_EXCEPTION_RAISE_STATE_IDENTITY_ID;  // an identity request must be complex
+        CHECK(mach_exc_server(&in.req.Head, &out.reply.Head));
+        CHECK(out.reply.RetCode == MIG_BAD_ARGUMENTS);
+        CHECK(seen.routine == 0);
+        CHECK(out.reply.Head.msgh_size == sizeof(exception_raise_reply_t));
+
+        // Not this subsystem's: MIG_BAD_ID and FALSE, whatever the id.
+        for (mach_msg_id_t id : {EXCEPTION_RAISE_STATE_ID, MACH_EXCEPTION_RAISE_ID + 3, INT32_MIN, INT32_MAX}) {
+            CAPTURE(id);
+            in.req.Head.msgh_id = id;
+            CHECK_FALSE(mach_exc_server(&in.req.Head, &out.reply.Head));
+            CHECK(out.reply.RetCode == MIG_BAD_ID);
+            CHECK(out.reply.Head.msgh_id == static_cast<mach_msg_id_t>(static_cast<uint32_t>(id) + 100));
+        }
+        g_on_state = nullptr;
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}

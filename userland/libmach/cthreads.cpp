@@ -50,6 +50,13 @@ void ensure_semaphore(semaphore_t* where) {
     }
 }
 
+// Gives back the semaphore of a mutex or condition being cleared; misuse if anyone waits on it.
+void clear_semaphore(semaphore_t* sem, int waiters, const char* misuse) {
+    if (waiters > 0) fatal(misuse);
+    if (*sem != MACH_PORT_NULL) (void)semaphore_destroy(mach_task_self(), *sem);
+    *sem = MACH_PORT_NULL;
+}
+
 // Waits for a signal on s. A wait cut short (thread_abort, a signal handled) is
 // waited again: the signal it waits for has not come.
 void wait_for(semaphore_t s) {
@@ -201,11 +208,7 @@ void mutex_free(mutex_t m) {
 
 void mutex_init(mutex_t m) { *m = MUTEX_INITIALIZER; }
 
-void mutex_clear(mutex_t m) {
-    if (m->waiters > 0) fatal("mutex_clear of a mutex that threads wait for");
-    if (m->sem != MACH_PORT_NULL) (void)semaphore_destroy(mach_task_self(), m->sem);
-    m->sem = MACH_PORT_NULL;
-}
+void mutex_clear(mutex_t m) { clear_semaphore(&m->sem, m->waiters, "mutex_clear of a mutex that threads wait for"); }
 
 void mutex_set_name(mutex_t m, const char* name) { m->name = name; }
 const char* mutex_name(mutex_t m) { return m->name ? m->name : "?"; }
@@ -254,9 +257,7 @@ void condition_free(condition_t c) {
 void condition_init(condition_t c) { *c = CONDITION_INITIALIZER; }
 
 void condition_clear(condition_t c) {
-    if (c->waiters > 0) fatal("condition_clear of a condition that threads wait on");
-    if (c->sem != MACH_PORT_NULL) (void)semaphore_destroy(mach_task_self(), c->sem);
-    c->sem = MACH_PORT_NULL;
+    clear_semaphore(&c->sem, c->waiters, "condition_clear of a condition that threads wait on");
 }
 
 void condition_set_name(condition_t c, const char* name) { c->name = name; }

@@ -5,6 +5,7 @@
 // (they are weak here), and a request whose handler is missing is answered
 // KERN_FAILURE.
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 #include "mach/mach.h"
@@ -99,7 +100,8 @@ exception_raise_reply_t* start_reply(const mach_msg_header_t* in, mach_msg_heade
     reply->Head.msgh_remote_port = in->msgh_remote_port;
     reply->Head.msgh_local_port = MACH_PORT_NULL;
     reply->Head.msgh_voucher_port = MACH_PORT_NULL;
-    reply->Head.msgh_id = in->msgh_id + EXCEPTION_REPLY_ID_OFFSET;
+    // As MIG: the request's id + 100, wrapping (in unsigned arithmetic) for any id a client sends.
+    reply->Head.msgh_id = static_cast<mach_msg_id_t>(static_cast<uint32_t>(in->msgh_id) + EXCEPTION_REPLY_ID_OFFSET);
     reply->NDR = kNdr;
     reply->RetCode = code;
     return reply;
@@ -119,7 +121,7 @@ struct Handlers {
 // One request of the subsystem whose first id is `base`.
 template <class Code, class Data>
 boolean_t serve(mach_msg_header_t* in, mach_msg_header_t* out, mach_msg_id_t base, const Handlers<Code, Data>& h) {
-    const mach_msg_id_t routine = in->msgh_id - base;
+    const int64_t routine = int64_t{in->msgh_id} - base;  // 64 bits: any id, no overflow
     if (routine < 0 || routine > 2) {
         start_reply(in, out, MIG_BAD_ID);
         return FALSE;
