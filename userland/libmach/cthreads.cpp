@@ -75,11 +75,12 @@ std::shared_ptr<TaskState> task_state() {
 
 }  // namespace
 
-// One thread's record. A forked thread's is referred to by the thread itself
-// and, until cthread_join or cthread_detach, by its handle (`handle`).
+// One thread's record. The thread owns it (a forked thread's body holds it, and
+// so does the kernel's word for the thread), and the kernel keeps a task's threads
+// until the task ends: a cthread_t stays valid as long as code of its task can run.
+// So joining or detaching frees nothing, and nothing refers back to itself.
 struct cthread {
     std::shared_ptr<TaskState> task;
-    std::shared_ptr<cthread> handle;
     bool forked = false;
     bool ended = false;
     bool detached = false;
@@ -146,7 +147,6 @@ cthread_t cthread_fork(cthread_fn_t func, any_t arg) {
         return NO_CTHREAD;
     }
     (void)mach_port_deallocate(mach_task_self(), port);  // the record is the handle; the port is not needed
-    t->handle = t;
     return t.get();
 }
 
@@ -157,7 +157,6 @@ any_t cthread_join(cthread_t t) {
     wait_for(t->finished);
     any_t result = t->result;
     (void)semaphore_destroy(mach_task_self(), t->finished);
-    t->handle.reset();  // t may be gone from here on
     return result;
 }
 
@@ -165,7 +164,6 @@ void cthread_detach(cthread_t t) {
     if (!t || !t->forked || t->joined || t->detached) fatal("cthread_detach of a thread that cannot be detached");
     t->detached = true;
     if (t->ended) (void)semaphore_destroy(mach_task_self(), t->finished);  // nobody will take its signal
-    t->handle.reset();
 }
 
 void cthread_exit(any_t result) {
