@@ -263,3 +263,23 @@ TEST_CASE("unlocking a mutex the thread does not hold ends that task with SIGABR
     CHECK(careless->exit_code == machsim::sig::ABRT);
     CHECK(r.task("bystander")->end == machsim::TaskEnd::Exited);
 }
+
+TEST_CASE("a forked thread ended by thread_terminate, or by an exception, still ends for cthread_join") {
+    machsim::RunReport r = mt::run_task([] {
+        static mach_port_t victim = MACH_PORT_NULL;
+        cthread_t t = cthread_fork(
+            [](any_t) -> any_t {
+                victim = mach_thread_self();
+                for (;;) cthread_yield();
+            },
+            nullptr);
+        cthread_yield();
+        REQUIRE(MACH_PORT_VALID(victim));
+        CHECK_KR(thread_terminate(victim), KERN_SUCCESS);
+        CHECK(cthread_join(t) == nullptr);  // returns: the joiner is not left waiting
+        (void)mach_port_deallocate(mach_task_self(), victim);
+        cthread_exit(nullptr);  // no forked thread is left: the task exits 0 at once
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}

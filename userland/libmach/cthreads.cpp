@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <string>
 
@@ -133,10 +134,21 @@ cthread_t cthread_fork(cthread_fn_t func, any_t arg) {
         [t, func, arg] {
             *machsim::gate::thread_user_data() = t;
             any_t result = nullptr;
-            try {
-                result = func(arg);
-            } catch (const Exit& e) {
-                result = e.result;
+            {
+                // A thread terminated (thread_terminate, its task's end) or crashed unwinds
+                // through here: its joiner still hears of its end. Only while an exception
+                // unwinds may a dying thread still make kernel calls (gate/entry.h).
+                struct OnUnwind {
+                    cthread& t;
+                    ~OnUnwind() {
+                        if (std::uncaught_exceptions() > 0) finish(t, nullptr);
+                    }
+                } on_unwind{*t};
+                try {
+                    result = func(arg);
+                } catch (const Exit& e) {
+                    result = e.result;
+                }
             }
             finish(*t, result);
         },
