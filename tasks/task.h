@@ -40,6 +40,8 @@ public:
     uint32_t suspend_count = 0;       // thread_suspend minus thread_resume
     mach_port_name_t semaphore_name = MACH_PORT_NULL;  // the name of the semaphore it waits on (reports)
     bool main = false;                // the task's first thread: when it returns, the task ends
+    uint64_t started_at = 0;          // the virtual time it was made
+    uint64_t compute_ticks = 0;       // virtual time spent in compute(): its user time (thread_info)
     std::shared_ptr<void> user_data;  // a user-space library's per-thread record (C Threads); freed with it
 
     ExceptionPorts exc_ports;          // thread_set_exception_ports

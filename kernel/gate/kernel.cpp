@@ -185,6 +185,7 @@ tasks::Thread* Kernel::start_thread(tasks::Task& t, std::function<int()> body, b
     t.threads.push_back(std::make_unique<tasks::Thread>(t, ++next_thread_, env, std::move(body)));
     tasks::Thread* th = t.threads.back().get();
     th->main = main;
+    th->started_at = clock.now();
     if (!sched.start(th, thread_main)) {
         th->body = nullptr;
         return nullptr;  // no thread+ line: it never starts, so it would get no thread- line

@@ -83,11 +83,13 @@ kern_return_t sys_mach_wait_until(uint64_t deadline) {
 }
 
 void sys_compute(uint64_t ticks) {
-    (void)call(Sys::compute, [&](Kernel& k, tasks::Thread&) {
+    (void)call(Sys::compute, [&](Kernel& k, tasks::Thread& self) {
         // A count past the end of virtual time (a negative one cast to unsigned, say) stops there.
         constexpr uint64_t kEndOfTime = machine::Clock::kEndOfTime;
         uint64_t now = k.clock.now();
-        k.sched.kernel_entry(now >= kEndOfTime ? 0 : std::min(ticks, kEndOfTime - now));
+        const uint64_t spent = now >= kEndOfTime ? 0 : std::min(ticks, kEndOfTime - now);
+        self.compute_ticks += spent;
+        k.sched.kernel_entry(spent);
         return KERN_SUCCESS;
     });
 }

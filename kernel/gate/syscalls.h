@@ -12,6 +12,8 @@
 #include "mach/message.h"
 #include "mach/port.h"
 #include "mach/exception_types.h"
+#include "mach/task_info.h"
+#include "mach/thread_info.h"
 #include "mach/vm_types.h"
 #include "machsim.h"
 
@@ -107,6 +109,9 @@ kern_return_t sys_thread_get_state(mach_port_name_t thread, thread_state_flavor_
                                    mach_msg_type_number_t* count);
 kern_return_t sys_thread_set_state(mach_port_name_t thread, thread_state_flavor_t flavor, const natural_t* state,
                                    mach_msg_type_number_t count);
+kern_return_t sys_task_info(mach_port_name_t task, task_flavor_t flavor, integer_t* out, mach_msg_type_number_t* count);
+kern_return_t sys_thread_info(mach_port_name_t thread, thread_flavor_t flavor, integer_t* out,
+                              mach_msg_type_number_t* count);
 kern_return_t sys_task_threads(mach_port_name_t task, mach_port_name_t** threads, mach_msg_type_number_t* count);
 // A new task running body(name of the right it was given); *child = a send right to its task port.
 kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_t)> body, mach_port_name_t give,

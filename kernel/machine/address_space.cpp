@@ -1,5 +1,6 @@
 #include "kernel/machine/address_space.h"
 
+#include <algorithm>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -148,6 +149,7 @@ kern_return_t AddressSpace::place(uintptr_t at, std::size_t len, uintptr_t mask,
 
 void AddressSpace::insert(uintptr_t start, Region r) {
     regions_[start] = r;
+    peak_bytes_ = std::max(peak_bytes_, mapped_bytes());
     if (open_) map_host(start, r);
 }
 

@@ -99,6 +99,7 @@ public:
 
     std::size_t region_count() const { return regions_.size(); }
     std::size_t mapped_bytes() const;
+    std::size_t peak_mapped_bytes() const { return peak_bytes_; }  // the most it has had mapped
     static std::size_t page_size();
 
     // KERN_SUCCESS when all of [addr, addr + size) is mapped with at least `need`;
@@ -123,6 +124,7 @@ private:
 
     MemoryObjects& objects_;
     std::map<uintptr_t, Region> regions_;
+    std::size_t peak_bytes_ = 0;
     bool open_ = false;
 };
 

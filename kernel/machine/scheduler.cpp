@@ -144,7 +144,10 @@ void Scheduler::make_current(Context* prev, Context* next) {
     // Isolation: the outgoing task's regions leave the address range if it had opened them.
     if (__builtin_expect(prev->vm != next->vm && prev->vm && prev->vm->is_open(), 0)) prev->vm->close();
     trace_.set_actor(next->trace_task, next->trace_thread);
-    quantum_end_ = clock_.now() + quantum_;
+    const uint64_t now = clock_.now();
+    prev->cpu_ticks_ += now - slice_start_;
+    slice_start_ = now;
+    quantum_end_ = now + quantum_;
     recompute_next_event();
 }
 

@@ -111,6 +111,11 @@ public:
         fault_ctx_ = ctx;
     }
     bool has_ready() const { return !runq_.empty(); }
+    // The virtual time c has run for (thread_info, task_info): kernel entries and
+    // compute() advance the clock while it runs.
+    uint64_t cpu_ticks(const Context& c) const {
+        return c.cpu_ticks_ + (&c == current_ ? clock_.now() - slice_start_ : 0);
+    }
     // Kernel entries so far (the watchdog's sign of life).
     uint64_t kernel_entries() const { return kernel_entries_; }
 
@@ -152,6 +157,7 @@ private:
     bool zombie_keeps_frames_ = false;  // ... or retired (StackPool::retire): it was not unwound
     List<Context, &Context::run_hook> runq_;
     uint64_t quantum_end_ = 0;
+    uint64_t slice_start_ = 0;  // when current_ was switched in
     uint64_t next_event_ = 0;
     uint64_t limit_ = TimerQueue::kNever;
     // Never later than the next timer or the time limit (it may be earlier:

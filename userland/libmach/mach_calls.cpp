@@ -182,6 +182,14 @@ kern_return_t thread_set_state(thread_act_t target_act, thread_state_flavor_t fl
 kern_return_t task_threads(task_t target_task, thread_act_array_t* act_list, mach_msg_type_number_t* act_listCnt) {
     return gate::sys_task_threads(target_task, act_list, act_listCnt);
 }
+kern_return_t task_info(task_name_t target_task, task_flavor_t flavor, task_info_t task_info_out,
+                        mach_msg_type_number_t* task_info_outCnt) {
+    return gate::sys_task_info(target_task, flavor, task_info_out, task_info_outCnt);
+}
+kern_return_t thread_info(thread_inspect_t target_act, thread_flavor_t flavor, thread_info_t thread_info_out,
+                          mach_msg_type_number_t* thread_info_outCnt) {
+    return gate::sys_thread_info(target_act, flavor, thread_info_out, thread_info_outCnt);
+}
 kern_return_t task_terminate(task_t target_task) { return gate::sys_task_terminate(target_task); }
 kern_return_t task_suspend(task_t target_task) { return gate::sys_task_suspend(target_task); }
 kern_return_t task_resume(task_t target_task) { return gate::sys_task_resume(target_task); }

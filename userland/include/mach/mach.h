@@ -14,7 +14,9 @@
 #include "mach/notify.h"
 #include "mach/port.h"
 #include "mach/sync_policy.h"
+#include "mach/task_info.h"
 #include "mach/task_special_ports.h"
+#include "mach/thread_info.h"
 #include "mach/thread_switch.h"
 #include "mach/vm_region.h"
 #include "mach/vm_types.h"
@@ -29,6 +31,9 @@ typedef mach_port_t thread_t;
 typedef mach_port_t thread_act_t;
 typedef kern_return_t mach_error_t;
 typedef thread_act_t *thread_act_array_t;
+typedef mach_port_t task_name_t;
+typedef mach_port_t task_inspect_t;
+typedef mach_port_t thread_inspect_t;
 typedef mach_port_t semaphore_t;
 
 /* The calling task's own task port (a send right). */
@@ -125,6 +130,15 @@ kern_return_t thread_set_state(thread_act_t target_act, thread_state_flavor_t fl
                                mach_msg_type_number_t new_stateCnt);
 /* Send rights to the task's live threads, in an array in the caller's memory. */
 kern_return_t task_threads(task_t target_task, thread_act_array_t *act_list, mach_msg_type_number_t *act_listCnt);
+/* What a task or thread can learn about itself or another: times, state and
+ * memory, in XNU's flavors (TASK_BASIC_INFO, MACH_TASK_BASIC_INFO,
+ * TASK_THREAD_TIMES_INFO; THREAD_BASIC_INFO, THREAD_IDENTIFIER_INFO). Times are
+ * virtual (docs/api.md, section 9.5). *Cnt is the room in words: in, the
+ * buffer's; out, what was written. */
+kern_return_t task_info(task_name_t target_task, task_flavor_t flavor, task_info_t task_info_out,
+                        mach_msg_type_number_t *task_info_outCnt);
+kern_return_t thread_info(thread_inspect_t target_act, thread_flavor_t flavor, thread_info_t thread_info_out,
+                          mach_msg_type_number_t *thread_info_outCnt);
 kern_return_t task_terminate(task_t target_task);
 kern_return_t task_suspend(task_t target_task);
 kern_return_t task_resume(task_t target_task);
