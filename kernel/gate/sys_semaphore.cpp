@@ -7,11 +7,18 @@ namespace machsim::gate {
 
 namespace {
 
+// The semaphore that `name` (a send right in the caller's space) names. A name
+// that names none answers KERN_INVALID_ARGUMENT, for every semaphore call.
+kern_return_t find_semaphore(Kernel& k, tasks::Thread& self, mach_port_name_t name, tasks::Semaphore*& out) {
+    out = target_semaphore(self, name);
+    return out ? KERN_SUCCESS : ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a semaphore", name);
+}
+
 template <class F>
 kern_return_t semaphore_call(Sys sys, mach_port_name_t name, F&& body) {
     return call(sys, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
-        tasks::Semaphore* s = target_semaphore(self, name);
-        if (!s) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a semaphore", name);
+        tasks::Semaphore* s = nullptr;
+        if (kern_return_t kr = find_semaphore(k, self, name, s)) return kr;
         if (!s->active) return KERN_TERMINATED;
         return body(k, self, *s);
     });
@@ -85,8 +92,8 @@ kern_return_t sys_semaphore_create(mach_port_name_t task, mach_port_name_t* sema
 
 kern_return_t sys_semaphore_destroy(mach_port_name_t task, mach_port_name_t semaphore) {
     return task_call(Sys::semaphore_destroy, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
-        tasks::Semaphore* s = target_semaphore(self, semaphore);
-        if (!s) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a semaphore", semaphore);
+        tasks::Semaphore* s = nullptr;
+        if (kern_return_t kr = find_semaphore(k, self, semaphore, s)) return kr;
         kern_return_t kr = KERN_SUCCESS;
         if (s->owner != &t) {
             kr = ipc::fail(k.env, KERN_INVALID_RIGHT, "the semaphore belongs to another task");
@@ -114,10 +121,9 @@ kern_return_t sys_semaphore_wait_signal(mach_port_name_t wait_semaphore, mach_po
                                         const uint64_t* timeout_ticks) {
     return call(Sys::semaphore_wait_signal, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
         // Both names first, the signalled one first, as XNU's trap looks them up.
-        tasks::Semaphore* to_signal = target_semaphore(self, signal_semaphore);
-        if (!to_signal) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a semaphore", signal_semaphore);
-        tasks::Semaphore* to_wait = target_semaphore(self, wait_semaphore);
-        if (!to_wait) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a semaphore", wait_semaphore);
+        tasks::Semaphore *to_signal = nullptr, *to_wait = nullptr;
+        if (kern_return_t kr = find_semaphore(k, self, signal_semaphore, to_signal)) return kr;
+        if (kern_return_t kr = find_semaphore(k, self, wait_semaphore, to_wait)) return kr;
         if (!to_signal->active) return KERN_TERMINATED;  // and nothing is done
         // XNU registers the wait first, then signals; nothing can run in between, so
         // signalling first gives the same outcome, also when both are one semaphore.
@@ -132,8 +138,8 @@ kern_return_t sys_semaphore_signal_thread(mach_port_name_t semaphore, mach_port_
         tasks::Thread* t = nullptr;  // MACH_PORT_NULL: any one waiter
         if (thread != MACH_PORT_NULL && !(t = target_thread(self, thread)))
             return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a thread", thread);
-        tasks::Semaphore* s = target_semaphore(self, semaphore);
-        if (!s) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a semaphore", semaphore);
+        tasks::Semaphore* s = nullptr;
+        if (kern_return_t kr = find_semaphore(k, self, semaphore, s)) return kr;
         if (!s->active) return KERN_TERMINATED;
         machine::Context* c = t ? (t->wait_object == s ? static_cast<machine::Context*>(t) : nullptr)
                                 : s->waiters.front();
