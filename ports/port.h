@@ -22,7 +22,7 @@ class IpcSpace;
 class PortSet;
 
 // What the kernel itself implements behind a port (the receive right is the kernel's).
-enum class KobjectKind : uint8_t { None, Task, Thread, Semaphore, MemoryEntry, Device };
+enum class KobjectKind : uint8_t { None, Task, Thread, Semaphore, MemoryEntry, Device, Host, Clock };
 
 class Port final : public IpcObject {
 public:

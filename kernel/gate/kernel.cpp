@@ -126,6 +126,7 @@ Kernel::~Kernel() {
     }
     discard_threads();  // teardown may have woken some
     devices.shut_down();
+    host.shut_down();
     if (bootstrap_port_) {
         bootstrap_port_->unref();
         bootstrap_port_ = nullptr;
@@ -332,6 +333,7 @@ std::vector<std::string> Kernel::check_invariants() {
     for (auto& [id, e] : memory_entries_) census.add_kernel_ref(e->port);
     census.add_kernel_ref(bootstrap_port_);
     devices.add_to_census(census);
+    host.add_to_census(census);
     std::vector<std::string> problems = census.check(env);
     // An ended semaphore is kept only while send rights to its port remain: past that
     // nothing can reach it, and a task that creates and destroys semaphores in a loop
@@ -358,6 +360,7 @@ RunReport Kernel::make_report(bool time_limit) {
     if (report.deadlock) collect_deadlock(report);
     shut_down_everything(time_limit);
     devices.shut_down();
+    host.shut_down();
     if (bootstrap_port_) {  // the run is over: no task will be spawned with it again
         bootstrap_port_->unref();
         bootstrap_port_ = nullptr;

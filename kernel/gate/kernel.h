@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernel/gate/devices.h"
+#include "kernel/gate/host.h"
 #include "kernel/machine/clock.h"
 #include "kernel/machine/console_device.h"
 #include "kernel/machine/irq_controller.h"
@@ -114,6 +115,7 @@ public:
     machine::IrqController irq{clock, trace};
     machine::ConsoleDevice console;
     Devices devices{*this};
+    Host host{*this};
 
 private:
     void finish_task(tasks::Task& task);

@@ -20,6 +20,11 @@ inline tasks::Thread* caller() {
 // would reach); null otherwise, or when the object is gone.
 void* target_kobject(tasks::Thread& self, mach_port_name_t name, ipc::KobjectKind kind);
 
+// A new send right to p (a kernel object's port) in the caller's space: a new
+// uref each time, as XNU's traps give. MACH_PORT_NULL when p is null or the
+// space has no name left.
+mach_port_name_t send_right_to(tasks::Thread& self, ipc::Port* p);
+
 inline tasks::Task* target_task(tasks::Thread& self, mach_port_name_t name) {
     return static_cast<tasks::Task*>(target_kobject(self, name, ipc::KobjectKind::Task));
 }

@@ -15,17 +15,6 @@ namespace {
 
 constexpr std::size_t kNameMax = sizeof(dev_name_t);
 
-// A new send right to p in the caller's space; MACH_PORT_NULL when the space is full.
-mach_port_name_t new_send_right(Kernel& k, tasks::Thread& self, ipc::Port* p) {
-    ipc::Carried c = ipc::make_send(p);
-    mach_port_name_t n = MACH_PORT_NULL;
-    if (ipc::copyout(self.task.space, c, &n) != KERN_SUCCESS) {
-        ipc::carried_release(k.env, c);
-        return MACH_PORT_NULL;
-    }
-    return n;
-}
-
 // The port `name` sends to, if it is a send right in the caller's space (what MIG needs
 // for a request's destination); null otherwise.
 ipc::Port* send_target(tasks::Thread& self, mach_port_name_t name) {
@@ -81,7 +70,7 @@ kern_return_t sys_get_privileged_ports(mach_port_name_t* host_priv, mach_port_na
         if (!self.task.privileged)
             return ipc::fail(k.env, KERN_NO_ACCESS, "task {} was not spawned privileged", self.task.id);
         if (!device_master) return KERN_SUCCESS;
-        mach_port_name_t n = new_send_right(k, self, k.devices.master_port());
+        mach_port_name_t n = send_right_to(self, k.devices.master_port());
         if (n == MACH_PORT_NULL) return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "no free name for the port");
         (void)put_user(device_master, n);
         return KERN_SUCCESS;
@@ -106,7 +95,7 @@ kern_return_t sys_device_open(mach_port_name_t master, int /*mode*/, const char*
         if (len < kNameMax && std::strcmp(buf, "irq") == 0) port = k.devices.irq_port();
         if (len < kNameMax && std::strcmp(buf, "console") == 0) port = k.devices.console_port();
         if (!port) return ipc::fail(k.env, D_NO_SUCH_DEVICE, "no device named \"{}\"", std::string(buf, len));
-        mach_port_name_t n = new_send_right(k, self, port);
+        mach_port_name_t n = send_right_to(self, port);
         if (n == MACH_PORT_NULL) return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "no free name for the port");
         (void)put_user(device, n);
         return D_SUCCESS;

@@ -15,6 +15,17 @@ void* target_kobject(tasks::Thread& self, mach_port_name_t name, ipc::KobjectKin
     return p->kobject_kind == kind ? p->kobject : nullptr;
 }
 
+mach_port_name_t send_right_to(tasks::Thread& self, ipc::Port* p) {
+    if (!p) return MACH_PORT_NULL;
+    ipc::Carried c = ipc::make_send(p);
+    mach_port_name_t n = MACH_PORT_NULL;
+    if (ipc::copyout(self.task.space, c, &n) != KERN_SUCCESS) {
+        ipc::carried_release(*self.waiter.env, c);
+        return MACH_PORT_NULL;
+    }
+    return n;
+}
+
 namespace {
 
 bool valid_disposition(mach_msg_type_name_t d) { return MACH_MSG_TYPE_PORT_ANY(d); }

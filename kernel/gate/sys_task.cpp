@@ -28,6 +28,9 @@ kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_p
             if (!t.task_port) return KERN_FAILURE;
             c = ipc::make_send(t.task_port);
             break;
+        case TASK_HOST_PORT:
+            c = ipc::make_send(k.host.host_port());
+            break;
         case TASK_BOOTSTRAP_PORT:
             if (!MACH_PORT_VALID(t.bootstrap_name) ||
                 ipc::copyin_check(t.space, t.bootstrap_name, MACH_MSG_TYPE_COPY_SEND) != KERN_SUCCESS)
@@ -79,6 +82,27 @@ kern_return_t sys_mach_wait_until(uint64_t deadline) {
     return call(Sys::mach_wait_until, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
         if (deadline <= k.clock.now()) return KERN_SUCCESS;  // already past: no wait, as XNU
         return sleep_until(k, self, deadline);
+    });
+}
+
+kern_return_t sys_clock_sleep(mach_port_name_t clock, sleep_type_t type, mach_timespec_t time,
+                              mach_timespec_t* wakeup) {
+    return call(Sys::clock_sleep, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        // As XNU's clock_sleep_trap: MACH_PORT_NULL means the system clock, the only one that sleeps.
+        const HostClock* c = nullptr;
+        if (clock != MACH_PORT_NULL) {
+            c = static_cast<const HostClock*>(target_kobject(self, clock, ipc::KobjectKind::Clock));
+            if (!c) return ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{:#x} is not a clock", clock);
+            if (c->id != SYSTEM_CLOCK) return ipc::fail(k.env, KERN_FAILURE, "only the system clock sleeps");
+        }
+        uint64_t ticks = 0;
+        if ((type != TIME_ABSOLUTE && type != TIME_RELATIVE) || !gate::timespec_ticks(time, ticks))
+            return KERN_INVALID_VALUE;
+        const uint64_t now = k.clock.now();
+        const uint64_t deadline = type == TIME_RELATIVE ? now + std::min(ticks, machine::Clock::kEndOfTime - now) : ticks;
+        kern_return_t kr = deadline <= now ? KERN_SUCCESS : sleep_until(k, self, deadline);  // a time past: at once
+        if (wakeup) (void)put_user(wakeup, ticks_timespec(k.clock.now()));  // XNU ignores a bad pointer here
+        return kr;
     });
 }
 

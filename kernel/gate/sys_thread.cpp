@@ -12,18 +12,6 @@ namespace machsim::gate {
 
 namespace {
 
-// A new send right to p in the caller's space.
-mach_port_name_t send_right_for(tasks::Thread& self, ipc::Port* p) {
-    if (!p) return MACH_PORT_NULL;
-    ipc::Carried c = ipc::make_send(p);
-    mach_port_name_t n = MACH_PORT_NULL;
-    if (ipc::copyout(self.task.space, c, &n) != KERN_SUCCESS) {
-        ipc::carried_release(*self.waiter.env, c);
-        return MACH_PORT_NULL;
-    }
-    return n;
-}
-
 bool runs(const tasks::Thread& t) { return t.state() != machine::RunState::Dead; }
 
 }  // namespace
@@ -31,7 +19,7 @@ bool runs(const tasks::Thread& t) { return t.state() != machine::RunState::Dead;
 mach_port_name_t sys_mach_thread_self() {
     mach_port_name_t n = MACH_PORT_NULL;
     (void)call(Sys::mach_thread_self, [&](Kernel&, tasks::Thread& self) {
-        n = send_right_for(self, self.thread_port);  // a new uref each call, as on XNU
+        n = send_right_to(self, self.thread_port);  // a new uref each call, as on XNU
         return KERN_SUCCESS;
     });
     return n;
@@ -45,7 +33,7 @@ kern_return_t sys_thread_start(std::function<void()> body, mach_port_name_t* thr
             return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "no name is free for the thread's port");
         tasks::Thread* t = k.start_thread(self.task, [b = std::move(body)]() mutable { b(); return 0; }, false);
         if (!t) return KERN_RESOURCE_SHORTAGE;
-        (void)put_user(thread, send_right_for(self, t->thread_port));
+        (void)put_user(thread, send_right_to(self, t->thread_port));
         return KERN_SUCCESS;
     });
 }
@@ -117,7 +105,7 @@ kern_return_t sys_task_threads(mach_port_name_t task, mach_port_name_t** threads
         bool unnamed = false;  // a right that found no name would be a MACH_PORT_NULL in the list
         for (auto& th : t.threads) {
             if (!runs(*th) || !th->thread_port) continue;
-            mach_port_name_t n = send_right_for(self, th->thread_port);
+            mach_port_name_t n = send_right_to(self, th->thread_port);
             if (n == MACH_PORT_NULL) unnamed = true;
             else names.push_back(n);
         }
@@ -164,7 +152,7 @@ kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_
         }
         if (opts.inherit_memory) self.task.vm.inherit_into(t->vm);  // vm_inherit (R24)
         if (ipc::copyout(t->space, given, given_name.get()) != KERN_SUCCESS) ipc::carried_release(k.env, given);
-        (void)put_user(child, send_right_for(self, t->task_port));
+        (void)put_user(child, send_right_to(self, t->task_port));
         return KERN_SUCCESS;
     });
 }

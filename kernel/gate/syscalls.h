@@ -11,7 +11,9 @@
 
 #include "mach/message.h"
 #include "mach/port.h"
+#include "mach/clock_types.h"
 #include "mach/exception_types.h"
+#include "mach/host_info.h"
 #include "mach/task_info.h"
 #include "mach/thread_info.h"
 #include "mach/vm_types.h"
@@ -81,6 +83,14 @@ kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_p
 kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_timeout_t time);
 // Sleeps until the virtual clock reads `deadline` (ticks); at once when it has.
 kern_return_t sys_mach_wait_until(uint64_t deadline);
+kern_return_t sys_clock_sleep(mach_port_name_t clock, sleep_type_t type, mach_timespec_t time, mach_timespec_t* wakeup);
+mach_port_name_t sys_mach_host_self();
+kern_return_t sys_host_info(mach_port_name_t host, host_flavor_t flavor, integer_t* out, mach_msg_type_number_t* count);
+kern_return_t sys_host_page_size(mach_port_name_t host, vm_size_t* size);
+kern_return_t sys_host_get_clock_service(mach_port_name_t host, clock_id_t id, mach_port_name_t* clock);
+kern_return_t sys_clock_get_time(mach_port_name_t clock, mach_timespec_t* time);
+kern_return_t sys_clock_get_attributes(mach_port_name_t clock, clock_flavor_t flavor, int* attr,
+                                       mach_msg_type_number_t* count);
 kern_return_t sys_vm_allocate(mach_port_name_t task, vm_address_t* address, vm_size_t size, int flags);
 kern_return_t sys_vm_deallocate(mach_port_name_t task, vm_address_t address, vm_size_t size);
 kern_return_t sys_vm_protect(mach_port_name_t task, vm_address_t address, vm_size_t size, boolean_t set_maximum,
@@ -179,6 +189,16 @@ std::shared_ptr<void>* thread_user_data();
 std::shared_ptr<void>* task_user_data();
 // mach_timebase_info's numer and denom: ticks (virtual µs) to nanoseconds.
 constexpr uint32_t kTimebaseNumer = 1000, kTimebaseDenom = 1;
+// A mach_timespec_t as ticks (virtual µs, rounded down); false for a bad one
+// (BAD_MACH_TIMESPEC). And ticks as a mach_timespec_t.
+inline bool timespec_ticks(mach_timespec_t t, uint64_t& ticks) {
+    if (BAD_MACH_TIMESPEC(&t)) return false;
+    ticks = uint64_t{t.tv_sec} * USEC_PER_SEC + static_cast<uint64_t>(t.tv_nsec) / NSEC_PER_USEC;
+    return true;
+}
+inline mach_timespec_t ticks_timespec(uint64_t ticks) {
+    return {static_cast<unsigned int>(ticks / USEC_PER_SEC), static_cast<clock_res_t>(ticks % USEC_PER_SEC * NSEC_PER_USEC)};
+}
 std::vector<std::string> check_invariants();  // of the kernel running now; empty outside run()
 
 }  // namespace machsim::gate

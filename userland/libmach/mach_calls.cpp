@@ -31,14 +31,6 @@ namespace {
     return mr;
 }
 
-// A semaphore wait's timeout in ticks; false for a bad mach_timespec_t (XNU's
-// BAD_MACH_TIMESPEC: KERN_INVALID_VALUE, checked before anything else).
-bool timespec_ticks(mach_timespec_t t, uint64_t& ticks) {
-    if (t.tv_nsec < 0 || t.tv_nsec >= static_cast<clock_res_t>(NSEC_PER_SEC)) return false;
-    ticks = uint64_t{t.tv_sec} * USEC_PER_SEC + static_cast<uint64_t>(t.tv_nsec) / NSEC_PER_USEC;
-    return true;
-}
-
 }  // namespace
 
 vm_size_t vm_page_size = static_cast<vm_size_t>(sysconf(_SC_PAGESIZE));
@@ -165,6 +157,28 @@ kern_return_t mach_timebase_info(mach_timebase_info_t info) {
     return machsim::machine::copy_user(info, &base, sizeof base) ? KERN_SUCCESS : KERN_INVALID_ADDRESS;
 }
 kern_return_t mach_wait_until(uint64_t deadline) { return gate::sys_mach_wait_until(deadline); }
+mach_port_t mach_host_self(void) { return gate::sys_mach_host_self(); }
+kern_return_t host_info(host_t host, host_flavor_t flavor, host_info_t host_info_out,
+                        mach_msg_type_number_t* host_info_outCnt) {
+    return gate::sys_host_info(host, flavor, host_info_out, host_info_outCnt);
+}
+kern_return_t host_page_size(host_t host, vm_size_t* out_page_size) {
+    return gate::sys_host_page_size(host, out_page_size);
+}
+kern_return_t host_get_clock_service(host_t host, clock_id_t clock_id, clock_serv_t* clock_serv) {
+    return gate::sys_host_get_clock_service(host, clock_id, clock_serv);
+}
+kern_return_t clock_get_time(clock_serv_t clock_serv, mach_timespec_t* cur_time) {
+    return gate::sys_clock_get_time(clock_serv, cur_time);
+}
+kern_return_t clock_get_attributes(clock_serv_t clock_serv, clock_flavor_t flavor, clock_attr_t clock_attr,
+                                   mach_msg_type_number_t* clock_attrCnt) {
+    return gate::sys_clock_get_attributes(clock_serv, flavor, clock_attr, clock_attrCnt);
+}
+kern_return_t clock_sleep(mach_port_t clock_name, sleep_type_t sleep_type, mach_timespec_t sleep_time,
+                          mach_timespec_t* wakeup_time) {
+    return gate::sys_clock_sleep(clock_name, sleep_type, sleep_time, wakeup_time);
+}
 
 mach_port_t mach_thread_self(void) { return gate::sys_mach_thread_self(); }
 kern_return_t thread_terminate(thread_act_t target_act) { return gate::sys_thread_terminate(target_act); }
@@ -226,7 +240,7 @@ kern_return_t semaphore_signal_all(semaphore_t semaphore) { return gate::sys_sem
 kern_return_t semaphore_wait(semaphore_t semaphore) { return gate::sys_semaphore_wait(semaphore); }
 kern_return_t semaphore_timedwait(semaphore_t semaphore, mach_timespec_t wait_time) {
     uint64_t ticks = 0;
-    if (!timespec_ticks(wait_time, ticks)) return KERN_INVALID_VALUE;
+    if (!gate::timespec_ticks(wait_time, ticks)) return KERN_INVALID_VALUE;
     return gate::sys_semaphore_timedwait(semaphore, &ticks);
 }
 kern_return_t semaphore_wait_signal(semaphore_t wait_semaphore, semaphore_t signal_semaphore) {
@@ -235,7 +249,7 @@ kern_return_t semaphore_wait_signal(semaphore_t wait_semaphore, semaphore_t sign
 kern_return_t semaphore_timedwait_signal(semaphore_t wait_semaphore, semaphore_t signal_semaphore,
                                          mach_timespec_t wait_time) {
     uint64_t ticks = 0;
-    if (!timespec_ticks(wait_time, ticks)) return KERN_INVALID_VALUE;
+    if (!gate::timespec_ticks(wait_time, ticks)) return KERN_INVALID_VALUE;
     return gate::sys_semaphore_wait_signal(wait_semaphore, signal_semaphore, &ticks);
 }
 kern_return_t semaphore_signal_thread(semaphore_t semaphore, thread_act_t thread) {

@@ -9,6 +9,8 @@
 #include "mach/clock_types.h"
 #include "mach/exc.h"
 #include "mach/exception_types.h"
+#include "mach/host_info.h"
+#include "mach/machine.h"
 #include "mach/message.h"
 #include "mach/mig_errors.h"
 #include "mach/notify.h"
@@ -44,6 +46,28 @@ mach_port_t machsim_bootstrap_port(void);
 #define bootstrap_port (machsim_bootstrap_port())
 /* The host's page size (vm_allocate rounds to it). */
 extern vm_size_t vm_page_size;
+
+/* The host and its clocks (docs/api.md, section 6.3). mach_host_self gives a send
+ * right to the host port, a new uref each call (deallocate it when done), as
+ * XNU's. The clocks read virtual time: SYSTEM_CLOCK since the run began,
+ * CALENDAR_CLOCK the same from the epoch (there is no wall clock here). */
+typedef mach_port_t host_t;
+typedef mach_port_t host_name_t;
+typedef mach_port_t host_name_port_t;
+typedef mach_port_t clock_serv_t;
+mach_port_t mach_host_self(void);
+kern_return_t host_info(host_t host, host_flavor_t flavor, host_info_t host_info_out,
+                        mach_msg_type_number_t *host_info_outCnt);
+kern_return_t host_page_size(host_t host, vm_size_t *out_page_size);
+kern_return_t host_get_clock_service(host_t host, clock_id_t clock_id, clock_serv_t *clock_serv);
+kern_return_t clock_get_time(clock_serv_t clock_serv, mach_timespec_t *cur_time);
+kern_return_t clock_get_attributes(clock_serv_t clock_serv, clock_flavor_t flavor, clock_attr_t clock_attr,
+                                   mach_msg_type_number_t *clock_attrCnt);
+/* Sleeps until the system clock reads sleep_time (TIME_ABSOLUTE) or for that long
+ * (TIME_RELATIVE); *wakeup_time (may be null) gets the time it woke. MACH_PORT_NULL
+ * is the system clock. */
+kern_return_t clock_sleep(mach_port_t clock_name, sleep_type_t sleep_type, mach_timespec_t sleep_time,
+                          mach_timespec_t *wakeup_time);
 
 mach_msg_return_t mach_msg(mach_msg_header_t *msg, mach_msg_option_t option, mach_msg_size_t send_size,
                            mach_msg_size_t rcv_size, mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
