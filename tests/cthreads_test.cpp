@@ -283,3 +283,60 @@ TEST_CASE("a forked thread ended by thread_terminate, or by an exception, still 
     INFO(r.summary());
     CHECK(r.clean());
 }
+
+TEST_CASE("a thread terminated while it waits for a mutex leaves its queue; one the mutex was handed to passes it on") {
+    static std::vector<std::string> log;
+    log.clear();
+    machsim::RunReport r = mt::run_task([] {
+        static struct mutex m = MUTEX_INITIALIZER;
+        static mach_port_t victim = MACH_PORT_NULL;
+        auto waiter = [](any_t) -> any_t {
+            victim = mach_thread_self();
+            mutex_lock(&m);  // waits; terminated here
+            log.push_back("the terminated thread got the mutex");
+            mutex_unlock(&m);
+            return nullptr;
+        };
+
+        // Terminated while queued, ahead of another waiter: that one gets the mutex next.
+        mutex_lock(&m);
+        cthread_t a = cthread_fork(waiter, nullptr);
+        cthread_yield();
+        mach_port_t a_port = victim;
+        cthread_t b = cthread_fork(
+            [](any_t) -> any_t {
+                mutex_lock(&m);
+                log.push_back("b has it");
+                mutex_unlock(&m);
+                return nullptr;
+            },
+            nullptr);
+        cthread_yield();
+        CHECK(m.waiters == 2);
+        CHECK_KR(thread_terminate(a_port), KERN_SUCCESS);
+        CHECK(cthread_join(a) == nullptr);
+        CHECK(m.waiters == 1);
+        mutex_unlock(&m);
+        cthread_join(b);
+        CHECK(mutex_try_lock(&m));  // free again, and nobody is counted as waiting
+        CHECK(m.waiters == 0);
+        mutex_unlock(&m);
+
+        // Terminated after the mutex was handed to it, before it ran: it passes the mutex on.
+        mutex_lock(&m);
+        cthread_t c = cthread_fork(waiter, nullptr);
+        cthread_yield();
+        mutex_unlock(&m);  // to c, which has not run yet
+        CHECK_FALSE(mutex_try_lock(&m));
+        CHECK_KR(thread_terminate(victim), KERN_SUCCESS);
+        CHECK(cthread_join(c) == nullptr);
+        CHECK(mutex_try_lock(&m));
+        mutex_unlock(&m);
+        mutex_clear(&m);  // nobody waits: no misuse
+        (void)mach_port_deallocate(mach_task_self(), a_port);
+        (void)mach_port_deallocate(mach_task_self(), victim);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK(log == std::vector<std::string>{"b has it"});
+}

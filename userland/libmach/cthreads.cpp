@@ -87,6 +87,7 @@ struct cthread {
     bool detached = false;
     bool joined = false;
     semaphore_t finished = MACH_PORT_NULL;  // signalled once, when it ends, for cthread_join
+    semaphore_t handed = MACH_PORT_NULL;    // signalled when a mutex it waits for is handed to it
     any_t result = nullptr;
     std::string name;
     any_t data = nullptr;
@@ -96,6 +97,8 @@ namespace {
 
 // A forked thread has ended with `result`.
 void finish(cthread& t, any_t result) {
+    if (t.handed != MACH_PORT_NULL) (void)semaphore_destroy(mach_task_self(), t.handed);
+    t.handed = MACH_PORT_NULL;
     t.ended = true;
     t.result = result;
     if (t.detached) {
@@ -205,6 +208,33 @@ any_t cthread_data(cthread_t t) { return t ? t->data : nullptr; }
 
 // --- mutexes -------------------------------------------------------------------
 
+}  // extern "C"
+
+// A thread waiting for a mutex, on its stack while it waits.
+struct mutex_waiter {
+    cthread_t self;
+    mutex_waiter* next;
+};
+
+namespace {
+
+void leave_queue(mutex_t m, mutex_waiter* w) {
+    mutex_waiter** at = &m->first;
+    mutex_waiter* prev = nullptr;
+    while (*at && *at != w) {
+        prev = *at;
+        at = &(*at)->next;
+    }
+    if (!*at) return;
+    *at = w->next;
+    if (m->last == w) m->last = prev;
+    --m->waiters;
+}
+
+}  // namespace
+
+extern "C" {
+
 mutex_t mutex_alloc(void) {
     auto* m = new mutex;
     mutex_init(m);
@@ -218,7 +248,9 @@ void mutex_free(mutex_t m) {
 
 void mutex_init(mutex_t m) { *m = MUTEX_INITIALIZER; }
 
-void mutex_clear(mutex_t m) { clear_semaphore(&m->sem, m->waiters, "mutex_clear of a mutex that threads wait for"); }
+void mutex_clear(mutex_t m) {
+    if (m->waiters > 0) fatal("mutex_clear of a mutex that threads wait for");
+}
 
 void mutex_set_name(mutex_t m, const char* name) { m->name = name; }
 const char* mutex_name(mutex_t m) { return m->name ? m->name : "?"; }
@@ -232,23 +264,45 @@ boolean_t mutex_try_lock(mutex_t m) {
 
 void mutex_lock(mutex_t m) {
     if (mutex_try_lock(m)) return;
-    if (m->holder != NO_CTHREAD && m->holder == cthread_self()) fatal("a thread locked a mutex it holds");
-    ensure_semaphore(&m->sem);  // a kernel call: the holder may have let go meanwhile
+    cthread_t self = cthread_self();
+    if (m->holder != NO_CTHREAD && m->holder == self) fatal("a thread locked a mutex it holds");
+    ensure_semaphore(&self->handed);  // a kernel call: the holder may have let go meanwhile
     if (mutex_try_lock(m)) return;
+    // mutex_unlock names the thread it hands the mutex to (holder), then signals
+    // that thread's own semaphore, which keeps the signal until the thread waits.
+    mutex_waiter w{self, nullptr};
+    if (m->last) m->last->next = &w;
+    else m->first = &w;
+    m->last = &w;
     ++m->waiters;
-    wait_for(m->sem);  // mutex_unlock hands the mutex over: it stays held
-    m->holder = cthread_self();
+    // A thread ended while it waits (thread_terminate, its task's end) unwinds from
+    // here: it leaves the queue, or passes on a mutex handed to it meanwhile, so that
+    // the others are not left waiting for it.
+    struct Leave {
+        mutex_t m;
+        mutex_waiter& w;
+        ~Leave() {
+            if (std::uncaught_exceptions() == 0) return;
+            if (m->holder == w.self) mutex_unlock(m);
+            else leave_queue(m, &w);
+        }
+    } leave{m, w};
+    // A wait cut short (thread_abort, a signal handled), or a signal left over from
+    // one, is waited again until the mutex is this thread's.
+    while (m->holder != self) wait_for(self->handed);
 }
 
 void mutex_unlock(mutex_t m) {
     if (!m->held || m->holder != cthread_self()) fatal("mutex_unlock of a mutex the thread does not hold");
-    m->holder = NO_CTHREAD;
-    if (m->waiters > 0) {  // straight to the longest waiting thread
-        --m->waiters;
-        (void)semaphore_signal(m->sem);
-    } else {
+    mutex_waiter* w = m->first;
+    if (!w) {
+        m->holder = NO_CTHREAD;
         m->held = 0;
+        return;
     }
+    leave_queue(m, w);  // straight to the longest waiting thread: it holds the mutex from now
+    m->holder = w->self;
+    (void)semaphore_signal(w->self->handed);
 }
 
 // --- conditions ------------------------------------------------------------------
