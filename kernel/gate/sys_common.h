@@ -2,6 +2,8 @@
 // into a task, and writing results through task pointers.
 #pragma once
 
+#include <algorithm>
+
 #include "kernel/gate/entry.h"
 #include "kernel/gate/kernel.h"
 #include "kernel/machine/usercopy.h"
@@ -46,6 +48,15 @@ template <class T>
 template <class T>
 [[nodiscard]] bool get_user(T& value, const T* from) {
     return machine::copy_user(&value, from, sizeof value);
+}
+
+// The room a MIG out-array gives (*count elements, as the caller says), bounded by
+// the array's maximum as MIG's server stub bounds it. False if *count cannot be read.
+[[nodiscard]] inline bool out_room(const mach_msg_type_number_t* count, mach_msg_type_number_t max,
+                                   mach_msg_type_number_t& room) {
+    if (!get_user(room, count)) return false;
+    room = std::min(room, max);
+    return true;
 }
 
 // Runs body(kernel, caller) as system call `sys`.

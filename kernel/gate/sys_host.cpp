@@ -55,8 +55,7 @@ kern_return_t sys_host_info(mach_port_name_t host, host_flavor_t flavor, integer
                             mach_msg_type_number_t* count) {
     return host_call(Sys::host_info, host, [&](Kernel& k, tasks::Thread&) -> kern_return_t {
         mach_msg_type_number_t room = 0;
-        if (!get_user(room, count)) return KERN_INVALID_ADDRESS;
-        room = std::min<mach_msg_type_number_t>(room, HOST_INFO_MAX);  // as MIG bounds it
+        if (!out_room(count, HOST_INFO_MAX, room)) return KERN_INVALID_ADDRESS;
         host_basic_info basic{};
         host_sched_info sched{};
         const void* info = nullptr;
@@ -130,8 +129,8 @@ kern_return_t sys_clock_get_attributes(mach_port_name_t clock, clock_flavor_t fl
                                        mach_msg_type_number_t* count) {
     return clock_call(Sys::clock_get_attributes, clock, [&](Kernel& k, tasks::Thread&, const HostClock&) -> kern_return_t {
         mach_msg_type_number_t room = 0;
-        if (!get_user(room, count)) return KERN_INVALID_ADDRESS;
-        if (std::min<mach_msg_type_number_t>(room, 1) != 1) return KERN_FAILURE;  // MIG bounds it to 1; XNU wants 1
+        if (!out_room(count, 1, room)) return KERN_INVALID_ADDRESS;  // clock_attr_t holds one word
+        if (room != 1) return KERN_FAILURE;
         clock_res_t res = 0;
         switch (flavor) {
         case CLOCK_GET_TIME_RES: res = static_cast<clock_res_t>(NSEC_PER_USEC); break;  // a tick

@@ -54,6 +54,22 @@ integer_t run_state(const tasks::Thread& t) {
     return TH_STATE_RUNNING;
 }
 
+// The fields the basic flavors share (each lays them out its own way). Every page
+// of a region is backed while the region exists (nothing is paged out), so the
+// resident size is the virtual size.
+template <class Info>
+Info basic_info(const Kernel& k, const tasks::Task& t, uint64_t size) {
+    const Times dead = task_times(k, t, true);
+    Info i{};
+    i.suspend_count = static_cast<integer_t>(t.suspend_count);
+    i.virtual_size = static_cast<decltype(i.virtual_size)>(size);  // the caller cut it to the field's width
+    i.resident_size = i.virtual_size;
+    i.user_time = time_value(dead.user);
+    i.system_time = time_value(dead.system);
+    i.policy = POLICY_TIMESHARE;
+    return i;
+}
+
 // Copies a flavor's structure out as `count` words, when the caller's buffer
 // (*count words, as MIG bounds it) has room for it.
 template <class Info>
@@ -71,43 +87,21 @@ kern_return_t sys_task_info(mach_port_name_t task, task_flavor_t flavor, integer
                             mach_msg_type_number_t* count) {
     return task_call(Sys::task_info, task, [&](Kernel& k, tasks::Thread&, tasks::Task& t) -> kern_return_t {
         mach_msg_type_number_t room = 0;
-        if (!get_user(room, count)) return KERN_INVALID_ADDRESS;
-        room = std::min<mach_msg_type_number_t>(room, TASK_INFO_MAX);
-        // Every page of a region is backed while the region exists: nothing is paged out.
+        if (!out_room(count, TASK_INFO_MAX, room)) return KERN_INVALID_ADDRESS;
         const uint64_t size = t.vm.mapped_bytes();
         switch (flavor) {
         case TASK_BASIC_INFO_32: {
-            Times dead = task_times(k, t, true);
-            task_basic_info_32 i{};
-            i.suspend_count = static_cast<integer_t>(t.suspend_count);
-            i.virtual_size = static_cast<natural_t>(std::min<uint64_t>(size, UINT32_MAX));  // as XNU clamps it
-            i.resident_size = i.virtual_size;
-            i.user_time = time_value(dead.user);
-            i.system_time = time_value(dead.system);
-            i.policy = POLICY_TIMESHARE;
+            // XNU cuts the sizes to 32 bits for this flavor.
+            auto i = basic_info<task_basic_info_32>(k, t, std::min<uint64_t>(size, UINT32_MAX));
             return put_info(i, TASK_BASIC_INFO_32_COUNT, room, out, count);
         }
         case TASK_BASIC_INFO_64: {
-            Times dead = task_times(k, t, true);
-            task_basic_info_64 i{};
-            i.suspend_count = static_cast<integer_t>(t.suspend_count);
-            i.virtual_size = size;
-            i.resident_size = size;
-            i.user_time = time_value(dead.user);
-            i.system_time = time_value(dead.system);
-            i.policy = POLICY_TIMESHARE;
+            auto i = basic_info<task_basic_info_64>(k, t, size);
             return put_info(i, TASK_BASIC_INFO_64_COUNT, room, out, count);
         }
         case MACH_TASK_BASIC_INFO: {
-            Times dead = task_times(k, t, true);
-            mach_task_basic_info i{};
-            i.virtual_size = size;
-            i.resident_size = size;
+            auto i = basic_info<mach_task_basic_info>(k, t, size);
             i.resident_size_max = t.vm.peak_mapped_bytes();
-            i.user_time = time_value(dead.user);
-            i.system_time = time_value(dead.system);
-            i.policy = POLICY_TIMESHARE;
-            i.suspend_count = static_cast<integer_t>(t.suspend_count);
             return put_info(i, MACH_TASK_BASIC_INFO_COUNT, room, out, count);
         }
         case TASK_THREAD_TIMES_INFO: {
@@ -125,8 +119,7 @@ kern_return_t sys_thread_info(mach_port_name_t thread, thread_flavor_t flavor, i
                               mach_msg_type_number_t* count) {
     return thread_call(Sys::thread_info, thread, [&](Kernel& k, tasks::Thread&, tasks::Thread& t) -> kern_return_t {
         mach_msg_type_number_t room = 0;
-        if (!get_user(room, count)) return KERN_INVALID_ADDRESS;
-        room = std::min<mach_msg_type_number_t>(room, THREAD_INFO_MAX);
+        if (!out_room(count, THREAD_INFO_MAX, room)) return KERN_INVALID_ADDRESS;
         switch (flavor) {
         case THREAD_BASIC_INFO: {
             Times tm = times_of(k, t);

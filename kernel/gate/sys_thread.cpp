@@ -67,8 +67,7 @@ kern_return_t sys_thread_get_state(mach_port_name_t thread, thread_state_flavor_
                                    mach_msg_type_number_t* count) {
     return thread_call(Sys::thread_get_state, thread, [&](Kernel& k, tasks::Thread&, tasks::Thread& t) -> kern_return_t {
         mach_msg_type_number_t room = 0;
-        if (!get_user(room, count)) return KERN_INVALID_ADDRESS;
-        room = std::min<mach_msg_type_number_t>(room, THREAD_STATE_MAX);  // as MIG's server bounds it
+        if (!out_room(count, THREAD_STATE_MAX, room)) return KERN_INVALID_ADDRESS;
         natural_t out[kLargestState] = {};
         mach_msg_type_number_t n = room;
         if (kern_return_t kr = get_thread_state(k.env, t, flavor, out, &n); kr != KERN_SUCCESS) return kr;
