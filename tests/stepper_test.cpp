@@ -123,6 +123,37 @@ TEST_CASE("ps shows every task and what each of its threads is doing at the stop
     CHECK(ps.find("  task 3 echo-client\n    thread 3: ready\n") != std::string::npos);
 }
 
+TEST_CASE("suspend and resume are events; ps shows a thread suspended until it is resumed") {
+    auto setup = [](machsim::Kernel& k) {
+        k.spawn("boss", [] {
+            mach_port_t worker = machsim::thread_start([] {
+                for (int i = 0; i < 6; ++i) thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+            });
+            thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+            CHECK_KR(thread_suspend(worker), KERN_SUCCESS);
+            thread_switch(MACH_PORT_NULL, SWITCH_OPTION_NONE, 0);
+            CHECK_KR(thread_resume(worker), KERN_SUCCESS);
+            mach_port_deallocate(mach_task_self(), worker);
+        });
+    };
+    std::istringstream in("b kind suspend\nc\nps\nd\nb kind resume\nc\nps\nq\n");
+    std::ostringstream out;
+    machsim::Stepper stepper(in, out, false, true);
+    machsim::Kernel k;
+    k.attach(stepper);
+    setup(k);
+    CHECK(k.run().clean());
+    INFO(out.str());
+    const std::string text = out.str();
+    const std::size_t first = text.find("(machsim) ps\n"), second = text.find("(machsim) ps\n", first + 1);
+    REQUIRE(second != std::string::npos);
+    CHECK(text.find("suspend   thread 3 may not run until resumed") != std::string::npos);
+    CHECK(text.find("resume    thread 3 may run again") != std::string::npos);
+    CHECK(text.substr(first, second - first).find("    thread 3: ready, suspended\n") != std::string::npos);
+    CHECK(text.substr(second).find("    thread 3: ready\n") != std::string::npos);
+    CHECK(text.substr(second).find("suspended") == std::string::npos);
+}
+
 TEST_CASE("a command it cannot take is answered, and the run does not move on") {
     std::string out = debug_run("echo", "x\nn 0\nn two\nb kind nonsense\nb port\nb\nh\nc\n");
     INFO(out);

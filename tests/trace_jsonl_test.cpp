@@ -207,6 +207,32 @@ TEST_CASE("a crash, a fault and interrupts keep their details: exit text, addres
     CHECK(raised_twice == 1);  // the slow handler: two raises coalesced
 }
 
+TEST_CASE("suspend and resume name the thread that may not run, then may run again") {
+    Lines x = jsonl_run([](machsim::Kernel& k) {
+        k.spawn("boss", [] {
+            mach_port_t worker = machsim::thread_start([] { mt::sleep_ms(1); });
+            CHECK_KR(thread_suspend(worker), KERN_SUCCESS);
+            CHECK_KR(thread_resume(worker), KERN_SUCCESS);
+            mach_port_deallocate(mach_task_self(), worker);
+        });
+    });
+    CHECK(x.report.clean());
+    std::vector<json> lines = parsed(x.text);
+    int suspends = 0, resumes = 0;
+    for (const json& j : lines) {
+        if (j.at("kind") == "suspend") {
+            ++suspends;
+            CHECK(j.at("suspended_thread") == 3);
+            CHECK(j.at("task_name") == "boss");  // who suspended it
+        } else if (j.at("kind") == "resume") {
+            ++resumes;
+            CHECK(j.at("resumed_thread") == 3);
+        }
+    }
+    CHECK(suspends == 1);
+    CHECK(resumes == 1);
+}
+
 TEST_CASE("strings are escaped: a task name with quotes, a backslash, control bytes and no valid UTF-8") {
     std::string name = "q\"b\\s\nc\x01\t \xff\xc3\xa9";
     Lines x = jsonl_run([&](machsim::Kernel& k) { k.spawn(name, [] {}); });

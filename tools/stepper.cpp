@@ -70,6 +70,7 @@ void Stepper::replay() {
     daemons_.clear();
     thread_task_.clear();
     thread_state_.clear();
+    suspended_.clear();
     shown_.clear();
     mode_ = Mode::Replay;
     gate_->open = false;  // the text sink has printed these events already
@@ -164,6 +165,8 @@ void Stepper::follow(const Event& e) {
                              : fmt::format("blocked: {}", e.text ? e.text : ""));
         break;
     case EventKind::Wake: set(e.extra, fmt::format("ready (woken: {})", code_name(e.code))); break;
+    case EventKind::Suspend: suspended_.insert(e.extra); break;
+    case EventKind::Resume: suspended_.erase(e.extra); break;
     default: break;
     }
 }
@@ -291,7 +294,9 @@ void Stepper::ps() const {
                             end == task_ends_.end() ? "" : ": " + end->second);
         if (end != task_ends_.end()) continue;
         for (const auto& [thread, task] : thread_task_)
-            if (task == id) out_ << fmt::format("    thread {}: {}\n", thread, thread_state_.at(thread));
+            if (task == id)
+                out_ << fmt::format("    thread {}: {}{}\n", thread, thread_state_.at(thread),
+                                    suspended_.count(thread) ? ", suspended" : "");
     }
 }
 

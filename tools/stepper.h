@@ -11,6 +11,7 @@
 #include <functional>
 #include <iosfwd>
 #include <map>
+#include <set>
 #include <memory>
 #include <streambuf>
 #include <string>
@@ -75,6 +76,7 @@ private:
     std::map<uint32_t, bool> daemons_;
     std::map<uint32_t, uint32_t> thread_task_;
     std::map<uint32_t, std::string> thread_state_;
+    std::set<uint32_t> suspended_;  // threads suspended (thread_suspend, task_suspend, a stop signal)
 };
 
 // `machsim debug`: runs the program that `setup` spawns under a stepper reading `in`, running

@@ -97,6 +97,8 @@ bool kind_fields(Line& l, const Event& e) {
         l.name(e.space, e.name).port(e.port).num("urefs_before", e.before).num("urefs_after", e.after);
         return false;
     case EventKind::Timer: l.num("timed_out_thread", e.extra); return true;
+    case EventKind::Suspend: l.num("suspended_thread", e.extra); return false;
+    case EventKind::Resume: l.num("resumed_thread", e.extra); return false;
     case EventKind::Deadlock: l.port(e.port).name(e.space, e.name).num("holder_task", e.extra); return true;
     case EventKind::Fault: {
         int32_t code = static_cast<int32_t>(e.extra);

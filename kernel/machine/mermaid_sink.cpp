@@ -190,6 +190,8 @@ void MermaidSink::State::on_event(const Event& e) {
         break;
     }
     case EventKind::Timer: note(e.seq, follow.task_of(e.extra), text); break;
+    case EventKind::Suspend: note(e.seq, follow.task_of(e.extra), fmt::format("thread {} suspended", e.extra)); break;
+    case EventKind::Resume: note(e.seq, follow.task_of(e.extra), fmt::format("thread {} resumed", e.extra)); break;
     case EventKind::IrqRaise:
         note(e.seq, kKernel,
              fmt::format("irq line {} raised{}: {}", e.extra, e.before > 1 ? fmt::format(" x{}", e.before) : "", text));

@@ -371,6 +371,12 @@ void PerfettoSink::State::on_other(const Event& e, Track here) {
     case EventKind::Timer:  // on the track of the thread whose wait timed out
         instant(track(follow.task_of(e.extra), e.extra), text, "timer", Args().add("thread", e.extra));
         break;
+    case EventKind::Suspend:  // on the track of the thread suspended
+        instant(track(follow.task_of(e.extra), e.extra), "suspended", "suspend", Args().add("thread", e.extra));
+        break;
+    case EventKind::Resume:
+        instant(track(follow.task_of(e.extra), e.extra), "resumed", "suspend", Args().add("thread", e.extra));
+        break;
     case EventKind::IrqRaise:
         instant(line_track(e.extra), e.before > 1 ? fmt::format("raised x{}", e.before) : std::string("raised"), "irq",
                 Args().add("outcome", text));

@@ -55,6 +55,7 @@ void Scheduler::make_ready(Context* c) {
 void Scheduler::hold(Context* c) {
     if (c->held_ || c->state_ == RunState::Dead) return;
     c->held_ = true;
+    MS_TRACE(trace_, Event{.kind = EventKind::Suspend, .extra = c->trace_thread});
     if (c->state_ == RunState::Ready && c->run_hook.linked()) {
         runq_.remove(c);
         c->parked_ = true;
@@ -68,6 +69,7 @@ void Scheduler::hold(Context* c) {
 void Scheduler::release(Context* c) {
     if (!c->held_) return;
     c->held_ = false;
+    MS_TRACE(trace_, Event{.kind = EventKind::Resume, .extra = c->trace_thread});
     if (c->parked_) {
         c->parked_ = false;
         runq_.push_back(c);

@@ -36,6 +36,8 @@ const char* event_kind_name(EventKind kind) {
     case EventKind::RightChange: return "right";
     case EventKind::DeadName: return "deadname";
     case EventKind::Timer: return "timeout";
+    case EventKind::Suspend: return "suspend";
+    case EventKind::Resume: return "resume";
     case EventKind::Deadlock: return "deadlock";
     case EventKind::Fault: return "fault";
     case EventKind::ExceptionRaise: return "exc-raise";
@@ -142,6 +144,8 @@ void TextSink::on_event(const Event& e) {
         break;
     case EventKind::DeadName: d = fmt::format("{} is now a dead name ({} died)", in_space, port(e.port)); break;
     case EventKind::Timer: d = fmt::format("{} of thread {}", text, e.extra); break;
+    case EventKind::Suspend: d = fmt::format("thread {} may not run until resumed", e.extra); break;
+    case EventKind::Resume: d = fmt::format("thread {} may run again", e.extra); break;
     case EventKind::Deadlock:
         if (std::string_view(text) == "semaphore")
             d = fmt::format("blocked forever in semaphore_wait on {} ({}), made by {}", in_space, port(e.port),

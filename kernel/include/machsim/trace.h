@@ -39,6 +39,8 @@ enum class EventKind : uint8_t {
     RightChange,   // space, name, port, before/after = urefs, text = what changed it
     DeadName,      // space, name, port: a right's port died; the name is now a dead name
     Timer,         // extra = the thread whose timeout fired, text = what timed out
+    Suspend,       // extra = the thread that may no longer run (thread_suspend, task_suspend, a stop signal)
+    Resume,        // extra = the thread that may run again
     Deadlock,      // task/thread = a thread blocked forever, port/space/name = what it waits on,
                    // extra = the task holding that port's receive right (for a semaphore: the task that
                    // made it), text = "receive" / "send" / "semaphore" / "sleep" / "suspended"
