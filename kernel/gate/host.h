@@ -26,12 +26,6 @@ public:
     // The port of clock `id`; null for an id that names no clock.
     ipc::Port* clock_port(clock_id_t id);
 
-    static bool is_host(const ipc::Port* p) { return p && p->kobject_kind == ipc::KobjectKind::Host && p->kobject; }
-    // The clock behind p, or null when p is no clock's port.
-    static const HostClock* clock_of(const ipc::Port* p) {
-        return p && p->kobject_kind == ipc::KobjectKind::Clock ? static_cast<const HostClock*>(p->kobject) : nullptr;
-    }
-
     void add_to_census(ipc::Census& census) const;
     // The run is over: the ports are destroyed.
     void shut_down();

@@ -33,9 +33,6 @@ public:
     const void* stack_lo() const { return stack_.lo; }  // its guard gap lies just below
     bool in_fault() const { return fault_stack_.lo != nullptr; }  // the kernel is handling its fault
     bool held() const { return held_; }
-    // Virtual time it has run for, up to its last switch out (Scheduler::cpu_ticks adds
-    // the slice it is running now).
-    uint64_t cpu_ticks_until_switch() const { return cpu_ticks_; }
     // Ready but suspended, or blocked: it cannot run now.
     bool stalled() const { return state_ == RunState::Blocked || (state_ == RunState::Ready && parked_); }
 
@@ -80,7 +77,7 @@ private:
     friend struct FaultDetour;
     RunState state_ = RunState::New;
     Scheduler* sched_ = nullptr;
-    uint64_t cpu_ticks_ = 0;  // virtual time run, counted at each switch out
+    uint64_t cpu_ticks_ = 0;  // virtual time run, counted at each switch out (Scheduler::cpu_ticks)
     bool held_ = false;    // suspended: may not run until released
     bool parked_ = false;  // ready, but kept off the run queue while held
     boost::context::detail::fcontext_t fctx_ = nullptr;  // where to resume this context
