@@ -40,16 +40,15 @@ any_t cthread_data(cthread_t t);
 /* A mutex: initialise a struct mutex with mutex_init (or MUTEX_INITIALIZER), or
  * take one from mutex_alloc. Unlocking a mutex the caller does not hold ends the
  * task (SIGABRT), with a message. */
-struct mutex_waiter; /* one per waiting thread, on its stack */
+struct mutex_waiter; /* a waiting thread's place in the queue (in its C Threads record) */
 struct mutex {
     int held;
-    int waiters; /* how many threads wait for it */
     const char *name;
     cthread_t holder;
     struct mutex_waiter *first, *last; /* the waiting threads, longest waiting first */
 };
 typedef struct mutex *mutex_t;
-#define MUTEX_INITIALIZER {0, 0, 0, NO_CTHREAD, 0, 0}
+#define MUTEX_INITIALIZER {0, 0, NO_CTHREAD, 0, 0}
 
 mutex_t mutex_alloc(void);
 void mutex_free(mutex_t m);

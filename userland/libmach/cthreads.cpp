@@ -51,20 +51,13 @@ void ensure_semaphore(semaphore_t* where) {
     }
 }
 
-// Gives back the semaphore of a mutex or condition being cleared; misuse if anyone waits on it.
-void clear_semaphore(semaphore_t* sem, int waiters, const char* misuse) {
-    if (waiters > 0) fatal(misuse);
-    if (*sem != MACH_PORT_NULL) (void)semaphore_destroy(mach_task_self(), *sem);
-    *sem = MACH_PORT_NULL;
-}
-
 // Waits for a signal on s. A wait cut short (thread_abort, a signal handled) is
 // waited again: the signal it waits for has not come.
 void wait_for(semaphore_t s) {
     kern_return_t kr;
     while ((kr = semaphore_wait(s)) == KERN_ABORTED) {
     }
-    if (kr != KERN_SUCCESS) fatal("a mutex or condition was cleared while a thread waited on it");
+    if (kr != KERN_SUCCESS) fatal("a condition was cleared while a thread waited on it");
 }
 
 std::shared_ptr<TaskState> task_state() {
@@ -80,6 +73,12 @@ std::shared_ptr<TaskState> task_state() {
 // so does the kernel's word for the thread), and the kernel keeps a task's threads
 // until the task ends: a cthread_t stays valid as long as code of its task can run.
 // So joining or detaching frees nothing, and nothing refers back to itself.
+// A thread's place in the queue of the mutex it waits for (a thread waits for one at a time).
+struct mutex_waiter {
+    cthread* self;
+    mutex_waiter* next;
+};
+
 struct cthread {
     std::shared_ptr<TaskState> task;
     bool forked = false;
@@ -88,12 +87,26 @@ struct cthread {
     bool joined = false;
     semaphore_t finished = MACH_PORT_NULL;  // signalled once, when it ends, for cthread_join
     semaphore_t handed = MACH_PORT_NULL;    // signalled when a mutex it waits for is handed to it
+    mutex_waiter waiting{this, nullptr};    // its place in that mutex's queue
     any_t result = nullptr;
     std::string name;
     any_t data = nullptr;
 };
 
 namespace {
+
+// Takes w out of m's queue of waiting threads, if it is there.
+void leave_queue(mutex_t m, mutex_waiter* w) {
+    mutex_waiter** at = &m->first;
+    mutex_waiter* prev = nullptr;
+    while (*at && *at != w) {
+        prev = *at;
+        at = &(*at)->next;
+    }
+    if (!*at) return;
+    *at = w->next;
+    if (m->last == w) m->last = prev;
+}
 
 // A forked thread has ended with `result`.
 void finish(cthread& t, any_t result) {
@@ -208,33 +221,6 @@ any_t cthread_data(cthread_t t) { return t ? t->data : nullptr; }
 
 // --- mutexes -------------------------------------------------------------------
 
-}  // extern "C"
-
-// A thread waiting for a mutex, on its stack while it waits.
-struct mutex_waiter {
-    cthread_t self;
-    mutex_waiter* next;
-};
-
-namespace {
-
-void leave_queue(mutex_t m, mutex_waiter* w) {
-    mutex_waiter** at = &m->first;
-    mutex_waiter* prev = nullptr;
-    while (*at && *at != w) {
-        prev = *at;
-        at = &(*at)->next;
-    }
-    if (!*at) return;
-    *at = w->next;
-    if (m->last == w) m->last = prev;
-    --m->waiters;
-}
-
-}  // namespace
-
-extern "C" {
-
 mutex_t mutex_alloc(void) {
     auto* m = new mutex;
     mutex_init(m);
@@ -249,7 +235,7 @@ void mutex_free(mutex_t m) {
 void mutex_init(mutex_t m) { *m = MUTEX_INITIALIZER; }
 
 void mutex_clear(mutex_t m) {
-    if (m->waiters > 0) fatal("mutex_clear of a mutex that threads wait for");
+    if (m->first) fatal("mutex_clear of a mutex that threads wait for");
 }
 
 void mutex_set_name(mutex_t m, const char* name) { m->name = name; }
@@ -270,23 +256,23 @@ void mutex_lock(mutex_t m) {
     if (mutex_try_lock(m)) return;
     // mutex_unlock names the thread it hands the mutex to (holder), then signals
     // that thread's own semaphore, which keeps the signal until the thread waits.
-    mutex_waiter w{self, nullptr};
+    mutex_waiter& w = self->waiting;
+    w.next = nullptr;
     if (m->last) m->last->next = &w;
     else m->first = &w;
     m->last = &w;
-    ++m->waiters;
     // A thread ended while it waits (thread_terminate, its task's end) unwinds from
     // here: it leaves the queue, or passes on a mutex handed to it meanwhile, so that
     // the others are not left waiting for it.
     struct Leave {
         mutex_t m;
-        mutex_waiter& w;
+        cthread_t self;
         ~Leave() {
             if (std::uncaught_exceptions() == 0) return;
-            if (m->holder == w.self) mutex_unlock(m);
-            else leave_queue(m, &w);
+            if (m->holder == self) mutex_unlock(m);
+            else leave_queue(m, &self->waiting);
         }
-    } leave{m, w};
+    } leave{m, self};
     // A wait cut short (thread_abort, a signal handled), or a signal left over from
     // one, is waited again until the mutex is this thread's.
     while (m->holder != self) wait_for(self->handed);
@@ -321,7 +307,9 @@ void condition_free(condition_t c) {
 void condition_init(condition_t c) { *c = CONDITION_INITIALIZER; }
 
 void condition_clear(condition_t c) {
-    clear_semaphore(&c->sem, c->waiters, "condition_clear of a condition that threads wait on");
+    if (c->waiters > 0) fatal("condition_clear of a condition that threads wait on");
+    if (c->sem != MACH_PORT_NULL) (void)semaphore_destroy(mach_task_self(), c->sem);
+    c->sem = MACH_PORT_NULL;
 }
 
 void condition_set_name(condition_t c, const char* name) { c->name = name; }
