@@ -223,6 +223,35 @@ TEST_CASE("task_info on a child task: its suspend count, through the task port t
     CHECK(running == 0);
 }
 
+TEST_CASE("thread_info: a thread of a task stopped by SIGSTOP is stopped, and waits again after SIGCONT") {
+    thread_basic_info_data_t stopped{}, continued{};
+    machsim::RunReport r = mt::run_task([&] {
+        mach_port_t port = mt::new_port_with_send();
+        task_t child = machsim::task_spawn("child", [](mach_port_t p) {
+            mt::SimpleReceived in{};
+            CHECK_KR(mt::receive_simple(p, in), MACH_MSG_SUCCESS);
+        }, port, MACH_MSG_TYPE_MOVE_RECEIVE);
+        REQUIRE(child != MACH_PORT_NULL);
+        mt::sleep_ms(1);  // it waits for a message
+        thread_act_array_t threads = nullptr;
+        mach_msg_type_number_t n = 0;
+        REQUIRE_KR(task_threads(child, &threads, &n), KERN_SUCCESS);
+        REQUIRE(n == 1);
+        CHECK_KR(machsim::task_signal(child, machsim::sig::STOP), KERN_SUCCESS);
+        mt::sleep_ms(1);
+        stopped = basic_info(threads[0]);
+        CHECK_KR(machsim::task_signal(child, machsim::sig::CONT), KERN_SUCCESS);
+        mt::sleep_ms(1);
+        continued = basic_info(threads[0]);
+        CHECK_KR(mt::send_simple(port, MACH_MSG_TYPE_COPY_SEND, 1), MACH_MSG_SUCCESS);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+    CHECK(stopped.run_state == TH_STATE_STOPPED);
+    CHECK(stopped.suspend_count == 0);  // no thread_suspend: the signal stopped it
+    CHECK(continued.run_state == TH_STATE_WAITING);
+}
+
 TEST_CASE("task_info and thread_info codes: bad names, flavors, counts and pointers; nothing written on failure") {
     machsim::RunReport r = mt::run_task([&] {
         task_t task = mach_task_self();

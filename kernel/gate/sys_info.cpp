@@ -49,7 +49,7 @@ Times task_times(const Kernel& k, const tasks::Task& task, bool of_ended) {
 // stopped; one waiting for its exception handler cannot be interrupted.
 integer_t run_state(const tasks::Thread& t) {
     if (t.kill_pending) return TH_STATE_HALTED;
-    if (t.suspend_count > 0 || t.task.suspend_count > 0) return TH_STATE_STOPPED;
+    if (t.held()) return TH_STATE_STOPPED;  // by thread_suspend, task_suspend or a stop signal
     if (t.state() == machine::RunState::Blocked) return t.in_fault() ? TH_STATE_UNINTERRUPTIBLE : TH_STATE_WAITING;
     return TH_STATE_RUNNING;
 }
