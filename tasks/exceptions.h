@@ -11,14 +11,23 @@
 
 namespace machsim::tasks {
 
+// A send right the kernel holds for a task or thread (a special port, a handler):
+// `port`, or none. Set to MACH_PORT_DEAD or a dead name, it is none but `dead`, and
+// reported as MACH_PORT_DEAD, as XNU keeps IP_DEAD apart from IP_NULL.
+struct HeldSend {
+    ipc::Port* port = nullptr;
+    bool dead = false;
+};
+
+// Releases h's send right, if it holds one; h holds nothing afterwards.
+void release_held(ipc::Env& env, HeldSend& h);
+
 // One exception type's handler. The kernel holds a send right to `port`.
 struct ExceptionPort {
     ipc::Port* port = nullptr;
     exception_behavior_t behavior = 0;
     thread_state_flavor_t flavor = 0;
-    // No port, but set to MACH_PORT_DEAD or a dead name: reported as MACH_PORT_DEAD, as
-    // XNU keeps such a handler (IP_DEAD) apart from none (IP_NULL).
-    bool dead = false;
+    bool dead = false;  // as HeldSend's
 };
 using ExceptionPorts = std::array<ExceptionPort, EXC_TYPES_COUNT>;
 

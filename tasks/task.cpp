@@ -68,6 +68,11 @@ void release_exception_ports(ipc::Env& env, ExceptionPorts& ports) {
     }
 }
 
+void release_held(ipc::Env& env, HeldSend& h) {
+    if (h.port) ipc::release_send(env, h.port);
+    h = {};
+}
+
 void teardown(ipc::Env& env, Task& task) {
     MS_ASSERT(task.live_threads == 0, "tearing down task {} with {} live threads", task.id, task.live_threads);
     task.alive = false;
@@ -80,6 +85,7 @@ void teardown(ipc::Env& env, Task& task) {
     });
     for (auto& th : task.threads) release_thread_ports(env, *th);  // threads that never ran
     release_exception_ports(env, task.exc_ports);
+    release_held(env, task.bootstrap);
     if (ipc::Port* p = task.task_port) {
         task.task_port = nullptr;
         p->kobject = nullptr;

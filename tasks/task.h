@@ -79,7 +79,10 @@ public:
     ExceptionPorts exc_ports;  // task_set_exception_ports: for exceptions its threads do not handle
     SignalState signals;
     mach_port_name_t self_name = MACH_PORT_NULL;       // mach_task_self()
-    mach_port_name_t bootstrap_name = MACH_PORT_NULL;  // bootstrap_port
+    mach_port_name_t bootstrap_name = MACH_PORT_NULL;  // bootstrap_port: its copy of `bootstrap`, made at its start
+    // TASK_BOOTSTRAP_PORT (task_set_special_port): what task_get_special_port gives,
+    // and what the tasks it spawns start with.
+    HeldSend bootstrap;
     bool privileged = false;  // SpawnOptions::privileged: may have the master device port
     std::shared_ptr<void> user_data;  // a user-space library's per-task state (C Threads); freed with it
 

@@ -1,5 +1,6 @@
 // The bootstrap name server: a task serving check_in, register and look_up.
 #include <cstring>
+#include <string>
 
 #include "userland/servers/bootstrap_protocol.h"
 #include "tests/support.h"
@@ -205,6 +206,194 @@ TEST_CASE("a malformed request gets MIG_BAD_ID or MIG_BAD_ARGUMENTS and the serv
         CHECK(err.RetCode == MIG_BAD_ID);
         mach_port_t p = MACH_PORT_NULL;
         CHECK_KR(bootstrap_look_up(bootstrap_port, "still-serving", &p), BOOTSTRAP_UNKNOWN_SERVICE);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+// --- task_set_special_port: a parent chooses its children's name server ----------------------------------
+
+namespace {
+
+// Receives one request of the bootstrap protocol on `port`.
+machsim::servers::BootstrapRequest next_request(mach_port_t port) {
+    struct {
+        machsim::servers::BootstrapRequest req;
+        mach_msg_trailer_t trailer;
+    } in{};
+    CHECK_KR(mach_msg(&in.req.head, MACH_RCV_MSG, 0, sizeof in, port, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+             MACH_MSG_SUCCESS);
+    return in.req;
+}
+
+// Answers a look_up request with a send right made from `port`, as the bootstrap server answers.
+void answer_look_up(const machsim::servers::BootstrapRequest& req, mach_port_t port) {
+    machsim::servers::BootstrapPortReply rep{};
+    rep.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0) | MACH_MSGH_BITS_COMPLEX;
+    rep.head.msgh_size = sizeof rep;
+    rep.head.msgh_remote_port = req.head.msgh_remote_port;
+    rep.head.msgh_id = req.head.msgh_id + 100;
+    rep.body.msgh_descriptor_count = 1;
+    rep.port.name = port;
+    rep.port.disposition = MACH_MSG_TYPE_MAKE_SEND;
+    rep.port.type = MACH_MSG_PORT_DESCRIPTOR;
+    rep.ret = BOOTSTRAP_SUCCESS;
+    CHECK_KR(mach_msg(&rep.head, MACH_SEND_MSG, sizeof rep, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL), MACH_MSG_SUCCESS);
+}
+
+mach_port_t special_bootstrap(task_t task) {
+    mach_port_t p = 0xdead;
+    CHECK_KR(task_get_bootstrap_port(task, &p), KERN_SUCCESS);
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("a task sets its bootstrap port: the tasks it spawns from then on, and theirs, ask its own name server") {
+    machsim::RunReport r = mt::run_task([] {
+        const mach_port_t real = bootstrap_port;
+        (void)machsim::task_spawn("before", [](mach_port_t) {  // spawned before the change: the real server
+            mach_port_t p = MACH_PORT_NULL;
+            CHECK_KR(bootstrap_look_up(bootstrap_port, "svc", &p), BOOTSTRAP_UNKNOWN_SERVICE);
+        });
+        mach_port_t ns = mt::new_port_with_send();
+        CHECK_KR(task_set_bootstrap_port(mach_task_self(), ns), KERN_SUCCESS);
+        CHECK(mt::refs(ns, MACH_PORT_RIGHT_SEND) == 1);  // copied (COPY_SEND), as the MIG call carries it
+        CHECK(special_bootstrap(mach_task_self()) == ns);
+        CHECK(mt::refs(ns, MACH_PORT_RIGHT_SEND) == 2);
+        CHECK(bootstrap_port == real);  // as on macOS: bootstrap_port keeps what the task started with
+
+        (void)machsim::task_spawn("child", [](mach_port_t) {
+            CHECK(special_bootstrap(mach_task_self()) == bootstrap_port);
+            mach_port_t svc = MACH_PORT_NULL;
+            CHECK_KR(bootstrap_look_up(bootstrap_port, "svc", &svc), BOOTSTRAP_SUCCESS);
+            CHECK_KR(mt::send_simple(svc, MACH_MSG_TYPE_COPY_SEND, 42), MACH_MSG_SUCCESS);
+            (void)machsim::task_spawn("grandchild", [](mach_port_t) {  // inherits the child's
+                CHECK_KR(mt::send_simple(bootstrap_port, MACH_MSG_TYPE_COPY_SEND, 7), MACH_MSG_SUCCESS);
+            });
+        });
+        machsim::servers::BootstrapRequest req = next_request(ns);
+        CHECK(req.head.msgh_id == BOOTSTRAP_MSG_LOOK_UP);
+        CHECK(std::string(req.name) == "svc");
+        mach_port_t svc = mt::new_receive_right();
+        answer_look_up(req, svc);
+        mt::SimpleReceived in;
+        CHECK_KR(mt::receive_simple(svc, in), MACH_MSG_SUCCESS);
+        CHECK(in.msg.payload == 42);
+        CHECK_KR(mt::receive_simple(ns, in), MACH_MSG_SUCCESS);
+        CHECK(in.msg.payload == 7);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("a bootstrap port set to null, to MACH_PORT_DEAD, to a dead name or to a port that dies: what children start with") {
+    machsim::RunReport r = mt::run_task([] {
+        CHECK_KR(task_set_bootstrap_port(mach_task_self(), MACH_PORT_NULL), KERN_SUCCESS);
+        CHECK(special_bootstrap(mach_task_self()) == MACH_PORT_NULL);
+        (void)machsim::task_spawn("none", [](mach_port_t) {
+            CHECK(bootstrap_port == MACH_PORT_NULL);
+            CHECK(special_bootstrap(mach_task_self()) == MACH_PORT_NULL);
+            mach_port_t p = MACH_PORT_NULL;
+            CHECK_KR(bootstrap_look_up(bootstrap_port, "svc", &p), MACH_SEND_INVALID_DEST);
+        });
+
+        auto spawn_expecting_dead = [](const char* name) {
+            (void)machsim::task_spawn(name, [](mach_port_t) {
+                CHECK(bootstrap_port == MACH_PORT_DEAD);
+                CHECK(special_bootstrap(mach_task_self()) == MACH_PORT_DEAD);
+            });
+        };
+        CHECK_KR(task_set_bootstrap_port(mach_task_self(), MACH_PORT_DEAD), KERN_SUCCESS);
+        CHECK(special_bootstrap(mach_task_self()) == MACH_PORT_DEAD);
+        spawn_expecting_dead("dead");
+
+        mach_port_t dies = mt::new_port_with_send();
+        CHECK_KR(task_set_bootstrap_port(mach_task_self(), dies), KERN_SUCCESS);
+        CHECK_KR(mach_port_mod_refs(mach_task_self(), dies, MACH_PORT_RIGHT_RECEIVE, -1), KERN_SUCCESS);
+        CHECK(special_bootstrap(mach_task_self()) == MACH_PORT_DEAD);
+        spawn_expecting_dead("died");
+
+        CHECK(mt::type_of(dies) == MACH_PORT_TYPE_DEAD_NAME);
+        CHECK_KR(task_set_bootstrap_port(mach_task_self(), dies), KERN_SUCCESS);  // a dead name is taken
+        CHECK(mt::refs(dies, MACH_PORT_RIGHT_DEAD_NAME) == 1);
+        CHECK(special_bootstrap(mach_task_self()) == MACH_PORT_DEAD);
+        spawn_expecting_dead("dead-name");
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("the kernel holds the special port's send right: no-senders waits until it is replaced") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t ns = mt::new_port_with_send();
+        mach_port_t notify = mt::new_receive_right(), previous = MACH_PORT_NULL;
+        CHECK_KR(mach_port_request_notification(mach_task_self(), ns, MACH_NOTIFY_NO_SENDERS, 0, notify,
+                                                MACH_MSG_TYPE_MAKE_SEND_ONCE, &previous),
+                 KERN_SUCCESS);
+        CHECK_KR(task_set_bootstrap_port(mach_task_self(), ns), KERN_SUCCESS);
+        CHECK_KR(mach_port_deallocate(mach_task_self(), ns), KERN_SUCCESS);  // the task's own send right goes
+        mach_no_senders_notification_t n{};
+        CHECK_KR(mach_msg(&n.not_header, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, sizeof n + 8, notify, 0, MACH_PORT_NULL),
+                 MACH_RCV_TIMED_OUT);
+        CHECK(machsim::check_invariants().empty());  // the census counts the kernel's right
+        CHECK_KR(task_set_bootstrap_port(mach_task_self(), bootstrap_port), KERN_SUCCESS);  // back to the real one
+        CHECK_KR(mach_msg(&n.not_header, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0, sizeof n + 8, notify, 0, MACH_PORT_NULL),
+                 MACH_MSG_SUCCESS);
+        CHECK(n.not_header.msgh_id == MACH_NOTIFY_NO_SENDERS);
+        CHECK(special_bootstrap(mach_task_self()) == bootstrap_port);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("task_set_special_port on another task through its task port") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t go = mt::new_port_with_send();  // the child waits on it until the parent is done
+        task_t child = machsim::task_spawn("child", [](mach_port_t go) {
+            mt::SimpleReceived in;
+            CHECK_KR(mt::receive_simple(go, in), MACH_MSG_SUCCESS);
+            CHECK(special_bootstrap(mach_task_self()) != bootstrap_port);  // its start copy is unchanged
+            (void)machsim::task_spawn("grandchild", [](mach_port_t) {
+                CHECK_KR(mt::send_simple(bootstrap_port, MACH_MSG_TYPE_COPY_SEND, 9), MACH_MSG_SUCCESS);
+            });
+        }, go, MACH_MSG_TYPE_MOVE_RECEIVE);
+        REQUIRE(MACH_PORT_VALID(child));
+        mach_port_t ns = mt::new_port_with_send();
+        CHECK_KR(task_set_special_port(child, TASK_BOOTSTRAP_PORT, ns), KERN_SUCCESS);
+        CHECK(special_bootstrap(child) == ns);
+        CHECK_KR(mt::send_simple(go, MACH_MSG_TYPE_COPY_SEND, 1), MACH_MSG_SUCCESS);
+        mt::SimpleReceived in;
+        CHECK_KR(mt::receive_simple(ns, in), MACH_MSG_SUCCESS);  // from the child's child
+        CHECK(in.msg.payload == 9);
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("task_set_special_port's codes; a call that fails changes nothing and keeps no right") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t ns = mt::new_port_with_send(), receive_only = mt::new_receive_right();
+        const mach_port_t real = special_bootstrap(mach_task_self());
+        CHECK_KR(mach_port_deallocate(mach_task_self(), real), KERN_SUCCESS);  // the uref that call added
+        CHECK_KR(task_set_special_port(ns, TASK_BOOTSTRAP_PORT, ns), MACH_SEND_INVALID_DEST);  // not a task
+        CHECK_KR(task_set_special_port(0x12345, TASK_BOOTSTRAP_PORT, ns), MACH_SEND_INVALID_DEST);
+        CHECK_KR(task_set_bootstrap_port(mach_task_self(), receive_only), MACH_SEND_INVALID_RIGHT);
+        CHECK_KR(task_set_bootstrap_port(mach_task_self(), 0x12345), MACH_SEND_INVALID_RIGHT);
+        // The right is copied in before `which` is looked at, as MIG's request carries it.
+        CHECK_KR(task_set_special_port(mach_task_self(), 99, 0x12345), MACH_SEND_INVALID_RIGHT);
+        CHECK_KR(task_set_special_port(mach_task_self(), TASK_KERNEL_PORT, ns), KERN_NO_ACCESS);
+        CHECK_KR(task_set_special_port(mach_task_self(), TASK_HOST_PORT, ns), KERN_NO_ACCESS);
+        CHECK_KR(task_set_special_port(mach_task_self(), TASK_NAME_PORT, ns), KERN_INVALID_ARGUMENT);
+        CHECK_KR(task_set_special_port(mach_task_self(), 99, ns), KERN_INVALID_ARGUMENT);
+        CHECK(mt::refs(ns, MACH_PORT_RIGHT_SEND) == 1);
+        CHECK(mt::type_of(receive_only) == MACH_PORT_TYPE_RECEIVE);
+        CHECK_KR(mach_port_deallocate(mach_task_self(), ns), KERN_SUCCESS);
+        CHECK_FALSE(mt::status_of(ns).mps_srights);  // the kernel kept no copy of it
+        CHECK(special_bootstrap(mach_task_self()) == real);
+        mach_port_t self_port = MACH_PORT_NULL;
+        CHECK_KR(task_get_special_port(mach_task_self(), TASK_KERNEL_PORT, &self_port), KERN_SUCCESS);
+        CHECK(self_port == mach_task_self());
     });
     INFO(r.summary());
     CHECK(r.clean());

@@ -273,26 +273,12 @@ kern_return_t check_set(Kernel& k, exception_mask_t mask, const ipc::Port* port,
     return KERN_SUCCESS;
 }
 
-// The right `port` names in the caller's space, as MIG's COPY_SEND would take it:
-// *out the port, or null, and then *dead for MACH_PORT_DEAD or a dead name.
-kern_return_t copy_handler(Kernel& k, tasks::Thread& self, mach_port_name_t port, ipc::Port** out, bool* dead) {
-    *out = nullptr;
-    *dead = port == MACH_PORT_DEAD;
-    if (!MACH_PORT_VALID(port)) return KERN_SUCCESS;  // MACH_PORT_NULL or DEAD: no handler
-    if (ipc::copyin_check(self.task.space, port, MACH_MSG_TYPE_COPY_SEND) != KERN_SUCCESS)
-        return ipc::fail(k.env, MACH_SEND_INVALID_RIGHT, "{:#x} is not a send right", port);
-    ipc::Carried c = ipc::copyin(self.task.space, port, MACH_MSG_TYPE_COPY_SEND);
-    *out = c.port;
-    *dead = !c.port;  // a dead name: no handler
-    return KERN_SUCCESS;
-}
-
 kern_return_t set_ports(Kernel& k, tasks::Thread& self, tasks::ExceptionPorts& ports, exception_mask_t mask,
                         mach_port_name_t port, exception_behavior_t behavior, thread_state_flavor_t flavor) {
     // The port first, as the MIG request carries it; a call that then fails drops the copy.
-    ipc::Port* p = nullptr;
-    bool dead = false;
-    if (kern_return_t kr = copy_handler(k, self, port, &p, &dead); kr != KERN_SUCCESS) return kr;
+    tasks::HeldSend handler;
+    if (kern_return_t kr = copyin_send_arg(k, self, port, &handler); kr != KERN_SUCCESS) return kr;
+    auto [p, dead] = handler;
     if (kern_return_t kr = check_set(k, mask, p, behavior, flavor); kr != KERN_SUCCESS) {
         if (p) ipc::release_send(k.env, p);
         return kr;

@@ -152,9 +152,31 @@ void Kernel::boot(std::function<int()> bootstrap_server) {
     kr = ipc::copyout(t.space, send, &same);  // joins the receive right's name (R1)
     MS_ASSERT(kr == KERN_SUCCESS && same == name, "bootstrap port names disagree");
     t.bootstrap_name = name;
+    t.bootstrap.port = ipc::make_send(bootstrap_port_).port;
 }
 
-uint32_t Kernel::spawn(std::string name, std::function<int()> body, SpawnOptions opts) {
+namespace {
+
+// Gives a new task t its bootstrap port: a send right the kernel holds for it (its
+// special port) and one in its space (bootstrap_port). From a parent, copies of the
+// parent's special port, as XNU's task_create copies itk_bootstrap; from the host,
+// rights made to the bootstrap server's port, if it lives.
+void give_bootstrap(tasks::Task& t, const tasks::Task* parent, ipc::Port* server) {
+    ipc::Port* p = parent ? parent->bootstrap.port : server;
+    if (p && p->active) {
+        auto right = [&] { return parent ? ipc::copy_send(p) : ipc::make_send(p); };
+        t.bootstrap.port = right().port;
+        ipc::Carried mine = right();
+        (void)ipc::copyout(t.space, mine, &t.bootstrap_name);  // a new space has room
+    } else if (parent && (p || parent->bootstrap.dead)) {  // set to a port since dead, or to a dead name
+        t.bootstrap.dead = true;
+        t.bootstrap_name = MACH_PORT_DEAD;
+    }
+}
+
+}  // namespace
+
+uint32_t Kernel::spawn(std::string name, std::function<int()> body, SpawnOptions opts, const tasks::Task* parent) {
     uint32_t id = static_cast<uint32_t>(tasks_.size()) + 1;
     tasks_.push_back(std::make_unique<tasks::Task>(env, memory_objects, id, std::move(name), opts.daemon));
     tasks::Task& t = *tasks_.back();
@@ -166,10 +188,7 @@ uint32_t Kernel::spawn(std::string name, std::function<int()> body, SpawnOptions
     t.task_port->kobject = &t;
     ipc::Carried self = ipc::make_send(t.task_port);
     (void)ipc::copyout(t.space, self, &t.self_name);
-    if (bootstrap_port_ && bootstrap_port_->active) {
-        ipc::Carried boot = ipc::make_send(bootstrap_port_);
-        (void)ipc::copyout(t.space, boot, &t.bootstrap_name);
-    }
+    give_bootstrap(t, parent, bootstrap_port_);
     if (!opts.daemon) ++live_ordinary_;
     if (!start_thread(t, std::move(body), true)) {
         t.end = TaskEnd::Crashed;
@@ -321,6 +340,7 @@ std::vector<std::string> Kernel::check_invariants() {
                 if (ep.port) census.add_kernel_right({ep.port, MACH_MSG_TYPE_PORT_SEND, false});
         };
         add_exception_ports(t->exc_ports);
+        if (t->bootstrap.port) census.add_kernel_right({t->bootstrap.port, MACH_MSG_TYPE_PORT_SEND, false});
         for (auto& th : t->threads) {
             census.add_waiter(th->waiter);
             census.add_kernel_ref(th->thread_port);

@@ -54,7 +54,10 @@ public:
     // Starts the bootstrap name server (a daemon task holding the bootstrap
     // port's receive right); tasks spawned afterwards get a send right to it.
     void boot(std::function<int()> bootstrap_server);
-    uint32_t spawn(std::string name, std::function<int()> body, SpawnOptions opts);
+    // A new task running body. Its bootstrap port (special port and bootstrap_port) is
+    // a copy of `parent`'s (task_spawn), or from the host the bootstrap server's.
+    uint32_t spawn(std::string name, std::function<int()> body, SpawnOptions opts,
+                   const tasks::Task* parent = nullptr);
     // Attaches a sink and introduces the tasks that already exist to it (events with seq 0).
     void attach(TraceSink* sink);
     void detach(TraceSink* sink) { trace.detach(sink); }

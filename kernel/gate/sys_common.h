@@ -27,6 +27,12 @@ void* target_kobject(tasks::Thread& self, mach_port_name_t name, ipc::KobjectKin
 // space has no name left.
 mach_port_name_t send_right_to(tasks::Thread& self, ipc::Port* p);
 
+// A send-right argument of a MIG call (`port`, copied in COPY_SEND as the request
+// would carry it) into *out: a send right the caller now owns, none for
+// MACH_PORT_NULL, or `dead` for MACH_PORT_DEAD or a dead name.
+// MACH_SEND_INVALID_RIGHT when `port` names no send right (nothing changes).
+kern_return_t copyin_send_arg(Kernel& k, tasks::Thread& self, mach_port_name_t port, tasks::HeldSend* out);
+
 inline tasks::Task* target_task(tasks::Thread& self, mach_port_name_t name) {
     return static_cast<tasks::Task*>(target_kobject(self, name, ipc::KobjectKind::Task));
 }

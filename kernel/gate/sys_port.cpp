@@ -26,6 +26,16 @@ mach_port_name_t send_right_to(tasks::Thread& self, ipc::Port* p) {
     return n;
 }
 
+kern_return_t copyin_send_arg(Kernel& k, tasks::Thread& self, mach_port_name_t port, tasks::HeldSend* out) {
+    *out = {.port = nullptr, .dead = port == MACH_PORT_DEAD};
+    if (!MACH_PORT_VALID(port)) return KERN_SUCCESS;  // MACH_PORT_NULL or MACH_PORT_DEAD
+    if (ipc::copyin_check(self.task.space, port, MACH_MSG_TYPE_COPY_SEND) != KERN_SUCCESS)
+        return ipc::fail(k.env, MACH_SEND_INVALID_RIGHT, "{:#x} is not a send right", port);
+    ipc::Carried c = ipc::copyin(self.task.space, port, MACH_MSG_TYPE_COPY_SEND);
+    *out = {.port = c.port, .dead = !c.port};  // no port: a dead name
+    return KERN_SUCCESS;
+}
+
 namespace {
 
 bool valid_disposition(mach_msg_type_name_t d) { return MACH_MSG_TYPE_PORT_ANY(d); }

@@ -32,10 +32,11 @@ kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_p
             c = ipc::make_send(k.host.host_port());
             break;
         case TASK_BOOTSTRAP_PORT:
-            if (!MACH_PORT_VALID(t.bootstrap_name) ||
-                ipc::copyin_check(t.space, t.bootstrap_name, MACH_MSG_TYPE_COPY_SEND) != KERN_SUCCESS)
-                return KERN_SUCCESS;  // no bootstrap port: MACH_PORT_NULL
-            c = ipc::copyin(t.space, t.bootstrap_name, MACH_MSG_TYPE_COPY_SEND);
+            if (!t.bootstrap.port || !t.bootstrap.port->active) {  // none: MACH_PORT_NULL; else dead
+                if (t.bootstrap.port || t.bootstrap.dead) (void)put_user(port, mach_port_name_t{MACH_PORT_DEAD});
+                return KERN_SUCCESS;
+            }
+            c = ipc::copy_send(t.bootstrap.port);
             break;
         default: return KERN_INVALID_ARGUMENT;
         }
@@ -46,6 +47,29 @@ kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_p
         }
         (void)put_user(port, n);
         return KERN_SUCCESS;
+    });
+}
+
+kern_return_t sys_task_set_special_port(mach_port_name_t task, int which, mach_port_name_t port) {
+    return task_call(Sys::task_set_special_port, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
+        // The right first, as the MIG request carries it; a call that then fails drops it.
+        tasks::HeldSend given;
+        if (kern_return_t kr = copyin_send_arg(k, self, port, &given); kr != KERN_SUCCESS) return kr;
+        kern_return_t kr = KERN_SUCCESS;
+        switch (which) {
+        case TASK_BOOTSTRAP_PORT:
+            std::swap(t.bootstrap, given);  // the old one is released below
+            break;
+        case TASK_KERNEL_PORT:
+        case TASK_HOST_PORT:  // as XNU (with System Integrity Protection on)
+            kr = ipc::fail(k.env, KERN_NO_ACCESS, "a task's {} port cannot be replaced",
+                           which == TASK_KERNEL_PORT ? "kernel" : "host");
+            break;
+        default:
+            kr = ipc::fail(k.env, KERN_INVALID_ARGUMENT, "{} is not a special port machsim lets be set", which);
+        }
+        tasks::release_held(k.env, given);
+        return kr;
     });
 }
 

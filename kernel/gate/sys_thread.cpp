@@ -142,7 +142,8 @@ kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_
         auto given_name = std::make_shared<mach_port_name_t>(MACH_PORT_NULL);
         uint32_t id = k.spawn(std::move(name), [b = std::move(body), given_name]() mutable { return b(*given_name); },
                               SpawnOptions{.daemon = opts.daemon,
-                                           .privileged = opts.privileged && self.task.privileged});
+                                           .privileged = opts.privileged && self.task.privileged},
+                              &self.task);
         tasks::Task* t = k.task(id);
         if (t->end != TaskEnd::Running) {  // the host refused its stack: the given right comes back
             mach_port_name_t back = MACH_PORT_NULL;

@@ -80,6 +80,7 @@ kern_return_t sys_mach_port_request_notification(mach_port_name_t task, mach_por
                                                  mach_msg_type_name_t notify_poly, mach_port_name_t* previous);
 mach_port_name_t sys_mach_reply_port();
 kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_port_name_t* port);
+kern_return_t sys_task_set_special_port(mach_port_name_t task, int which, mach_port_name_t port);
 kern_return_t sys_thread_switch(mach_port_name_t thread, int option, mach_msg_timeout_t time);
 // Sleeps until the virtual clock reads `deadline` (ticks); at once when it has.
 kern_return_t sys_mach_wait_until(uint64_t deadline);

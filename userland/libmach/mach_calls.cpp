@@ -147,6 +147,10 @@ kern_return_t task_get_special_port(task_t task, int which_port, mach_port_t* sp
     return gate::sys_task_get_special_port(task, which_port, special_port);
 }
 
+kern_return_t task_set_special_port(task_t task, int which_port, mach_port_t special_port) {
+    return gate::sys_task_set_special_port(task, which_port, special_port);
+}
+
 kern_return_t thread_switch(mach_port_name_t thread_name, int option, mach_msg_timeout_t option_time) {
     return gate::sys_thread_switch(thread_name, option, option_time);
 }

@@ -131,6 +131,8 @@ void mig_dealloc_reply_port(mach_port_t reply_port);
 kern_return_t task_get_special_port(task_t task, int which_port, mach_port_t *special_port);
 #define task_get_bootstrap_port(task, port) (task_get_special_port((task), TASK_BOOTSTRAP_PORT, (port)))
 #define task_get_kernel_port(task, port) (task_get_special_port((task), TASK_KERNEL_PORT, (port)))
+kern_return_t task_set_special_port(task_t task, int which_port, mach_port_t special_port);
+#define task_set_bootstrap_port(task, port) (task_set_special_port((task), TASK_BOOTSTRAP_PORT, (port)))
 
 kern_return_t thread_switch(mach_port_name_t thread_name, int option, mach_msg_timeout_t option_time);
 
