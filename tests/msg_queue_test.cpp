@@ -1213,3 +1213,118 @@ TEST_CASE("a receiver waiting on a port set gets MACH_RCV_PORT_DIED when the set
 }
 
 }  // TEST_SUITE("port sets")
+
+TEST_SUITE("mach_msg_overwrite") {
+
+// A server as XNU's mach_msg_server is written: one mach_msg_overwrite(SEND|RCV) sends the reply from
+// one buffer and receives the next request into another, and each client's RPC receives its reply
+// into a buffer of its own, so the request it sent stays as it was.
+TEST_CASE("mach_msg_overwrite sends from msg and receives into rcv_msg; the sent message stays as it was") {
+    constexpr int kCalls = 5;
+    machsim::RunReport r = mt::run_kernel([](machsim::Kernel& k) {
+        k.spawn("server", [] {
+            mach_port_t port = publish("overwrite.server");
+            mt::SimpleReceived in{}, out{};
+            CHECK_KR(mach_msg_overwrite(nullptr, MACH_RCV_MSG, 0, sizeof in, port, MACH_MSG_TIMEOUT_NONE,
+                                        MACH_PORT_NULL, &in.msg.head, 0),
+                     MACH_MSG_SUCCESS);
+            for (int i = 1; i <= kCalls; ++i) {
+                CHECK(in.msg.payload == i);
+                out = {};
+                out.msg.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0);
+                out.msg.head.msgh_size = sizeof out.msg;
+                out.msg.head.msgh_remote_port = in.msg.head.msgh_remote_port;
+                out.msg.head.msgh_id = 200;
+                out.msg.payload = in.msg.payload * 10;
+                mach_msg_option_t opt = MACH_SEND_MSG | (i < kCalls ? MACH_RCV_MSG : 0);
+                CHECK_KR(mach_msg_overwrite(&out.msg.head, opt, sizeof out.msg, sizeof in, port,
+                                            MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL, &in.msg.head, 0),
+                         MACH_MSG_SUCCESS);
+                CHECK(out.msg.payload == i * 10);  // the reply buffer is the server's still
+                CHECK(out.msg.head.msgh_id == 200);
+            }
+        });
+        k.spawn("client", [] {
+            mach_port_t server = look_up("overwrite.server");
+            mach_port_t reply = mach_reply_port();
+            for (int i = 1; i <= kCalls; ++i) {
+                mt::SimpleReceived req = mt::rpc_request(server, reply, i), rep{};
+                rep.msg.payload = -1;
+                CHECK_KR(mach_msg_overwrite(&req.msg.head, MACH_SEND_MSG | MACH_RCV_MSG, sizeof req.msg, sizeof rep,
+                                            reply, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL, &rep.msg.head, 1),
+                         MACH_MSG_SUCCESS);
+                CHECK(rep.msg.payload == i * 10);
+                CHECK(rep.msg.head.msgh_id == 200);
+                CHECK(rep.msg.head.msgh_local_port == reply);
+                CHECK(rep.msg.head.msgh_size == sizeof rep.msg);
+                CHECK(req.msg.payload == i);  // what was sent is untouched
+                CHECK(req.msg.head.msgh_remote_port == server);
+                CHECK(req.msg.head.msgh_local_port == reply);
+                CHECK(req.msg.head.msgh_id == 100);
+            }
+        });
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("mach_msg_overwrite with a null rcv_msg receives into msg, as mach_msg") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t p = mt::new_port_with_send();
+        mt::SimpleReceived buf{};
+        buf.msg.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, 0);
+        buf.msg.head.msgh_size = sizeof buf.msg;
+        buf.msg.head.msgh_remote_port = p;
+        buf.msg.head.msgh_id = 300;
+        buf.msg.payload = 5;
+        CHECK_KR(mach_msg_overwrite(&buf.msg.head, MACH_SEND_MSG | MACH_RCV_MSG, sizeof buf.msg, sizeof buf, p,
+                                    MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL, nullptr, 0),
+                 MACH_MSG_SUCCESS);
+        CHECK(buf.msg.head.msgh_local_port == p);  // received: the header is the receiver's view
+        CHECK(buf.msg.head.msgh_remote_port == MACH_PORT_NULL);
+        CHECK(buf.msg.payload == 5);
+        CHECK(buf.trailer.msgh_trailer_size == sizeof(mach_msg_trailer_t));
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+TEST_CASE("mach_msg_overwrite: a failed send comes back in msg, a failed receive leaves msg alone") {
+    machsim::RunReport r = mt::run_task([] {
+        mach_port_t full = mt::new_port_with_send(), p = mt::new_port_with_send();
+        CHECK_KR(mt::set_qlimit(full, 1), KERN_SUCCESS);
+        CHECK_KR(mt::send_simple(full, MACH_MSG_TYPE_COPY_SEND, 0), MACH_MSG_SUCCESS);
+        mt::SimpleMsg m{};
+        m.head.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, 0);
+        m.head.msgh_size = sizeof m;
+        m.head.msgh_remote_port = full;
+        m.head.msgh_id = 400;
+        m.payload = 6;
+        mt::SimpleReceived rcv{};
+        rcv.msg.payload = -1;
+        CHECK_KR(mach_msg_overwrite(&m.head, MACH_SEND_MSG | MACH_SEND_TIMEOUT | MACH_RCV_MSG, sizeof m, sizeof rcv, p,
+                                    0, MACH_PORT_NULL, &rcv.msg.head, 0),
+                 MACH_SEND_TIMED_OUT);
+        CHECK(m.head.msgh_remote_port == full);  // pseudo-received into msg
+        CHECK(m.payload == 6);
+        CHECK(rcv.msg.payload == -1);  // nothing was received
+
+        CHECK_KR(mt::send_simple(p, MACH_MSG_TYPE_COPY_SEND, 7), MACH_MSG_SUCCESS);
+        mach_msg_header_t small{};  // no room for the message and its trailer
+        CHECK_KR(mach_msg_overwrite(&m.head, MACH_RCV_MSG | MACH_RCV_LARGE, 0, sizeof small, p, 0, MACH_PORT_NULL,
+                                    &small, 0),
+                 MACH_RCV_TOO_LARGE);
+        CHECK(small.msgh_size == sizeof(mt::SimpleMsg));  // its size, written into rcv_msg
+        CHECK(m.payload == 6);
+        vm_address_t ro = mt::page_with(VM_PROT_READ);
+        CHECK_KR(mach_msg_overwrite(&m.head, MACH_RCV_MSG, 0, sizeof rcv, p, 0, MACH_PORT_NULL,
+                                    reinterpret_cast<mach_msg_header_t*>(ro), 0),
+                 MACH_RCV_INVALID_DATA);
+        CHECK(m.payload == 6);
+        CHECK(queued(p) == 0);  // destroyed, as after any receive into a bad buffer
+    });
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
+}  // TEST_SUITE("mach_msg_overwrite")

@@ -32,7 +32,7 @@ mach_msg_return_t send_copied(Kernel& k, tasks::Thread& self, ipc::KMsg* m, cons
                                                                    mach_msg_option_t option,
                                                                    mach_msg_timeout_t timeout) {
     return entry.leave(
-        ipc::receive_message(self.task.space, self.waiter, a.msg, a.rcv_size, a.rcv_name, option, timeout));
+        ipc::receive_message(self.task.space, self.waiter, a.rcv_msg, a.rcv_size, a.rcv_name, option, timeout));
 }
 
 // Everything mach_msg can be asked, behind a full kernel entry. SendDeclined:
@@ -124,7 +124,7 @@ template <bool SendDeclined = false>
     tasks::Thread* self = door_caller(k);
     if (!self) return general(a);
     self->in_kernel = true;
-    if (!ipc::fast::try_receive(self->task.space, a.msg, a.rcv_size, a.rcv_name, a.option))
+    if (!ipc::fast::try_receive(self->task.space, a.rcv_msg, a.rcv_size, a.rcv_name, a.option))
         return receive_quiet_cold(*k, *self, a);
     Entry::quiet_done(*k);
     self->in_kernel = false;

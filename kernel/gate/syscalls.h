@@ -41,6 +41,7 @@ struct MsgArgs {
     mach_port_name_t rcv_name;
     mach_msg_timeout_t timeout;
     mach_port_name_t notify;
+    mach_msg_header_t* rcv_msg;  // where a receive puts the message: msg, unless mach_msg_overwrite says
 };
 mach_msg_return_t sys_mach_msg(const MsgArgs& args);
 kern_return_t sys_mach_port_allocate(mach_port_name_t task, mach_port_right_t right, mach_port_name_t* name);

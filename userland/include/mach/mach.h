@@ -72,6 +72,10 @@ kern_return_t clock_sleep(mach_port_t clock_name, sleep_type_t sleep_type, mach_
 mach_msg_return_t mach_msg(mach_msg_header_t *msg, mach_msg_option_t option, mach_msg_size_t send_size,
                            mach_msg_size_t rcv_size, mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
                            mach_port_name_t notify);
+/* mach_msg, receiving into rcv_msg (msg if null); rcv_limit is not used, as in XNU. */
+mach_msg_return_t mach_msg_overwrite(mach_msg_header_t *msg, mach_msg_option_t option, mach_msg_size_t send_size,
+                                     mach_msg_size_t rcv_size, mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
+                                     mach_port_name_t notify, mach_msg_header_t *rcv_msg, mach_msg_size_t rcv_limit);
 mach_msg_return_t mach_msg_send(mach_msg_header_t *msg);
 mach_msg_return_t mach_msg_receive(mach_msg_header_t *msg);
 /* Releases every right and out-of-line region a received message carries. */
