@@ -154,7 +154,7 @@ done
 grade() { make -s --no-print-directory grade BUILD="$build" ${SANFLAGS:+SANITIZE=1} "$@" >"$log" 2>&1; }
 grade
 expect "make grade without LAB exits 2" test "$?" -eq 2
-expect "... and names the labs" grep -q 'the labs: boundedbuffer clockdriver kvserver nameserver pingpong sharedring' "$log"
+expect "... and names the labs" grep -q 'the labs: boundedbuffer clockdriver kvserver nameserver pingpong sandbox sharedring' "$log"
 grade LAB=pingpong
 expect "the pingpong starter fails" test "$?" -ne 0
 expect "... every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 4 failed\n' "$log"
@@ -207,6 +207,17 @@ grade LAB=sharedring SOLUTION=tests/labs/sharedring_reference.cpp CXXFLAGS="-O2 
 expect "a producer that leaves before the ring drains keeps only the consumer's points" \
     grep -qzP 'score 20/100\n1 passed, 4 failed\n' "$log"
 expect "... and the grader's consumer says why" grep -q 'signalling slots_free after item [0-9]*: KERN_TERMINATED' "$log"
+grade LAB=sandbox
+expect "the sandbox starter fails every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 5 failed\n' "$log"
+grade LAB=sandbox SOLUTION=tests/labs/sandbox_reference.cpp
+expect "a sandbox solution passes with every point" grep -qzP 'score 100/100\n5 passed, 0 failed\n' "$log"
+grade LAB=sandbox SOLUTION=tests/labs/sandbox_reference.cpp CXXFLAGS="-O2 -DSANDBOX_SET_LATE"
+expect "a guard that sets the bootstrap port after spawning keeps only the points for its end" \
+    grep -qzP 'score 20/100\n1 passed, 4 failed\n' "$log"
+expect "... and the grader says where the look-ups went" grep -q 'the guard received 0 look-up requests' "$log"
+grade LAB=sandbox SOLUTION=tests/labs/sandbox_reference.cpp CXXFLAGS="-O2 -DSANDBOX_NO_SYNC"
+expect "a guard that can miss the end of a task that ends at once loses the schedule test" \
+    grep -qzP 'score 80/100\n4 passed, 1 failed\n' "$log"
 
 # 4. The contract: an outside program built against build/machsim.pc, as a grader would.
 cxx=${CXX:-g++}
