@@ -44,6 +44,16 @@ int give_up(fmt::format_string<Args...> what, Args&&... args) {
     return 1;
 }
 
+// For the grader's tasks: whether any send right to the receive right `port` exists anywhere
+// (the receive status's mps_srights), as a check that the student's task kept none.
+inline bool has_senders(mach_port_t port) {
+    mach_port_status_t st{};
+    mach_msg_type_number_t count = MACH_PORT_RECEIVE_STATUS_COUNT;
+    (void)mach_port_get_attributes(mach_task_self(), port, MACH_PORT_RECEIVE_STATUS,
+                                   reinterpret_cast<mach_port_info_t>(&st), &count);
+    return st.mps_srights;
+}
+
 // For the grader's tasks: a send right to the service `name`, asking the bootstrap server again
 // (1 ms of virtual time apart) while the student's server has not checked in yet. MACH_PORT_NULL,
 // and a note, if it never does.

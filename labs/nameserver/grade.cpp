@@ -146,15 +146,6 @@ int client(const char* name, int32_t value) {
     return 0;
 }
 
-// Whether any send right to the receive right `port` exists anywhere.
-bool has_senders(mach_port_t port) {
-    mach_port_status_t st{};
-    mach_msg_type_number_t count = MACH_PORT_RECEIVE_STATUS_COUNT;
-    (void)mach_port_get_attributes(mach_task_self(), port, MACH_PORT_RECEIVE_STATUS,
-                                   reinterpret_cast<mach_port_info_t>(&st), &count);
-    return st.mps_srights;
-}
-
 mach_port_t fresh_port() {
     mach_port_t p = MACH_PORT_NULL;
     (void)mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &p);
@@ -191,13 +182,13 @@ int no_leak_client() {
     if (kern_return_t kr = ns_register(ns, "taken", first); kr != KERN_SUCCESS)
         return give_up("register(\"taken\"): {}", mach_error_string(kr));
     (void)ns_register(ns, "taken", second);
-    if (has_senders(second))
+    if (lab::has_senders(second))
         return give_up("a register that failed (the name was taken) left a send right to the port it carried: "
                        "a request that fails must give back what it carried (mach_msg_destroy)");
     (void)ns_register(ns, "", third);
-    if (has_senders(third))
+    if (lab::has_senders(third))
         return give_up("a register that failed (an empty name) left a send right to the port it carried");
-    if (!has_senders(first)) return give_up("the name server does not hold the right a register gave it");
+    if (!lab::has_senders(first)) return give_up("the name server does not hold the right a register gave it");
     return 0;
 }
 

@@ -89,15 +89,6 @@ int try_forbidden(const char* who) {
     return 0;
 }
 
-// Whether any send right to the receive right `port` exists anywhere.
-bool has_senders(mach_port_t port) {
-    mach_port_status_t st{};
-    mach_msg_type_number_t count = MACH_PORT_RECEIVE_STATUS_COUNT;
-    (void)mach_port_get_attributes(mach_task_self(), port, MACH_PORT_RECEIVE_STATUS,
-                                   reinterpret_cast<mach_port_info_t>(&st), &count);
-    return st.mps_srights;
-}
-
 // Sends the guard a well-formed request with an unknown id; the answer's RetCode, or mach_msg's error.
 kern_return_t unknown_request() {
     struct {
@@ -135,7 +126,7 @@ int untrusted_denied(mach_port_t) {
             return give_up("register(\"{}\") from the sandbox: {}, not BOOTSTRAP_NOT_PRIVILEGED", name,
                            mach_error_string(kr));
     (void)mach_port_deallocate(mach_task_self(), own);  // its own send right: none should be left anywhere
-    if (has_senders(own))
+    if (lab::has_senders(own))
         return give_up("a register the guard refused left a send right to the port it carried: a request that "
                        "is refused must give back what it carried (mach_msg_destroy)");
     if (kern_return_t kr = unknown_request(); kr != MIG_BAD_ID)
