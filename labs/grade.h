@@ -133,12 +133,20 @@ struct Run {
             cmd += fmt::format(" --policy pct:{}:{}", cfg.pct_depth, cfg.pct_steps);
         else if (cfg.policy == machsim::Policy::Random)
             cmd += " --policy random";
+        if (report.time_limit) cmd += fmt::format(" --max-ticks {}", cfg.max_ticks);  // else the replay runs for ever
         return cmd + " --trace";
     }
 };
 
+// The virtual time a run may take unless its Config says otherwise: 1 s, where the labs' programs
+// need a few milliseconds. A run still going then is taken for a livelock (a fault answered with
+// an error that the task's signal handler does not mend, a loop of polls), and stops there
+// ("the run hit its time limit") rather than hold the grader, and fill its log, for ever.
+constexpr uint64_t kRunTicks = 1'000'000;
+
 // Runs the program with what the tasks print hidden (the grader's output is its own).
 inline Run run(const std::string& program, machsim::Config cfg = {}) {
+    if (cfg.max_ticks == 0) cfg.max_ticks = kRunTicks;
     Run r;
     r.program = program;
     r.cfg = cfg;

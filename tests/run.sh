@@ -154,7 +154,7 @@ done
 grade() { make -s --no-print-directory grade BUILD="$build" ${SANFLAGS:+SANITIZE=1} "$@" >"$log" 2>&1; }
 grade
 expect "make grade without LAB exits 2" test "$?" -eq 2
-expect "... and names the labs" grep -q 'the labs: boundedbuffer clockdriver kvserver nameserver pingpong sandbox sharedring' "$log"
+expect "... and names the labs" grep -q 'the labs: boundedbuffer clockdriver kvserver nameserver pingpong sandbox sharedring userpager' "$log"
 grade LAB=pingpong
 expect "the pingpong starter fails" test "$?" -ne 0
 expect "... every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 4 failed\n' "$log"
@@ -218,6 +218,14 @@ expect "... and the grader says where the look-ups went" grep -q 'the guard rece
 grade LAB=sandbox SOLUTION=tests/labs/sandbox_reference.cpp CXXFLAGS="-O2 -DSANDBOX_NO_SYNC"
 expect "a guard that can miss the end of a task that ends at once loses the schedule test" \
     grep -qzP 'score 80/100\n4 passed, 1 failed\n' "$log"
+grade LAB=userpager
+expect "the userpager starter fails every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 5 failed\n' "$log"
+grade LAB=userpager SOLUTION=tests/labs/userpager_reference.cpp
+expect "a userpager solution passes with every point" grep -qzP 'score 100/100\n5 passed, 0 failed\n' "$log"
+grade LAB=userpager SOLUTION=tests/labs/userpager_reference.cpp CXXFLAGS="-O2 -DUSERPAGER_NO_PROTECT"
+expect "a pager that writes a page before making it writable keeps only the points for its end" \
+    grep -qzP 'score 15/100\n1 passed, 4 failed\n' "$log"
+expect "... and the client's page fault becomes SIGBUS" grep -q 'task client killed by a signal: SIGBUS' "$log"
 
 # 4. The contract: an outside program built against build/machsim.pc, as a grader would.
 cxx=${CXX:-g++}
