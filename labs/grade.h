@@ -138,11 +138,11 @@ struct Run {
     }
 };
 
-// The virtual time a run may take unless its Config says otherwise: 1 s, where the labs' programs
-// need a few milliseconds. A run still going then is taken for a livelock (a fault answered with
+// The virtual time a run may take unless its Config says otherwise: 0.5 s, where the labs'
+// programs need a few milliseconds (100 ms if a look-up retries all it may). A run still going then is taken for a livelock (a fault answered with
 // an error that the task's signal handler does not mend, a loop of polls), and stops there
 // ("the run hit its time limit") rather than hold the grader, and fill its log, for ever.
-constexpr uint64_t kRunTicks = 1'000'000;
+constexpr uint64_t kRunTicks = 500'000;
 
 // Runs the program with what the tasks print hidden (the grader's output is its own).
 inline Run run(const std::string& program, machsim::Config cfg = {}) {

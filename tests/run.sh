@@ -226,6 +226,10 @@ grade LAB=userpager SOLUTION=tests/labs/userpager_reference.cpp CXXFLAGS="-O2 -D
 expect "a pager that writes a page before making it writable keeps only the points for its end" \
     grep -qzP 'score 15/100\n1 passed, 4 failed\n' "$log"
 expect "... and the client's page fault becomes SIGBUS" grep -q 'task client killed by a signal: SIGBUS' "$log"
+grade LAB=userpager SOLUTION=tests/labs/userpager_reference.cpp CXXFLAGS="-O2 -DUSERPAGER_SUCCESS_ONLY" TEST="each once"
+expect "a pager that pages nothing in livelocks its client: the grader's time limit ends the run" \
+    grep -qzP '(?s)the run hit its time limit\n.*replay: .*labs/userpager run up_read --seed 1 --max-ticks 500000 --trace\n' "$log"
+expect "... and the test fails" grep -qzP 'score 0/25\n0 passed, 1 failed\n' "$log"
 
 # 4. The contract: an outside program built against build/machsim.pc, as a grader would.
 cxx=${CXX:-g++}

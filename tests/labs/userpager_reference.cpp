@@ -1,7 +1,10 @@
 // A solution of labs/userpager, for the tests: `make grade LAB=userpager SOLUTION=...` must give it
-// every point. Built with -DUSERPAGER_NO_PROTECT it writes a page without making it writable first:
-// vm_write fails as the client's own stores would, every fault is answered with that error, and
-// only the test of the pager's end passes (tests/run.sh).
+// every point. Two flawed variants (tests/run.sh):
+//   -DUSERPAGER_NO_PROTECT    it writes a page without making it writable first: vm_write fails as
+//                             the client's own stores would, every fault is answered with that
+//                             error, and only the test of the pager's end passes;
+//   -DUSERPAGER_SUCCESS_ONLY  it answers every fault KERN_SUCCESS and pages nothing in: the load
+//                             faults again, for ever, until the grader's time limit stops the run.
 #include "labs/userpager/userpager.h"
 
 #include <mach/notify.h>
@@ -49,6 +52,9 @@ void answer(const mach_msg_header_t& req, kern_return_t code) {
 
 // A page fault of the client: paged in if it falls in a region, refused otherwise.
 kern_return_t on_fault(task_t client, const std::vector<Region>& regions, const mach_exception_raise_request_t& exc) {
+#ifdef USERPAGER_SUCCESS_ONLY
+    return KERN_SUCCESS;
+#endif
     // The task arrives under our name for the client's task port only if it is the client's fault.
     if (exc.exception != EXC_BAD_ACCESS || exc.task.name != client) return KERN_FAILURE;
     auto addr = static_cast<vm_address_t>(exc.code[1]);
