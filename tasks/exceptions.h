@@ -17,17 +17,20 @@ namespace machsim::tasks {
 struct HeldSend {
     ipc::Port* port = nullptr;
     bool dead = false;
+
+    // What a get call reports: a right to a live port, or else MACH_PORT_DEAD when
+    // reads_dead() (set to a port since dead, or to a dead name), or else none.
+    bool live() const { return port && port->active; }
+    bool reads_dead() const { return !live() && (port || dead); }
 };
 
 // Releases h's send right, if it holds one; h holds nothing afterwards.
 void release_held(ipc::Env& env, HeldSend& h);
 
-// One exception type's handler. The kernel holds a send right to `port`.
-struct ExceptionPort {
-    ipc::Port* port = nullptr;
+// One exception type's handler: the kernel's send right, and how to send to it.
+struct ExceptionPort : HeldSend {
     exception_behavior_t behavior = 0;
     thread_state_flavor_t flavor = 0;
-    bool dead = false;  // as HeldSend's
 };
 using ExceptionPorts = std::array<ExceptionPort, EXC_TYPES_COUNT>;
 

@@ -287,7 +287,7 @@ kern_return_t set_ports(Kernel& k, tasks::Thread& self, tasks::ExceptionPorts& p
         if (!(mask & (1u << type))) continue;
         tasks::ExceptionPort& slot = ports[type];
         if (slot.port) ipc::release_send(k.env, slot.port);
-        slot = {p ? ipc::copy_send(p).port : nullptr, behavior, flavor, dead};
+        slot = {{p ? ipc::copy_send(p).port : nullptr, dead}, behavior, flavor};
     }
     if (p) ipc::release_send(k.env, p);  // the one taken from the caller; each slot holds its own
     return KERN_SUCCESS;
@@ -334,10 +334,10 @@ kern_return_t get_ports(Kernel& k, tasks::Thread& self, const tasks::ExceptionPo
     for (std::size_t i = 0; i < groups.size(); ++i) {
         mach_port_name_t name = MACH_PORT_NULL;
         const tasks::ExceptionPort& ep = groups[i].port;
-        if (ep.port && ep.port->active) {
+        if (ep.live()) {
             ipc::Carried c = ipc::copy_send(ep.port);
             if (ipc::copyout(self.task.space, c, &name) != KERN_SUCCESS) ipc::carried_release(k.env, c);
-        } else if (ep.port || ep.dead) {
+        } else if (ep.reads_dead()) {
             name = MACH_PORT_DEAD;
         }
         (void)put_user(&handlers[i], name);  // writable: checked above

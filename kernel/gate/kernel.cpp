@@ -162,13 +162,13 @@ namespace {
 // parent's special port, as XNU's task_create copies itk_bootstrap; from the host,
 // rights made to the bootstrap server's port, if it lives.
 void give_bootstrap(tasks::Task& t, const tasks::Task* parent, ipc::Port* server) {
-    ipc::Port* p = parent ? parent->bootstrap.port : server;
-    if (p && p->active) {
-        auto right = [&] { return parent ? ipc::copy_send(p) : ipc::make_send(p); };
+    const tasks::HeldSend from = parent ? parent->bootstrap : tasks::HeldSend{server};
+    if (from.live()) {
+        auto right = [&] { return parent ? ipc::copy_send(from.port) : ipc::make_send(from.port); };
         t.bootstrap.port = right().port;
         ipc::Carried mine = right();
         (void)ipc::copyout(t.space, mine, &t.bootstrap_name);  // a new space has room
-    } else if (parent && (p || parent->bootstrap.dead)) {  // set to a port since dead, or to a dead name
+    } else if (parent && from.reads_dead()) {
         t.bootstrap.dead = true;
         t.bootstrap_name = MACH_PORT_DEAD;
     }

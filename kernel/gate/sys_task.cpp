@@ -32,8 +32,8 @@ kern_return_t sys_task_get_special_port(mach_port_name_t task, int which, mach_p
             c = ipc::make_send(k.host.host_port());
             break;
         case TASK_BOOTSTRAP_PORT:
-            if (!t.bootstrap.port || !t.bootstrap.port->active) {  // none: MACH_PORT_NULL; else dead
-                if (t.bootstrap.port || t.bootstrap.dead) (void)put_user(port, mach_port_name_t{MACH_PORT_DEAD});
+            if (!t.bootstrap.live()) {  // MACH_PORT_NULL, written above, unless it reads dead
+                if (t.bootstrap.reads_dead()) (void)put_user(port, mach_port_name_t{MACH_PORT_DEAD});
                 return KERN_SUCCESS;
             }
             c = ipc::copy_send(t.bootstrap.port);

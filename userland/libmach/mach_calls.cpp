@@ -31,6 +31,13 @@ namespace {
     return mr;
 }
 
+// The mach_msg system call, and the retry of an interrupted wait.
+[[gnu::always_inline]] inline mach_msg_return_t trap(gate::MsgArgs& a) {
+    mach_msg_return_t mr = gate::sys_mach_msg(a);
+    if (__builtin_expect(mr == MACH_SEND_INTERRUPTED || mr == MACH_RCV_INTERRUPTED, 0)) return retry_interrupted(mr, a);
+    return mr;
+}
+
 }  // namespace
 
 vm_size_t vm_page_size = static_cast<vm_size_t>(sysconf(_SC_PAGESIZE));
@@ -46,9 +53,7 @@ mach_port_t machsim_bootstrap_port(void) { return gate::bootstrap_name(); }
     mach_msg_header_t* msg, mach_msg_option_t option, mach_msg_size_t send_size, mach_msg_size_t rcv_size,
     mach_port_name_t rcv_name, mach_msg_timeout_t timeout, mach_port_name_t notify) {
     gate::MsgArgs a{msg, option, send_size, rcv_size, rcv_name, timeout, notify, msg};
-    mach_msg_return_t mr = gate::sys_mach_msg(a);
-    if (__builtin_expect(mr == MACH_SEND_INTERRUPTED || mr == MACH_RCV_INTERRUPTED, 0)) return retry_interrupted(mr, a);
-    return mr;
+    return trap(a);
 }
 
 // As XNU: rcv_limit is not used (rcv_size bounds the receive, as in mach_msg).
@@ -57,9 +62,7 @@ mach_msg_return_t mach_msg_overwrite(mach_msg_header_t* msg, mach_msg_option_t o
                                      mach_port_name_t notify, mach_msg_header_t* rcv_msg, mach_msg_size_t rcv_limit) {
     (void)rcv_limit;
     gate::MsgArgs a{msg, option, send_size, rcv_size, rcv_name, timeout, notify, rcv_msg ? rcv_msg : msg};
-    mach_msg_return_t mr = gate::sys_mach_msg(a);
-    if (mr == MACH_SEND_INTERRUPTED || mr == MACH_RCV_INTERRUPTED) return retry_interrupted(mr, a);
-    return mr;
+    return trap(a);
 }
 
 mach_msg_return_t mach_msg_send(mach_msg_header_t* msg) {
