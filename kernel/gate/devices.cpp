@@ -37,6 +37,7 @@ ipc::Port* Devices::make_port(Device& d) {
 ipc::Port* Devices::master_port() { return make_port(master_); }
 ipc::Port* Devices::irq_port() { return make_port(irq_); }
 ipc::Port* Devices::console_port() { return make_port(console_); }
+ipc::Port* Devices::disk_port() { return make_port(disk_); }
 
 kern_return_t Devices::intr_register(uint32_t line, ipc::Carried& right, uint32_t space, mach_port_name_t name) {
     sweep("delivery port died");  // a driver that restarts may take its line again at once
@@ -112,6 +113,7 @@ void Devices::add_to_census(ipc::Census& census) const {
     census.add_kernel_ref(master_.port);
     census.add_kernel_ref(irq_.port);
     census.add_kernel_ref(console_.port);
+    census.add_kernel_ref(disk_.port);
     for (const ipc::Carried& r : registered_)
         if (r.port) census.add_kernel_right(r);
 }
@@ -123,7 +125,7 @@ void Devices::shut_down() {
         registered_[n] = {};
         k_.irq.detach(n);
     }
-    for (Device* d : {&master_, &irq_, &console_}) {
+    for (Device* d : {&master_, &irq_, &console_, &disk_}) {
         if (!d->port) continue;
         d->port->kobject = nullptr;
         ipc::port_destroy(k_.env, d->port);  // the kernel's reference

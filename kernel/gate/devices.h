@@ -1,5 +1,7 @@
 // Devices as GNU Mach's drivers see them (R25): the master device port, the
-// "irq" device, and the registrations that tie an interrupt line to a driver's port.
+// "irq" device, and the registrations that tie an interrupt line to a driver's port;
+// the "console" and the disk "hd0" (when the host attached one), read and written
+// with device_read and device_write (sys_device.cpp).
 //
 //   driver                                   kernel
 //   get_privileged_ports(0, &master)  --->   a send right to the master device port
@@ -27,7 +29,7 @@ namespace machsim::gate {
 class Kernel;
 
 struct Device {
-    enum class Kind : uint8_t { Master, Irq, Console };
+    enum class Kind : uint8_t { Master, Irq, Console, Disk };
     Kind kind;
     ipc::Port* port = nullptr;  // the kernel holds its receive right; made on first use
 };
@@ -40,6 +42,7 @@ public:
     ipc::Port* master_port();
     ipc::Port* irq_port();
     ipc::Port* console_port();
+    ipc::Port* disk_port();
     // The device behind p, or null when p is no device port.
     static Device* device_of(ipc::Port* p) {
         return p && p->kobject_kind == ipc::KobjectKind::Device ? static_cast<Device*>(p->kobject) : nullptr;
@@ -67,6 +70,7 @@ private:
     Device master_{Device::Kind::Master};
     Device irq_{Device::Kind::Irq};
     Device console_{Device::Kind::Console};
+    Device disk_{Device::Kind::Disk};
     ipc::Carried registered_[machine::IrqController::kLines];  // a send right to each line's delivery port
 };
 

@@ -103,6 +103,7 @@ Kernel::Kernel(const Config& c) : cfg(c) {
     env.fast_path = !(fast && std::string(fast) == "0");
     env.kobject_ctx = this;
     sched.set_irq(&irq);
+    console.set_echo(cfg.console_echo);
     machine::install_fault_handler();
     install_fault_path(*this);
 }

@@ -14,6 +14,7 @@
 #include "kernel/gate/host.h"
 #include "kernel/machine/clock.h"
 #include "kernel/machine/console_device.h"
+#include "kernel/machine/disk_device.h"
 #include "kernel/machine/irq_controller.h"
 #include "kernel/machine/scheduler.h"
 #include "kernel/machine/stack_pool.h"
@@ -117,6 +118,7 @@ public:
     ipc::Env env{sched, clock, trace};
     machine::IrqController irq{clock, trace};
     machine::ConsoleDevice console;
+    machine::DiskDevice disk;  // none until the host attaches one (machsim::Kernel::add_disk)
     Devices devices{*this};
     Host host{*this};
 

@@ -65,6 +65,11 @@ template <class T>
     return true;
 }
 
+// Out-of-line data for the caller (the result of vm_read, device_read): n bytes in a
+// new region of its space, *data its address (0 for none) and *count = n.
+kern_return_t give_bytes(tasks::Thread& self, const void* bytes, std::size_t n, vm_offset_t* data,
+                         mach_msg_type_number_t* count);
+
 // Runs body(kernel, caller) as system call `sys`.
 template <class F>
 kern_return_t call(Sys sys, F&& body) {

@@ -1,11 +1,13 @@
 // GNU Mach's device calls for drivers (R25): the master device port, opening the
-// "irq" device, registering a port for a line's interrupts and acknowledging them.
+// "irq" device, registering a port for a line's interrupts and acknowledging them;
+// reading and writing the console and the disk.
 // Arguments are checked as a MIG request would meet them: the device right as the
 // request's destination, the port right copied in, then the device's own checks.
 #include <algorithm>
 #include <cstring>
 
 #include "device/device_types.h"
+#include "mach/mig_errors.h"
 #include "kernel/gate/sys_common.h"
 #include "ports/rights.h"
 
@@ -60,6 +62,95 @@ kern_return_t irq_call(Sys sys, mach_port_name_t device, mach_port_name_t port, 
     });
 }
 
+// The console or the disk behind d (a send right's port) for a read or a write (`verb`).
+kern_return_t io_device(Kernel& k, ipc::Port* d, mach_port_name_t device, const char* verb, Device*& dev) {
+    dev = Devices::device_of(d);
+    if (!dev || dev->kind == Device::Kind::Master)
+        return ipc::fail(k.env, D_NO_SUCH_DEVICE, "{:#x} is not an open device", device);
+    if (dev->kind == Device::Kind::Irq) return ipc::fail(k.env, D_INVALID_OPERATION, "the irq device cannot be {}", verb);
+    return D_SUCCESS;
+}
+
+void on_disk_done(machine::Context* c) { Kernel::current()->sched.wake(c, KERN_SUCCESS); }
+
+// Waits until the disk has served a request, at tick `done`. A disk wait is not cut
+// short by a signal (it is delivered when the wait ends), only by the thread's end:
+// false then, and nothing more reaches the caller.
+bool await_disk(Kernel& k, tasks::Thread& self, uint64_t done) {
+    if (self.kill_pending) return false;
+    if (done <= k.clock.now()) return true;
+    k.sched.arm_timer(&self, done, on_disk_done);
+    MS_TRACE(k.trace, Event{.kind = EventKind::Block, .text = "disk"});
+    return k.sched.block() == KERN_SUCCESS;
+}
+
+// Reads up to `want` bytes into `out`: from the console, what has arrived by now (it
+// never waits: D_WOULD_BLOCK when nothing has); from the disk, from record `recnum` on,
+// once the disk has served the request. An inband read's buffer (`user`) is checked
+// before console bytes are taken, so that a bad pointer loses none.
+struct ReadInto {
+    bool inband;
+    char* user;
+};
+kern_return_t read_bytes(Kernel& k, tasks::Thread& self, const Device& dev, uint64_t recnum, std::size_t want,
+                         std::string& out, ReadInto into) {
+    if (dev.kind == Device::Kind::Console) {
+        std::size_t have = std::min(want, k.console.available(k.clock.now()));
+        if (want > 0 && have == 0) return D_WOULD_BLOCK;
+        out.assign(have, '\0');
+        if (into.inband && have > 0 && !machine::copy_user(into.user, out.data(), have)) return KERN_INVALID_ADDRESS;
+        out.resize(k.console.read(k.clock.now(), out.data(), have));
+        return D_SUCCESS;
+    }
+    if (recnum >= k.disk.records())
+        return ipc::fail(k.env, D_INVALID_RECNUM, "record {} is past the disk's end ({} records)", recnum,
+                         k.disk.records());
+    out.assign(k.disk.span(recnum, want), '\0');
+    k.disk.read(recnum, out.data(), out.size());
+    if (!await_disk(k, self, k.disk.schedule(k.clock.now(), out.size()))) return KERN_ABORTED;
+    return D_SUCCESS;
+}
+
+// device_write and device_write_inband once the device is known: `count` bytes at
+// `data` to the console, or to the disk from record `recnum` on (clipped at its end);
+// *written = how many. `bad_data`: the code for a pointer that cannot be read.
+kern_return_t write_bytes(Kernel& k, tasks::Thread& self, const Device& dev, uint64_t recnum, const char* data,
+                          std::size_t count, int* written, kern_return_t bad_data) {
+    std::size_t n = count;
+    if (dev.kind == Device::Kind::Disk) {
+        if (recnum >= k.disk.records())
+            return ipc::fail(k.env, D_INVALID_RECNUM, "record {} is past the disk's end ({} records)", recnum,
+                             k.disk.records());
+        n = k.disk.span(recnum, count);
+    } else if (count > k.cfg.max_message) {
+        return ipc::fail(k.env, D_INVALID_SIZE, "{} bytes at once is more than Config::max_message", count);
+    }
+    std::string bytes(n, '\0');  // taken whole before anything is written, as a message carries it
+    if (n > 0 && (!self.task.vm.may_copy_in(data, n) || !machine::copy_user(bytes.data(), data, n)))
+        return bad_data;
+    if (dev.kind == Device::Kind::Console) {
+        k.console.write(bytes.data(), n);
+    } else {
+        k.disk.write(recnum, bytes.data(), n);
+        if (!await_disk(k, self, k.disk.schedule(k.clock.now(), n))) return KERN_ABORTED;
+    }
+    (void)put_user(written, static_cast<int>(n));
+    return D_SUCCESS;
+}
+
+// The two writes: the same checks, in MIG's order, then write_bytes.
+kern_return_t write_call(Sys sys, mach_port_name_t device, unsigned recnum, const char* data, std::size_t count,
+                         int* written, kern_return_t bad_data) {
+    return call(sys, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        ipc::Port* d = send_target(self, device);
+        if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
+        if (!put_user(written, 0)) return KERN_INVALID_ADDRESS;
+        Device* dev = nullptr;
+        if (kern_return_t kr = io_device(k, d, device, "written", dev); kr != D_SUCCESS) return kr;
+        return write_bytes(k, self, *dev, recnum, data, count, written, bad_data);
+    });
+}
+
 }  // namespace
 
 kern_return_t sys_get_privileged_ports(mach_port_name_t* host_priv, mach_port_name_t* device_master) {
@@ -94,6 +185,7 @@ kern_return_t sys_device_open(mach_port_name_t master, int /*mode*/, const char*
         ipc::Port* port = nullptr;
         if (len < kNameMax && std::strcmp(buf, "irq") == 0) port = k.devices.irq_port();
         if (len < kNameMax && std::strcmp(buf, "console") == 0) port = k.devices.console_port();
+        if (len < kNameMax && std::strcmp(buf, "hd0") == 0 && k.disk.present()) port = k.devices.disk_port();
         if (!port) return ipc::fail(k.env, D_NO_SUCH_DEVICE, "no device named \"{}\"", std::string(buf, len));
         mach_port_name_t n = send_right_to(self, port);
         if (n == MACH_PORT_NULL) return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "no free name for the port");
@@ -121,27 +213,91 @@ kern_return_t sys_device_intr_ack(mach_port_name_t device, mach_port_name_t port
                     [&](Kernel& k, tasks::Thread&, ipc::Carried& right) { return k.devices.intr_ack(right.port); });
 }
 
-kern_return_t sys_device_read_inband(mach_port_name_t device, int /*mode*/, unsigned /*recnum*/,
+kern_return_t sys_device_read_inband(mach_port_name_t device, int /*mode*/, unsigned recnum,
                                      vm_size_t bytes_wanted, char* data, mach_msg_type_number_t* count) {
     return call(Sys::device_read_inband, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
         ipc::Port* d = send_target(self, device);
         if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
         if (!put_user(count, mach_msg_type_number_t{0})) return KERN_INVALID_ADDRESS;
+        Device* dev = nullptr;
+        if (kern_return_t kr = io_device(k, d, device, "read", dev); kr != D_SUCCESS) return kr;
+        std::string bytes;
+        const std::size_t want = std::min<vm_size_t>(bytes_wanted, IO_INBAND_MAX);
+        if (kern_return_t kr = read_bytes(k, self, *dev, recnum, want, bytes, {.inband = true, .user = data}); kr != D_SUCCESS) return kr;
+        if (!machine::copy_user(data, bytes.data(), bytes.size())) return KERN_INVALID_ADDRESS;
+        (void)put_user(count, static_cast<mach_msg_type_number_t>(bytes.size()));
+        return D_SUCCESS;
+    });
+}
+
+kern_return_t sys_device_read(mach_port_name_t device, int /*mode*/, unsigned recnum, vm_size_t bytes_wanted,
+                              char** data, mach_msg_type_number_t* count) {
+    return call(Sys::device_read, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        ipc::Port* d = send_target(self, device);
+        if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
+        if (!put_user(data, static_cast<char*>(nullptr)) || !put_user(count, mach_msg_type_number_t{0}))
+            return KERN_INVALID_ADDRESS;
+        Device* dev = nullptr;
+        if (kern_return_t kr = io_device(k, d, device, "read", dev); kr != D_SUCCESS) return kr;
+        std::string bytes;
+        const std::size_t want = std::min<vm_size_t>(bytes_wanted, k.cfg.max_message);
+        if (kern_return_t kr = read_bytes(k, self, *dev, recnum, want, bytes, {.inband = false, .user = nullptr}); kr != D_SUCCESS) return kr;
+        return give_bytes(self, bytes.data(), bytes.size(), reinterpret_cast<vm_offset_t*>(data), count);
+    });
+}
+
+kern_return_t sys_device_write(mach_port_name_t device, int /*mode*/, unsigned recnum, const char* data,
+                               mach_msg_type_number_t count, int* written) {
+    // Out-of-line data the kernel cannot read fails the request's send, as MIG's would.
+    return write_call(Sys::device_write, device, recnum, data, count, written, MACH_SEND_INVALID_MEMORY);
+}
+
+kern_return_t sys_device_write_inband(mach_port_name_t device, int /*mode*/, unsigned recnum, const char* data,
+                                      mach_msg_type_number_t count, int* written) {
+    // MIG's client stub refuses an inline array larger than its bound before sending anything.
+    if (count > IO_INBAND_MAX) return MIG_ARRAY_TOO_LARGE;
+    return write_call(Sys::device_write_inband, device, recnum, data, count, written, KERN_INVALID_ADDRESS);
+}
+
+kern_return_t sys_device_get_status(mach_port_name_t device, unsigned flavor, int* status,
+                                    mach_msg_type_number_t* count) {
+    return call(Sys::device_get_status, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        ipc::Port* d = send_target(self, device);
+        if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
+        mach_msg_type_number_t room = 0;
+        if (!out_room(count, DEV_STATUS_MAX, room)) return KERN_INVALID_ADDRESS;
+        Device* dev = nullptr;
+        if (kern_return_t kr = io_device(k, d, device, "asked its status", dev); kr != D_SUCCESS) return kr;
+        if (flavor != DEV_GET_SIZE && flavor != DEV_GET_RECORDS)
+            return ipc::fail(k.env, D_INVALID_OPERATION, "no status flavor {}", flavor);
+        if (room < DEV_GET_SIZE_COUNT)
+            return ipc::fail(k.env, D_INVALID_SIZE, "room for {} values; the answer has {}", room, DEV_GET_SIZE_COUNT);
+        // The console is sequential, of unknown size: 0 and 1, as the header says.
+        const bool disk = dev->kind == Device::Kind::Disk;
+        const int records = disk ? static_cast<int>(k.disk.records()) : 0;
+        const int record_size = disk ? static_cast<int>(machine::DiskDevice::kRecordSize) : 1;
+        int answer[2];
+        if (flavor == DEV_GET_SIZE) {
+            answer[DEV_GET_SIZE_DEVICE_SIZE] = records * record_size;
+            answer[DEV_GET_SIZE_RECORD_SIZE] = record_size;
+        } else {
+            answer[DEV_GET_RECORDS_DEVICE_RECORDS] = records;
+            answer[DEV_GET_RECORDS_RECORD_SIZE] = record_size;
+        }
+        if (!machine::copy_user(status, answer, sizeof answer)) return KERN_INVALID_ADDRESS;
+        (void)put_user(count, mach_msg_type_number_t{DEV_GET_SIZE_COUNT});
+        return D_SUCCESS;
+    });
+}
+
+kern_return_t sys_device_close(mach_port_name_t device) {
+    return call(Sys::device_close, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        ipc::Port* d = send_target(self, device);
+        if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
         Device* dev = Devices::device_of(d);
         if (!dev || dev->kind == Device::Kind::Master)
             return ipc::fail(k.env, D_NO_SUCH_DEVICE, "{:#x} is not an open device", device);
-        if (dev->kind != Device::Kind::Console)
-            return ipc::fail(k.env, D_INVALID_OPERATION, "the irq device cannot be read");
-        char buf[sizeof(io_buf_ptr_inband_t)] = {};
-        std::size_t want = std::min<vm_size_t>(bytes_wanted, sizeof buf);
-        std::size_t have = std::min(want, k.console.available(k.clock.now()));
-        if (want > 0 && have == 0) return D_WOULD_BLOCK;  // never waits: nothing has arrived yet
-        // The buffer is checked before the bytes leave the console, so that a bad pointer loses none.
-        if (have > 0 && !machine::copy_user(data, buf, have)) return KERN_INVALID_ADDRESS;
-        std::size_t n = k.console.read(k.clock.now(), buf, have);
-        (void)machine::copy_user(data, buf, n);
-        (void)put_user(count, static_cast<mach_msg_type_number_t>(n));
-        return D_SUCCESS;
+        return D_SUCCESS;  // the device port lives as long as the kernel; the caller's right stays
     });
 }
 

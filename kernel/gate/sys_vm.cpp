@@ -15,20 +15,19 @@ namespace {
 // a kernel buffer.
 uint64_t transfer_limit(const Kernel& k) { return k.cfg.max_message * 64ull; }
 
-// Out-of-line data for the caller (vm_read's result), in a new region of its space.
-kern_return_t give_bytes(tasks::Thread& self, const std::vector<uint8_t>& bytes, vm_offset_t* data,
+}  // namespace
+
+kern_return_t give_bytes(tasks::Thread& self, const void* bytes, std::size_t n, vm_offset_t* data,
                          mach_msg_type_number_t* count) {
     vm_address_t a = 0;
-    if (!bytes.empty()) {
-        if (kern_return_t kr = self.task.vm.allocate(a, bytes.size(), VM_FLAGS_ANYWHERE); kr != KERN_SUCCESS) return kr;
-        (void)self.task.vm.write(a, bytes.data(), bytes.size());
+    if (n > 0) {
+        if (kern_return_t kr = self.task.vm.allocate(a, n, VM_FLAGS_ANYWHERE); kr != KERN_SUCCESS) return kr;
+        (void)self.task.vm.write(a, bytes, n);
     }
     (void)put_user(data, vm_offset_t{a});
-    (void)put_user(count, static_cast<mach_msg_type_number_t>(bytes.size()));
+    (void)put_user(count, static_cast<mach_msg_type_number_t>(n));
     return KERN_SUCCESS;
 }
-
-}  // namespace
 
 kern_return_t sys_vm_allocate(mach_port_name_t task, vm_address_t* address, vm_size_t size, int flags) {
     return task_call(Sys::vm_allocate, task, [&](Kernel&, tasks::Thread&, tasks::Task& t) -> kern_return_t {
@@ -67,7 +66,7 @@ kern_return_t sys_vm_read(mach_port_name_t task, vm_address_t address, vm_size_t
         if (size > transfer_limit(k)) return KERN_RESOURCE_SHORTAGE;
         std::vector<uint8_t> bytes(size);
         if (kern_return_t kr = t.vm.read(address, size, bytes.data()); kr != KERN_SUCCESS) return kr;
-        return give_bytes(self, bytes, data, count);
+        return give_bytes(self, bytes.data(), bytes.size(), data, count);
     });
 }
 

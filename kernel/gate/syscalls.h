@@ -177,6 +177,15 @@ kern_return_t sys_device_intr_register(mach_port_name_t device, int id, int flag
 kern_return_t sys_device_intr_ack(mach_port_name_t device, mach_port_name_t port, mach_msg_type_name_t port_poly);
 kern_return_t sys_device_read_inband(mach_port_name_t device, int mode, unsigned recnum, vm_size_t bytes_wanted,
                                      char* data, mach_msg_type_number_t* count);
+kern_return_t sys_device_read(mach_port_name_t device, int mode, unsigned recnum, vm_size_t bytes_wanted,
+                              char** data, mach_msg_type_number_t* count);
+kern_return_t sys_device_write(mach_port_name_t device, int mode, unsigned recnum, const char* data,
+                               mach_msg_type_number_t count, int* written);
+kern_return_t sys_device_write_inband(mach_port_name_t device, int mode, unsigned recnum, const char* data,
+                                      mach_msg_type_number_t count, int* written);
+kern_return_t sys_device_get_status(mach_port_name_t device, unsigned flavor, int* status,
+                                    mach_msg_type_number_t* count);
+kern_return_t sys_device_close(mach_port_name_t device);
 
 // State a real system keeps in user space (variables, caches): no kernel entry.
 mach_port_name_t task_self_name();

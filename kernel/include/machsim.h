@@ -55,6 +55,17 @@ struct Config {
     // A thread that runs this long (host CPU milliseconds) without entering the
     // kernel is taken for an endless loop: its task gets SIGXCPU (0 = never).
     uint32_t runaway_ms = 2000;
+    // What tasks write to the console (device_write) also goes to the host's standard
+    // output as it is written. Kernel::console_output() keeps it either way.
+    bool console_echo = true;
+};
+
+// A disk for Kernel::add_disk: records of 512 bytes, served one request at a time in
+// the order they arrive, each taking seek_ticks plus record_ticks per record it touches.
+struct DiskOptions {
+    uint32_t records = 128;       // 64 KiB
+    uint64_t seek_ticks = 1000;   // 1 ms of virtual time
+    uint64_t record_ticks = 20;
 };
 
 enum class TaskEnd : uint8_t {
@@ -180,6 +191,14 @@ public:
     // a driver reads them with device_read_inband on the "console" device. False for no bytes.
     bool console_input(uint64_t tick, std::string bytes);
     IrqLine irq_line(uint32_t line) const;  // all zero for a bad line
+    // Everything tasks have written to the console (device_write on "console"), in order.
+    const std::string& console_output() const;
+    // Attaches the disk "hd0" (docs/api.md section 17.12), zero-filled, then `image` from
+    // byte 0. False (and no disk) for a second disk, no records, more than 65,536 records
+    // (32 MiB), or an image larger than the disk.
+    bool add_disk(DiskOptions opts = {}, std::string image = {});
+    // The disk's bytes as the tasks have left them (empty when there is no disk).
+    const std::string& disk_contents() const;
 
     gate::Kernel& core() { return *core_; }
 

@@ -1,6 +1,7 @@
 #include "kernel/machine/console_device.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace machsim::machine {
 
@@ -31,6 +32,14 @@ std::size_t ConsoleDevice::available(uint64_t now) const {
         n += c.bytes.size() - c.taken;
     }
     return n;
+}
+
+void ConsoleDevice::write(const char* bytes, std::size_t n) {
+    output_.append(bytes, n);
+    if (echo_ && n > 0) {
+        std::fwrite(bytes, 1, n, stdout);
+        std::fflush(stdout);  // interleaves in order with the trace and the host's own output
+    }
 }
 
 }  // namespace machsim::machine

@@ -1,5 +1,6 @@
 // A console with scripted input: bytes arrive at given virtual ticks, each arrival
 // raising the console's interrupt line; the driver reads what has arrived by now.
+// What tasks write to it is kept, and echoed to the host's standard output.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +21,11 @@ public:
     // Bytes arrived by `now` and not read yet.
     std::size_t available(uint64_t now) const;
 
+    // Output: kept in order, and written to the host's stdout as it comes when echo is on.
+    void write(const char* bytes, std::size_t n);
+    const std::string& output() const { return output_; }
+    void set_echo(bool echo) { echo_ = echo; }
+
 private:
     struct Chunk {
         uint64_t tick;
@@ -27,6 +33,8 @@ private:
         std::size_t taken = 0;
     };
     std::vector<Chunk> chunks_;  // by arrival tick; equal ticks in the order scripted
+    std::string output_;
+    bool echo_ = true;
 };
 
 }  // namespace machsim::machine

@@ -48,6 +48,15 @@ bool Kernel::console_input(uint64_t tick, std::string bytes) {
     return raise_irq(machine::ConsoleDevice::kLine, tick);
 }
 
+const std::string& Kernel::console_output() const { return core_->console.output(); }
+
+bool Kernel::add_disk(DiskOptions opts, std::string image) {
+    if (core_->disk.present()) return false;
+    return core_->disk.attach(opts.records, opts.seek_ticks, opts.record_ticks, std::move(image));
+}
+
+const std::string& Kernel::disk_contents() const { return core_->disk.contents(); }
+
 bool Kernel::set_irq_priority(uint32_t line, int priority) {
     if (!machine::IrqController::valid(line)) return false;
     core_->irq.set_priority(line, priority);

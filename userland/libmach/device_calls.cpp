@@ -29,4 +29,26 @@ kern_return_t device_read_inband(device_t device, dev_mode_t mode, recnum_t recn
     return gate::sys_device_read_inband(device, mode, recnum, bytes_wanted, data, dataCnt);
 }
 
+kern_return_t device_read(device_t device, dev_mode_t mode, recnum_t recnum, vm_size_t bytes_wanted, io_buf_ptr_t* data,
+                          mach_msg_type_number_t* dataCnt) {
+    return gate::sys_device_read(device, mode, recnum, bytes_wanted, data, dataCnt);
+}
+
+kern_return_t device_write(device_t device, dev_mode_t mode, recnum_t recnum, io_buf_ptr_t data,
+                           mach_msg_type_number_t dataCnt, int* bytes_written) {
+    return gate::sys_device_write(device, mode, recnum, data, dataCnt, bytes_written);
+}
+
+kern_return_t device_write_inband(device_t device, dev_mode_t mode, recnum_t recnum, const char* data,
+                                  mach_msg_type_number_t dataCnt, int* bytes_written) {
+    return gate::sys_device_write_inband(device, mode, recnum, data, dataCnt, bytes_written);
+}
+
+kern_return_t device_get_status(device_t device, dev_flavor_t flavor, dev_status_t status,
+                                mach_msg_type_number_t* statusCnt) {
+    return gate::sys_device_get_status(device, flavor, status, statusCnt);
+}
+
+kern_return_t device_close(device_t device) { return gate::sys_device_close(device); }
+
 }  // extern "C"
