@@ -56,6 +56,8 @@ expect "the largest --seed runs" test "$(status "$bin" run echo --seed 184467440
 expect "an unknown program's error names the programs" grep -q 'Programs: echo' <("$bin" run nope 2>&1)
 expect "machsim run echo exits 0" test "$(status "$bin" run echo)" -eq 0
 expect "echo's client gets its replies" grep -q 'got back "hello 3"' <("$bin" run echo)
+expect "what a task writes to the console shows on the terminal" \
+    grep -qx 'logd: record 6 <- "bob line 3"' <("$bin" run disklog)
 "$bin" run echo --trace --seed 7 >"$log.a" 2>&1
 "$bin" run echo --trace --seed 7 >"$log.b" 2>&1
 expect "two runs with one seed print byte-identical traces" cmp -s "$log.a" "$log.b"

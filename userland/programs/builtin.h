@@ -17,6 +17,7 @@ Program nosenders_program(); // objects freed on no-senders notifications, with 
 Program shmring_program();   // producer/consumer over a ring buffer in shared memory, with two semaphores
 Program pager_program();     // a user-level pager: page faults arrive as exception messages
 Program driver_program();    // a driver takes a timer's interrupts as messages and forwards ticks
+Program disklog_program();   // a log server writes its clients' lines to a disk with latency
 Program bank_program();      // a lost update between two tellers, found by exploring schedules
 Program philosophers_program();          // dining philosophers in C Threads: some schedules deadlock
 Program philosophers_ordered_program();  // the same with ordered forks: none do
@@ -55,9 +56,16 @@ struct DriverStats {
 };
 DriverStats driver_stats();
 
+struct DiskLogStats {
+    int appended = 0;      // lines logd wrote to the disk
+    int acknowledged = 0;  // replies the clients received
+};
+DiskLogStats disklog_stats();
+
 inline std::vector<Program> builtin() {
     return {echo_program(),      prodcons_program(), failover_program(), sieve_program(),
             nosenders_program(), shmring_program(),  pager_program(),    driver_program(),
+            disklog_program(),
             bank_program(),      philosophers_program(), philosophers_ordered_program()};
 }
 
