@@ -71,6 +71,12 @@ kern_return_t io_device(Kernel& k, ipc::Port* d, mach_port_name_t device, const 
     return D_SUCCESS;
 }
 
+// A transfer on the disk starts at a record the disk has.
+kern_return_t check_recnum(Kernel& k, uint64_t recnum) {
+    if (recnum < k.disk.records()) return D_SUCCESS;
+    return ipc::fail(k.env, D_INVALID_RECNUM, "record {} is past the disk's end ({} records)", recnum, k.disk.records());
+}
+
 void on_disk_done(machine::Context* c) { Kernel::current()->sched.wake(c, KERN_SUCCESS); }
 
 // Waits until the disk has served a request, at tick `done`. A disk wait is not cut
@@ -102,9 +108,7 @@ kern_return_t read_bytes(Kernel& k, tasks::Thread& self, const Device& dev, uint
         out.resize(k.console.read(k.clock.now(), out.data(), have));
         return D_SUCCESS;
     }
-    if (recnum >= k.disk.records())
-        return ipc::fail(k.env, D_INVALID_RECNUM, "record {} is past the disk's end ({} records)", recnum,
-                         k.disk.records());
+    if (kern_return_t kr = check_recnum(k, recnum); kr != D_SUCCESS) return kr;
     out.assign(k.disk.span(recnum, want), '\0');
     k.disk.read(recnum, out.data(), out.size());
     if (!await_disk(k, self, k.disk.schedule(k.clock.now(), out.size()))) return KERN_ABORTED;
@@ -118,9 +122,7 @@ kern_return_t write_bytes(Kernel& k, tasks::Thread& self, const Device& dev, uin
                           std::size_t count, int* written, kern_return_t bad_data) {
     std::size_t n = count;
     if (dev.kind == Device::Kind::Disk) {
-        if (recnum >= k.disk.records())
-            return ipc::fail(k.env, D_INVALID_RECNUM, "record {} is past the disk's end ({} records)", recnum,
-                             k.disk.records());
+        if (kern_return_t kr = check_recnum(k, recnum); kr != D_SUCCESS) return kr;
         n = k.disk.span(recnum, count);
     } else if (count > k.cfg.max_message) {
         return ipc::fail(k.env, D_INVALID_SIZE, "{} bytes at once is more than Config::max_message", count);
