@@ -6,7 +6,7 @@
 #   make asan       the same tests under AddressSanitizer + UBSan, in build-asan/
 #   make bench      the benchmarks; figures and ratios also go to build/bench.json
 #   make grade LAB=name [TEST=words] [SOLUTION=file]   grade a lab: pingpong, boundedbuffer, kvserver,
-#                   nameserver, clockdriver, sharedring, sandbox, userpager (labs/README.md)
+#                   nameserver, clockdriver, sharedring, sandbox, userpager, blockcache (labs/README.md)
 #   make deps       install the Debian packages the build and the tests need (runs by itself when they are missing)
 #   make install    PREFIX=/usr/local DESTDIR= ; make uninstall ; make clean ; make layers
 #

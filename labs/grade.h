@@ -77,6 +77,8 @@ struct Run {
     machsim::RunReport report;
     machsim::TraceLog log;
     std::vector<std::string> notes;  // what the grader's tasks said when they gave up
+    std::string disk;     // the disk's bytes at the end (Kernel::disk_contents), if the program attached one
+    std::string console;  // what the tasks wrote to the console (Kernel::console_output)
 
     // Messages with id `id` that the task named `task` received.
     int received(const std::string& task, int32_t id) const {
@@ -104,6 +106,13 @@ struct Run {
             n += carried[e.thread] && e.code == id && task_name(e.task) == task && e.extra != 1;
             carried[e.thread] = false;
         }
+        return n;
+    }
+    // How often the task named `task` blocked waiting for the disk to serve a request.
+    int disk_waits(const std::string& task) const {
+        int n = 0;
+        for (const auto& e : log.of_kind(machsim::EventKind::Block))
+            n += e.text == "disk" && task_name(e.event.task) == task;
         return n;
     }
     std::string task_name(uint32_t id) const {
@@ -171,6 +180,8 @@ inline Run run(const std::string& program, machsim::Config cfg = {}) {
     }
     if (saved) std::fclose(saved);
     r.notes = notes();
+    r.disk = k.disk_contents();
+    r.console = k.console_output();
     return r;
 }
 

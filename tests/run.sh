@@ -156,7 +156,7 @@ done
 grade() { make -s --no-print-directory grade BUILD="$build" ${SANFLAGS:+SANITIZE=1} "$@" >"$log" 2>&1; }
 grade
 expect "make grade without LAB exits 2" test "$?" -eq 2
-expect "... and names the labs" grep -q 'the labs: boundedbuffer clockdriver kvserver nameserver pingpong sandbox sharedring userpager' "$log"
+expect "... and names the labs" grep -q 'the labs: blockcache boundedbuffer clockdriver kvserver nameserver pingpong sandbox sharedring userpager' "$log"
 grade LAB=pingpong
 expect "the pingpong starter fails" test "$?" -ne 0
 expect "... every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 4 failed\n' "$log"
@@ -232,6 +232,17 @@ grade LAB=userpager SOLUTION=tests/labs/userpager_reference.cpp CXXFLAGS="-O2 -D
 expect "a pager that pages nothing in livelocks its client: the grader's time limit ends the run" \
     grep -qzP '(?s)the run hit its time limit\n.*replay: .*labs/userpager run up_read --seed 1 --max-ticks 500000 --trace\n' "$log"
 expect "... and the test fails" grep -qzP 'score 0/25\n0 passed, 1 failed\n' "$log"
+grade LAB=blockcache
+expect "the blockcache starter fails every test, with 0 points" grep -qzP 'score 0/100\n0 passed, 5 failed\n' "$log"
+grade LAB=blockcache SOLUTION=tests/labs/blockcache_reference.cpp
+expect "a blockcache solution passes with every point" grep -qzP 'score 100/100\n5 passed, 0 failed\n' "$log"
+grade LAB=blockcache SOLUTION=tests/labs/blockcache_reference.cpp CXXFLAGS="-O2 -DBLOCKCACHE_WRITE_THROUGH"
+expect "a write-through cache loses the test of writes" grep -qzP 'score 80/100\n4 passed, 1 failed\n' "$log"
+expect "... and the grader counts its disk waits" grep -q 'blockd waited on the disk 10 times for 10 writes' "$log"
+grade LAB=blockcache SOLUTION=tests/labs/blockcache_reference.cpp CXXFLAGS="-O2 -DBLOCKCACHE_UNBOUNDED"
+expect "a cache that never evicts loses the test of its size" grep -qzP 'score 85/100\n4 passed, 1 failed\n' "$log"
+grade LAB=blockcache SOLUTION=tests/labs/blockcache_reference.cpp CXXFLAGS="-O2 -DBLOCKCACHE_DROP_DIRTY"
+expect "a cache that drops written blocks it evicts loses it too" grep -qzP 'score 85/100\n4 passed, 1 failed\n' "$log"
 
 # 4. The contract: an outside program built against build/machsim.pc, as a grader would.
 cxx=${CXX:-g++}
