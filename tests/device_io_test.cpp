@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include "tests/support.h"
@@ -402,6 +403,37 @@ TEST_CASE("disk: the trace shows the wait as a block on the disk and the wake wh
     for (const auto& e : log.of_kind(machsim::EventKind::Wake))
         if (e.event.tick == blocked_at + 1020 && e.event.code == KERN_SUCCESS) woke = true;
     CHECK(woke);
+}
+
+TEST_CASE("disk: the Mermaid diagram notes each disk wait, and one cut short by the thread's end") {
+    std::ostringstream out;
+    machsim::MermaidSink mermaid(out);
+    machsim::Kernel k(quiet_console());
+    k.attach(mermaid);
+    REQUIRE(k.add_disk(small_disk()));
+    k.spawn("parent", [] {
+        mach_port_t hd = open_device("hd0");
+        io_buf_ptr_inband_t buf;
+        mach_msg_type_number_t n = 0;
+        CHECK_KR(device_read_inband(hd, D_READ, 0, 100, buf, &n), D_SUCCESS);
+        mach_port_t child = machsim::task_spawn(
+            "child",
+            [](mach_port_t) {
+                mach_port_t disk = open_device("hd0");
+                std::string two(1024, 'c');
+                int written = 0;
+                (void)device_write(disk, D_WRITE, 4, two.data(), 1024, &written);
+            },
+            MACH_PORT_NULL, MACH_MSG_TYPE_COPY_SEND, privileged());
+        CHECK_KR(mach_wait_until(machsim::now() + 100), KERN_SUCCESS);
+        CHECK_KR(task_terminate(child), KERN_SUCCESS);
+    }, privileged());
+    machsim::RunReport r = k.run();
+    mermaid.finish();
+    const std::string diagram = out.str();
+    INFO(diagram);
+    CHECK(diagram.find("Note over T2: thread 2 waited 1020 ticks for the disk") != std::string::npos);
+    CHECK(diagram.find("stopped waiting for the disk: it is ending") != std::string::npos);
 }
 
 }  // TEST_SUITE("devices")

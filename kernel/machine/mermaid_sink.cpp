@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <map>
 #include <ostream>
 #include <set>
 #include <string_view>
@@ -69,6 +70,7 @@ struct MermaidSink::State {
     uint64_t first = 0, last = 0;  // seqs of the first and last event drawn
     uint64_t seen = 0;        // seq of the last event seen
     bool finished = false;
+    std::map<uint32_t, uint64_t> disk_since;  // thread -> tick it began to wait for the disk
 
     State(std::ostream& os, Options opts) : out(os), o(std::move(opts)) {}
 
@@ -189,6 +191,17 @@ void MermaidSink::State::on_event(const Event& e) {
         note(e.seq, e.task, fmt::format("{}failed: {}: {}", call.empty() ? "" : call + " ", code_name(e.code), text));
         break;
     }
+    case EventKind::Block:
+        if (std::string_view(text) == "disk") disk_since[e.thread] = e.tick;
+        break;
+    case EventKind::Wake:
+        if (auto it = disk_since.find(e.extra); it != disk_since.end()) {
+            note(e.seq, follow.task_of(e.extra),
+                 e.code == 0 ? fmt::format("thread {} waited {} ticks for the disk", e.extra, e.tick - it->second)
+                             : fmt::format("thread {} stopped waiting for the disk: it is ending", e.extra));
+            disk_since.erase(it);
+        }
+        break;
     case EventKind::Timer: note(e.seq, follow.task_of(e.extra), text); break;
     case EventKind::Suspend: note(e.seq, follow.task_of(e.extra), fmt::format("thread {} suspended", e.extra)); break;
     case EventKind::Resume: note(e.seq, follow.task_of(e.extra), fmt::format("thread {} resumed", e.extra)); break;
