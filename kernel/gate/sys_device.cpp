@@ -24,6 +24,24 @@ ipc::Port* send_target(tasks::Thread& self, mach_port_name_t name) {
     return e && e->has(MACH_PORT_TYPE_SEND) ? e->port() : nullptr;
 }
 
+// Runs body(kernel, caller, port) for a call whose request goes to `device`: a name that
+// is not a send right in the caller's space fails first, as MIG's send would.
+template <class F>
+kern_return_t device_call(Sys sys, mach_port_name_t device, F&& body) {
+    return call(sys, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
+        ipc::Port* d = send_target(self, device);
+        if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
+        return body(k, self, d);
+    });
+}
+
+// The open device behind d: D_NO_SUCH_DEVICE for any other port, the master device port included.
+kern_return_t opened(Kernel& k, ipc::Port* d, mach_port_name_t device, Device*& dev) {
+    dev = Devices::device_of(d);
+    if (dev && dev->kind != Device::Kind::Master) return D_SUCCESS;
+    return ipc::fail(k.env, D_NO_SUCH_DEVICE, "{:#x} is not an open device", device);
+}
+
 // Copies in a mach_port_send_t argument. MACH_PORT_NULL and MACH_PORT_DEAD come in as no right.
 kern_return_t copyin_send(Kernel& k, tasks::Thread& self, mach_port_name_t name, mach_msg_type_name_t poly,
                           ipc::Carried& out) {
@@ -43,20 +61,15 @@ kern_return_t copyin_send(Kernel& k, tasks::Thread& self, mach_port_name_t name,
 // is known to be the irq device. The right is released afterwards unless body consumed it.
 template <class F>
 kern_return_t irq_call(Sys sys, mach_port_name_t device, mach_port_name_t port, mach_msg_type_name_t poly, F&& body) {
-    return call(sys, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
-        ipc::Port* d = send_target(self, device);
-        if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
+    return device_call(sys, device, [&](Kernel& k, tasks::Thread& self, ipc::Port* d) -> kern_return_t {
         ipc::Carried right;
         if (kern_return_t kr = copyin_send(k, self, port, poly, right); kr != KERN_SUCCESS) return kr;
-        kern_return_t kr;
-        Device* dev = Devices::device_of(d);
-        if (!dev || dev->kind == Device::Kind::Master) {
-            kr = ipc::fail(k.env, D_NO_SUCH_DEVICE, "{:#x} is not an open device", device);
-        } else if (dev->kind != Device::Kind::Irq) {
-            kr = ipc::fail(k.env, D_INVALID_OPERATION, "interrupts are registered on the irq device only");
-        } else {
-            kr = body(k, self, right);
-        }
+        Device* dev = nullptr;
+        kern_return_t kr = opened(k, d, device, dev);
+        if (kr == D_SUCCESS)
+            kr = dev->kind == Device::Kind::Irq
+                     ? body(k, self, right)
+                     : ipc::fail(k.env, D_INVALID_OPERATION, "interrupts are registered on the irq device only");
         ipc::carried_release(k.env, right);  // MIG destroys a failed request's rights; an ack spends its right
         return kr;
     });
@@ -64,17 +77,17 @@ kern_return_t irq_call(Sys sys, mach_port_name_t device, mach_port_name_t port, 
 
 // The console or the disk behind d (a send right's port) for a read or a write (`verb`).
 kern_return_t io_device(Kernel& k, ipc::Port* d, mach_port_name_t device, const char* verb, Device*& dev) {
-    dev = Devices::device_of(d);
-    if (!dev || dev->kind == Device::Kind::Master)
-        return ipc::fail(k.env, D_NO_SUCH_DEVICE, "{:#x} is not an open device", device);
-    if (dev->kind == Device::Kind::Irq) return ipc::fail(k.env, D_INVALID_OPERATION, "the irq device cannot be {}", verb);
+    if (kern_return_t kr = opened(k, d, device, dev); kr != D_SUCCESS) return kr;
+    if (dev->kind == Device::Kind::Irq)
+        return ipc::fail(k.env, D_INVALID_OPERATION, "the irq device cannot be {}", verb);
     return D_SUCCESS;
 }
 
 // A transfer on the disk starts at a record the disk has.
 kern_return_t check_recnum(Kernel& k, uint64_t recnum) {
     if (recnum < k.disk.records()) return D_SUCCESS;
-    return ipc::fail(k.env, D_INVALID_RECNUM, "record {} is past the disk's end ({} records)", recnum, k.disk.records());
+    return ipc::fail(k.env, D_INVALID_RECNUM, "record {} is past the disk's end ({} records)", recnum,
+                     k.disk.records());
 }
 
 void on_disk_done(machine::Context* c) { Kernel::current()->sched.wake(c, KERN_SUCCESS); }
@@ -143,9 +156,7 @@ kern_return_t write_bytes(Kernel& k, tasks::Thread& self, const Device& dev, uin
 // The two writes: the same checks, in MIG's order, then write_bytes.
 kern_return_t write_call(Sys sys, mach_port_name_t device, unsigned recnum, const char* data, std::size_t count,
                          int* written, kern_return_t bad_data) {
-    return call(sys, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
-        ipc::Port* d = send_target(self, device);
-        if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
+    return device_call(sys, device, [&](Kernel& k, tasks::Thread& self, ipc::Port* d) -> kern_return_t {
         if (!put_user(written, 0)) return KERN_INVALID_ADDRESS;
         Device* dev = nullptr;
         if (kern_return_t kr = io_device(k, d, device, "written", dev); kr != D_SUCCESS) return kr;
@@ -171,9 +182,7 @@ kern_return_t sys_get_privileged_ports(mach_port_name_t* host_priv, mach_port_na
 }
 
 kern_return_t sys_device_open(mach_port_name_t master, int /*mode*/, const char* name, mach_port_name_t* device) {
-    return call(Sys::device_open, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
-        ipc::Port* m = send_target(self, master);
-        if (!m) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", master);
+    return device_call(Sys::device_open, master, [&](Kernel& k, tasks::Thread& self, ipc::Port* m) {
         if (!put_user(device, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
         char buf[kNameMax] = {};
         std::size_t len = 0;
@@ -217,15 +226,14 @@ kern_return_t sys_device_intr_ack(mach_port_name_t device, mach_port_name_t port
 
 kern_return_t sys_device_read_inband(mach_port_name_t device, int /*mode*/, unsigned recnum,
                                      vm_size_t bytes_wanted, char* data, mach_msg_type_number_t* count) {
-    return call(Sys::device_read_inband, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
-        ipc::Port* d = send_target(self, device);
-        if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
+    return device_call(Sys::device_read_inband, device, [&](Kernel& k, tasks::Thread& self, ipc::Port* d) {
         if (!put_user(count, mach_msg_type_number_t{0})) return KERN_INVALID_ADDRESS;
         Device* dev = nullptr;
         if (kern_return_t kr = io_device(k, d, device, "read", dev); kr != D_SUCCESS) return kr;
         std::string bytes;
         const std::size_t want = std::min<vm_size_t>(bytes_wanted, IO_INBAND_MAX);
-        if (kern_return_t kr = read_bytes(k, self, *dev, recnum, want, bytes, {.inband = true, .user = data}); kr != D_SUCCESS) return kr;
+        const ReadInto into{.inband = true, .user = data};
+        if (kern_return_t kr = read_bytes(k, self, *dev, recnum, want, bytes, into); kr != D_SUCCESS) return kr;
         if (!machine::copy_user(data, bytes.data(), bytes.size())) return KERN_INVALID_ADDRESS;
         (void)put_user(count, static_cast<mach_msg_type_number_t>(bytes.size()));
         return D_SUCCESS;
@@ -234,16 +242,15 @@ kern_return_t sys_device_read_inband(mach_port_name_t device, int /*mode*/, unsi
 
 kern_return_t sys_device_read(mach_port_name_t device, int /*mode*/, unsigned recnum, vm_size_t bytes_wanted,
                               char** data, mach_msg_type_number_t* count) {
-    return call(Sys::device_read, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
-        ipc::Port* d = send_target(self, device);
-        if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
+    return device_call(Sys::device_read, device, [&](Kernel& k, tasks::Thread& self, ipc::Port* d) {
         if (!put_user(data, static_cast<char*>(nullptr)) || !put_user(count, mach_msg_type_number_t{0}))
             return KERN_INVALID_ADDRESS;
         Device* dev = nullptr;
         if (kern_return_t kr = io_device(k, d, device, "read", dev); kr != D_SUCCESS) return kr;
         std::string bytes;
         const std::size_t want = std::min<vm_size_t>(bytes_wanted, k.cfg.max_message);
-        if (kern_return_t kr = read_bytes(k, self, *dev, recnum, want, bytes, {.inband = false, .user = nullptr}); kr != D_SUCCESS) return kr;
+        const ReadInto into{.inband = false, .user = nullptr};
+        if (kern_return_t kr = read_bytes(k, self, *dev, recnum, want, bytes, into); kr != D_SUCCESS) return kr;
         return give_bytes(self, bytes.data(), bytes.size(), reinterpret_cast<vm_offset_t*>(data), count);
     });
 }
@@ -263,9 +270,7 @@ kern_return_t sys_device_write_inband(mach_port_name_t device, int /*mode*/, uns
 
 kern_return_t sys_device_get_status(mach_port_name_t device, unsigned flavor, int* status,
                                     mach_msg_type_number_t* count) {
-    return call(Sys::device_get_status, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
-        ipc::Port* d = send_target(self, device);
-        if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
+    return device_call(Sys::device_get_status, device, [&](Kernel& k, tasks::Thread&, ipc::Port* d) {
         mach_msg_type_number_t room = 0;
         if (!out_room(count, DEV_STATUS_MAX, room)) return KERN_INVALID_ADDRESS;
         Device* dev = nullptr;
@@ -278,14 +283,11 @@ kern_return_t sys_device_get_status(mach_port_name_t device, unsigned flavor, in
         const bool disk = dev->kind == Device::Kind::Disk;
         const int records = disk ? static_cast<int>(k.disk.records()) : 0;
         const int record_size = disk ? static_cast<int>(machine::DiskDevice::kRecordSize) : 1;
-        int answer[2];
-        if (flavor == DEV_GET_SIZE) {
-            answer[DEV_GET_SIZE_DEVICE_SIZE] = records * record_size;
-            answer[DEV_GET_SIZE_RECORD_SIZE] = record_size;
-        } else {
-            answer[DEV_GET_RECORDS_DEVICE_RECORDS] = records;
-            answer[DEV_GET_RECORDS_RECORD_SIZE] = record_size;
-        }
+        static_assert(DEV_GET_SIZE_DEVICE_SIZE == DEV_GET_RECORDS_DEVICE_RECORDS &&
+                      DEV_GET_SIZE_RECORD_SIZE == DEV_GET_RECORDS_RECORD_SIZE && DEV_GET_SIZE_COUNT == 2);
+        int answer[DEV_GET_SIZE_COUNT];
+        answer[DEV_GET_SIZE_DEVICE_SIZE] = flavor == DEV_GET_SIZE ? records * record_size : records;
+        answer[DEV_GET_SIZE_RECORD_SIZE] = record_size;
         if (!machine::copy_user(status, answer, sizeof answer)) return KERN_INVALID_ADDRESS;
         (void)put_user(count, mach_msg_type_number_t{DEV_GET_SIZE_COUNT});
         return D_SUCCESS;
@@ -293,13 +295,9 @@ kern_return_t sys_device_get_status(mach_port_name_t device, unsigned flavor, in
 }
 
 kern_return_t sys_device_close(mach_port_name_t device) {
-    return call(Sys::device_close, [&](Kernel& k, tasks::Thread& self) -> kern_return_t {
-        ipc::Port* d = send_target(self, device);
-        if (!d) return ipc::fail(k.env, MACH_SEND_INVALID_DEST, "{:#x} is not a send right", device);
-        Device* dev = Devices::device_of(d);
-        if (!dev || dev->kind == Device::Kind::Master)
-            return ipc::fail(k.env, D_NO_SUCH_DEVICE, "{:#x} is not an open device", device);
-        return D_SUCCESS;  // the device port lives as long as the kernel; the caller's right stays
+    return device_call(Sys::device_close, device, [&](Kernel& k, tasks::Thread&, ipc::Port* d) {
+        Device* dev = nullptr;
+        return opened(k, d, device, dev);  // the device port lives as long as the kernel; the caller's right stays
     });
 }
 
