@@ -5,23 +5,29 @@ set -u
 
 # A library's marker is the library the linker will look for, not a header: Boost's headers all
 # come with libboost1.74-dev, which can be installed without libboost_context.so or libboost_fiber.so.
-library() {  # the library's full path, or a path that does not exist
-    local found
-    found=$("${CXX:-g++}" -print-file-name="$1" 2>/dev/null)
-    case $found in /*) echo "$found" ;; *) echo "/nonexistent/$1" ;; esac
-}
-
+# It is written "lib:NAME" and looked up each time it is checked, so that a check after apt-get
+# sees what apt-get installed.
 build_pkgs=(libboost-context-dev libfmt-dev doctest-dev libcli11-dev pkgconf)
-build_files=("$(library libboost_context.so)" /usr/include/fmt/format.h
+build_files=(lib:libboost_context.so /usr/include/fmt/format.h
              /usr/include/doctest/doctest.h /usr/include/CLI/CLI.hpp /usr/bin/pkg-config)
 test_pkgs=(nlohmann-json3-dev)  # the tests parse the Perfetto export back; the library writes JSON itself
 test_files=(/usr/include/nlohmann/json.hpp)
 bench_pkgs=(libboost-fiber-dev)
-bench_files=("$(library libboost_fiber.so)")
+bench_files=(lib:libboost_fiber.so)
+
+present() {  # is this marker there? A path, or lib:NAME for a library the compiler's linker would find
+    case $1 in
+        lib:*)
+            local found
+            found=$("${CXX:-g++}" -print-file-name="${1#lib:}" 2>/dev/null)
+            case $found in /*) [ -e "$found" ] ;; *) return 1 ;; esac ;;
+        *) [ -e "$1" ] ;;
+    esac
+}
 
 missing() {  # prints the packages whose marker file is absent
     local -n pkgs=$1 files=$2
-    for i in "${!pkgs[@]}"; do [ -e "${files[$i]}" ] || printf '%s ' "${pkgs[$i]}"; done
+    for i in "${!pkgs[@]}"; do present "${files[$i]}" || printf '%s ' "${pkgs[$i]}"; done
 }
 
 install() {
