@@ -10,6 +10,7 @@
 
 #include "kernel/machine/address_space.h"
 #include "kernel/machine/context.h"
+#include "kernel/machine/fault.h"
 #include "kernel/machine/list.h"
 #include "machsim.h"
 #include "ports/port.h"
@@ -38,6 +39,10 @@ public:
     mach_port_name_t mig_reply = MACH_PORT_NULL;  // mig_get_reply_port, allocated on first use
     ipc::Port* thread_port = nullptr; // its kernel object port, alive while the thread is
     uint32_t suspend_count = 0;       // thread_suspend minus thread_resume
+    // Made by thread_create and not run yet: it has registers only here (thread_get_state,
+    // thread_set_state), and starts at start_regs.rip when it first runs.
+    bool unstarted = false;
+    machine::UserRegisters start_regs{};
     mach_port_name_t semaphore_name = MACH_PORT_NULL;  // the name of the semaphore it waits on (reports)
     bool main = false;                // the task's first thread: when it returns, the task ends
     uint64_t started_at = 0;          // the virtual time it was made
@@ -87,6 +92,7 @@ public:
     std::shared_ptr<void> user_data;  // a user-space library's per-task state (C Threads); freed with it
 
     bool alive = true;
+    bool ending = false;  // its threads are being ended (Kernel::kill_task): no thread starts in it any more
     TaskEnd end = TaskEnd::Running;
     int exit_code = 0;
     std::string detail;

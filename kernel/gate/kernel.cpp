@@ -202,6 +202,7 @@ uint32_t Kernel::spawn(std::string name, std::function<int()> body, SpawnOptions
 }
 
 tasks::Thread* Kernel::start_thread(tasks::Task& t, std::function<int()> body, bool main) {
+    if (t.ending) return nullptr;  // it would outlive kill_task's sweep
     if (at_thread_limit()) return nullptr;
     t.threads.push_back(std::make_unique<tasks::Thread>(t, ++next_thread_, env, std::move(body)));
     tasks::Thread* th = t.threads.back().get();
@@ -222,6 +223,7 @@ tasks::Thread* Kernel::start_thread(tasks::Task& t, std::function<int()> body, b
 }
 
 void Kernel::kill_task(tasks::Task& t, TaskEnd why) {
+    t.ending = true;
     for (auto& th : t.threads) kill(th.get(), why);
 }
 
@@ -467,7 +469,7 @@ void Kernel::shut_down_everything(bool time_limit) {
     for (auto& t : tasks_) {
         if (!t->alive) continue;
         TaskEnd why = t->daemon ? TaskEnd::ShutDown : time_limit ? TaskEnd::Stopped : TaskEnd::Deadlocked;
-        for (auto& th : t->threads) kill(th.get(), why);
+        kill_task(*t, why);
     }
     sched.set_return_to_idle(false);
     // Killed threads unwind; their calls no longer block, so this ends.

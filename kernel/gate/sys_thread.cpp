@@ -14,6 +14,49 @@ namespace {
 
 bool runs(const tasks::Thread& t) { return t.state() != machine::RunState::Dead; }
 
+// Adds one to t's suspend count; the first stops it (unless its task's count already does).
+void hold(Kernel& k, tasks::Thread& t) {
+    if (t.suspend_count++ == 0 && t.task.suspend_count == 0 && !t.kill_pending) k.sched.hold(&t);
+}
+
+// The registers of a thread thread_create makes, as XNU gives a new 64-bit thread:
+// all zero but rflags (interrupts enabled, and the bit that is always set) and the
+// user code segment (the host's, as a fault reports it).
+machine::UserRegisters new_thread_registers() {
+    machine::UserRegisters r{};
+    r.rflags = 0x202;
+    r.cs = 0x33;
+    return r;
+}
+
+// The first code a thread made by thread_create runs: the function at its rip, given
+// the six argument registers of the System V convention (rdi, rsi, rdx, rcx, r8, r9).
+// It runs on the thread's own stack (rsp is not used); its return ends the thread.
+int run_from_registers() {
+    tasks::Thread* self = caller();
+    const machine::UserRegisters r = self->start_regs;
+    self->unstarted = false;
+    using Start = void (*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
+    reinterpret_cast<Start>(r.rip)(r.rdi, r.rsi, r.rdx, r.rcx, r.r8, r.r9);
+    return 0;
+}
+
+// thread_create and thread_create_running: a thread of `task` that will start at
+// regs.rip, held (suspend count 1) unless `running`; *thread names it for the caller.
+kern_return_t create_thread(Kernel& k, tasks::Thread& self, tasks::Task& task, const machine::UserRegisters& regs,
+                            bool running, mach_port_name_t* thread) {
+    if (task.ending) return ipc::fail(k.env, KERN_FAILURE, "task {} is ending", task.id);
+    if (self.task.space.full())
+        return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "no name is free for the thread's port");
+    tasks::Thread* t = k.start_thread(task, run_from_registers, false);
+    if (!t) return KERN_RESOURCE_SHORTAGE;
+    t->unstarted = true;
+    t->start_regs = regs;
+    if (!running) hold(k, *t);
+    (void)put_user(thread, send_right_to(self, t->thread_port));
+    return KERN_SUCCESS;
+}
+
 }  // namespace
 
 mach_port_name_t sys_mach_thread_self() {
@@ -38,6 +81,30 @@ kern_return_t sys_thread_start(std::function<void()> body, mach_port_name_t* thr
     });
 }
 
+kern_return_t sys_thread_create(mach_port_name_t task, mach_port_name_t* thread) {
+    return task_call(Sys::thread_create, task, [&](Kernel& k, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
+        if (!put_user(thread, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
+        return create_thread(k, self, t, new_thread_registers(), false, thread);
+    });
+}
+
+kern_return_t sys_thread_create_running(mach_port_name_t task, thread_state_flavor_t flavor, const natural_t* state,
+                                        mach_msg_type_number_t count, mach_port_name_t* thread) {
+    if (count > THREAD_STATE_MAX) return MIG_ARRAY_TOO_LARGE;  // MIG's client stub refuses it before any message
+    return task_call(Sys::thread_create_running, task,
+                     [&](Kernel& k, tasks::Thread& self, tasks::Task& t) -> kern_return_t {
+        if (!put_user(thread, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
+        natural_t in[kLargestState] = {};
+        if (count <= kLargestState && !machine::copy_user(in, state, count * sizeof(natural_t)))
+            return KERN_INVALID_ADDRESS;
+        machine::UserRegisters wanted{};
+        if (kern_return_t kr = read_thread_state(k.env, flavor, in, count, wanted); kr != KERN_SUCCESS) return kr;
+        machine::UserRegisters regs = new_thread_registers();
+        machine::set_user_registers(regs, wanted);
+        return create_thread(k, self, t, regs, true, thread);
+    });
+}
+
 kern_return_t sys_thread_terminate(mach_port_name_t thread) {
     return thread_call(Sys::thread_terminate, thread, [](Kernel& k, tasks::Thread&, tasks::Thread& t) {
         k.kill(&t, TaskEnd::Terminated);  // the caller itself unwinds when this call returns
@@ -47,7 +114,7 @@ kern_return_t sys_thread_terminate(mach_port_name_t thread) {
 
 kern_return_t sys_thread_suspend(mach_port_name_t thread) {
     return thread_call(Sys::thread_suspend, thread, [](Kernel& k, tasks::Thread&, tasks::Thread& t) {
-        if (t.suspend_count++ == 0 && t.task.suspend_count == 0 && !t.kill_pending) k.sched.hold(&t);
+        hold(k, t);
         return KERN_SUCCESS;
     });
 }

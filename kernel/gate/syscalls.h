@@ -113,6 +113,9 @@ void sys_compute(uint64_t ticks);
 
 mach_port_name_t sys_mach_thread_self();
 kern_return_t sys_thread_start(std::function<void()> body, mach_port_name_t* thread);
+kern_return_t sys_thread_create(mach_port_name_t task, mach_port_name_t* thread);
+kern_return_t sys_thread_create_running(mach_port_name_t task, thread_state_flavor_t flavor, const natural_t* state,
+                                        mach_msg_type_number_t count, mach_port_name_t* thread);
 kern_return_t sys_thread_terminate(mach_port_name_t thread);
 kern_return_t sys_thread_suspend(mach_port_name_t thread);
 kern_return_t sys_thread_resume(mach_port_name_t thread);

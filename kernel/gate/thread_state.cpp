@@ -1,7 +1,8 @@
 // The flavors of x86 thread state machsim gives: x86_THREAD_STATE64 and
 // x86_EXCEPTION_STATE64, and their x86_THREAD_STATE / x86_EXCEPTION_STATE
 // wrappers, read from and written to the registers the fault path saved
-// (machine::read_fault_registers). Checks and codes follow XNU's
+// (machine::read_fault_registers), or those of a thread thread_create made
+// that has not run yet (Thread::start_regs). Checks and codes follow XNU's
 // machine_thread_get_state / machine_thread_set_state (osfmk/i386/pcb.c).
 #include "kernel/gate/thread_state.h"
 
@@ -47,6 +48,9 @@ machine::UserRegisters to_registers(const x86_thread_state64_t& s) {
 
 x86_exception_state64_t to_state(const machine::TrapInfo& t) { return {t.trapno, 0, t.err, t.cr2}; }
 
+constexpr const char* kNoRegisters =
+    "is neither stopped at a fault nor made by thread_create and not run yet: machsim has a thread's registers only then";
+
 template <class State>
 void put(natural_t* out, const State& s) {
     std::memcpy(out, &s, sizeof s);
@@ -63,11 +67,10 @@ kern_return_t get_thread_state(ipc::Env& env, const tasks::Thread& t, thread_sta
                                     "x86_EXCEPTION_STATE64 (6), x86_THREAD_STATE (7), x86_EXCEPTION_STATE (9)", flavor);
     if (*count < size)
         return ipc::fail(env, KERN_INVALID_ARGUMENT, "flavor {} takes {} words, the count allows {}", flavor, size, *count);
-    machine::UserRegisters regs{};
+    machine::UserRegisters regs = t.start_regs;  // a thread that has not run: no trap either
     machine::TrapInfo trap{};
-    if (!machine::read_fault_registers(t, regs, trap))
-        return ipc::fail(env, KERN_FAILURE,
-                         "thread {} is not stopped at a fault: machsim has a thread's registers only then", t.id);
+    if (!t.unstarted && !machine::read_fault_registers(t, regs, trap))
+        return ipc::fail(env, KERN_FAILURE, "thread {} {}", t.id, kNoRegisters);
     switch (flavor) {
     case x86_THREAD_STATE64:
         put(state, to_state(regs));
@@ -94,8 +97,8 @@ kern_return_t get_thread_state(ipc::Env& env, const tasks::Thread& t, thread_sta
     return KERN_SUCCESS;
 }
 
-kern_return_t set_thread_state(ipc::Env& env, tasks::Thread& t, thread_state_flavor_t flavor, const natural_t* state,
-                               mach_msg_type_number_t count) {
+kern_return_t read_thread_state(ipc::Env& env, thread_state_flavor_t flavor, const natural_t* state,
+                                mach_msg_type_number_t count, machine::UserRegisters& regs) {
     x86_thread_state64_t s{};
     if (flavor == x86_THREAD_STATE64 && count == x86_THREAD_STATE64_COUNT) {
         std::memcpy(&s, state, sizeof s);
@@ -112,9 +115,20 @@ kern_return_t set_thread_state(ipc::Env& env, tasks::Thread& t, thread_state_fla
                          "flavor {} with {} words: machsim sets only x86_THREAD_STATE64 (42 words) and "
                          "x86_THREAD_STATE (44)", flavor, count);
     }
-    if (!machine::write_fault_registers(t, to_registers(s)))
-        return ipc::fail(env, KERN_FAILURE,
-                         "thread {} is not stopped at a fault: machsim has a thread's registers only then", t.id);
+    regs = to_registers(s);
+    return KERN_SUCCESS;
+}
+
+kern_return_t set_thread_state(ipc::Env& env, tasks::Thread& t, thread_state_flavor_t flavor, const natural_t* state,
+                               mach_msg_type_number_t count) {
+    machine::UserRegisters regs{};
+    if (kern_return_t kr = read_thread_state(env, flavor, state, count, regs); kr != KERN_SUCCESS) return kr;
+    if (t.unstarted) {
+        machine::set_user_registers(t.start_regs, regs);
+        return KERN_SUCCESS;
+    }
+    if (!machine::write_fault_registers(t, regs))
+        return ipc::fail(env, KERN_FAILURE, "thread {} {}", t.id, kNoRegisters);
     return KERN_SUCCESS;
 }
 

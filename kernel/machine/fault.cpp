@@ -269,12 +269,20 @@ bool read_fault_registers(const Context& c, UserRegisters& regs, TrapInfo& trap)
     return true;
 }
 
-bool write_fault_registers(Context& c, const UserRegisters& regs) {
+void set_user_registers(UserRegisters& regs, const UserRegisters& wanted) {
+    for (const GregSlot& g : kGregs) regs.*g.field = wanted.*g.field;
+    regs.rflags = (regs.rflags & ~kArithmeticFlags) | (wanted.rflags & kArithmeticFlags);
+}
+
+bool write_fault_registers(Context& c, const UserRegisters& wanted) {
     FaultRecord* r = FaultDetour::record(c);
     if (!r) return false;
+    UserRegisters regs{};
+    TrapInfo trap{};
+    (void)read_fault_registers(c, regs, trap);
+    set_user_registers(regs, wanted);
     for (const GregSlot& g : kGregs) r->gregs[g.greg] = static_cast<greg_t>(regs.*g.field);
-    auto flags = static_cast<uint64_t>(r->gregs[REG_EFL]);
-    r->gregs[REG_EFL] = static_cast<greg_t>((flags & ~kArithmeticFlags) | (regs.rflags & kArithmeticFlags));
+    r->gregs[REG_EFL] = static_cast<greg_t>(regs.rflags);
     return true;
 }
 

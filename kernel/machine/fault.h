@@ -49,10 +49,14 @@ struct TrapInfo {
 // them in its compiled code's frames.
 bool read_fault_registers(const Context& c, UserRegisters& regs, TrapInfo& trap);
 
-// Replaces them: c resumes with these. Only what a task may set changes: the
-// general registers, rip, and the arithmetic flags of rflags (a trap flag or an
+// What a task may set of a thread's registers: `regs` with `wanted`'s general
+// registers and rip, and of its rflags the arithmetic flags only (a trap flag or an
 // alignment check would stop the host, a set direction flag would corrupt the
-// kernel's copies); cs, fs and gs stay. False when c is not stopped at a fault.
+// kernel's copies); cs, fs and gs stay.
+void set_user_registers(UserRegisters& regs, const UserRegisters& wanted);
+
+// Replaces them: c resumes with these, as set_user_registers takes them. False
+// when c is not stopped at a fault.
 bool write_fault_registers(Context& c, const UserRegisters& regs);
 
 // What the kernel does about a fault of thread c. Runs as c, in ordinary

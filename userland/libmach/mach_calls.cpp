@@ -199,6 +199,13 @@ kern_return_t clock_sleep(mach_port_t clock_name, sleep_type_t sleep_type, mach_
 }
 
 mach_port_t mach_thread_self(void) { return gate::sys_mach_thread_self(); }
+kern_return_t thread_create(task_t parent_task, thread_act_t* child_act) {
+    return gate::sys_thread_create(parent_task, child_act);
+}
+kern_return_t thread_create_running(task_t parent_task, thread_state_flavor_t flavor, thread_state_t new_state,
+                                    mach_msg_type_number_t new_stateCnt, thread_act_t* child_act) {
+    return gate::sys_thread_create_running(parent_task, flavor, new_state, new_stateCnt, child_act);
+}
 kern_return_t thread_terminate(thread_act_t target_act) { return gate::sys_thread_terminate(target_act); }
 kern_return_t thread_suspend(thread_act_t target_act) { return gate::sys_thread_suspend(target_act); }
 kern_return_t thread_resume(thread_act_t target_act) { return gate::sys_thread_resume(target_act); }

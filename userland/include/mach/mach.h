@@ -142,6 +142,14 @@ kern_return_t thread_switch(mach_port_name_t thread_name, int option, mach_msg_t
 
 /* The calling thread's thread port (a new send-right uref each call; deallocate it). */
 mach_port_t mach_thread_self(void);
+/* A new thread in target_task, suspended, with no registers set but rflags and cs:
+ * set its rip and arguments (rdi, rsi, ...) with thread_set_state, then thread_resume it.
+ * It calls the function at rip on a stack of its own (rsp is not used) and ends when
+ * that returns (docs/api.md, section 8.1). */
+kern_return_t thread_create(task_t parent_task, thread_act_t *child_act);
+/* thread_create, thread_set_state and thread_resume in one call. */
+kern_return_t thread_create_running(task_t parent_task, thread_state_flavor_t flavor, thread_state_t new_state,
+                                    mach_msg_type_number_t new_stateCnt, thread_act_t *child_act);
 kern_return_t thread_terminate(thread_act_t target_act);
 kern_return_t thread_suspend(thread_act_t target_act);
 kern_return_t thread_resume(thread_act_t target_act);
@@ -150,10 +158,11 @@ kern_return_t thread_resume(thread_act_t target_act);
  * goes on waiting, as mach_msg retries. */
 kern_return_t thread_abort(thread_act_t target_act);
 /* The registers of a thread stopped at a fault (waiting for its exception
- * handler's answer, or in a fault's signal handler), in the flavors
+ * handler's answer, or in a fault's signal handler), or made by thread_create and
+ * not run yet, in the flavors
  * x86_THREAD_STATE64, x86_THREAD_STATE, x86_EXCEPTION_STATE64 and
- * x86_EXCEPTION_STATE (get only). KERN_FAILURE for a thread not stopped at a
- * fault: machsim has no registers of it (docs/api.md, section 12.6). */
+ * x86_EXCEPTION_STATE (get only). KERN_FAILURE for any other thread: machsim
+ * has no registers of it (docs/api.md, section 12.6). */
 kern_return_t thread_get_state(thread_act_t target_act, thread_state_flavor_t flavor, thread_state_t old_state,
                                mach_msg_type_number_t *old_stateCnt);
 kern_return_t thread_set_state(thread_act_t target_act, thread_state_flavor_t flavor, thread_state_t new_state,
