@@ -170,6 +170,27 @@ TEST_CASE("thread_create and thread_create_running: codes, and nothing made when
     CHECK(r.clean());
 }
 
+TEST_CASE("past Config::max_threads thread_create is KERN_RESOURCE_SHORTAGE; a suspended thread counts") {
+    machsim::Config cfg;
+    cfg.max_threads = 3;  // the bootstrap server, the test task, and one more
+    machsim::RunReport r = mt::run_task(
+        [] {
+            thread_act_t held = MACH_PORT_NULL, refused = 0x1234;
+            REQUIRE_KR(thread_create(mach_task_self(), &held), KERN_SUCCESS);
+            CHECK_KR(thread_create(mach_task_self(), &refused), KERN_RESOURCE_SHORTAGE);
+            CHECK(refused == MACH_PORT_NULL);
+            CHECK_KR(thread_terminate(held), KERN_SUCCESS);  // it never ran; it ends all the same
+            CHECK_KR(thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1), KERN_SUCCESS);
+            CHECK(mt::type_of(held) == MACH_PORT_TYPE_DEAD_NAME);
+            thread_act_t later = MACH_PORT_NULL;
+            CHECK_KR(thread_create(mach_task_self(), &later), KERN_SUCCESS);  // room again
+            CHECK_KR(mach_port_deallocate(mach_task_self(), held), KERN_SUCCESS);
+        },
+        cfg);
+    INFO(r.summary());
+    CHECK(r.clean());
+}
+
 TEST_CASE("a thread made in another task belongs to it: it is listed there and ends with it") {
     machsim::RunReport r = mt::run_task([] {
         mach_port_t stop = mt::new_port_with_send();
