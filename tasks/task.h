@@ -93,6 +93,7 @@ public:
 
     bool alive = true;
     bool ending = false;  // its threads are being ended (Kernel::kill_task): no thread starts in it any more
+    bool keeps_run = false;  // counted among the ordinary tasks the run waits for (from its first thread on)
     TaskEnd end = TaskEnd::Running;
     int exit_code = 0;
     std::string detail;

@@ -177,7 +177,7 @@ void give_bootstrap(tasks::Task& t, const tasks::Task* parent, ipc::Port* server
 
 }  // namespace
 
-uint32_t Kernel::spawn(std::string name, std::function<int()> body, SpawnOptions opts, const tasks::Task* parent) {
+tasks::Task& Kernel::create_task(std::string name, SpawnOptions opts, const tasks::Task* parent) {
     uint32_t id = static_cast<uint32_t>(tasks_.size()) + 1;
     tasks_.push_back(std::make_unique<tasks::Task>(env, memory_objects, id, std::move(name), opts.daemon));
     tasks::Task& t = *tasks_.back();
@@ -190,7 +190,12 @@ uint32_t Kernel::spawn(std::string name, std::function<int()> body, SpawnOptions
     ipc::Carried self = ipc::make_send(t.task_port);
     (void)ipc::copyout(t.space, self, &t.self_name);
     give_bootstrap(t, parent, bootstrap_port_);
-    if (!opts.daemon) ++live_ordinary_;
+    return t;
+}
+
+uint32_t Kernel::spawn(std::string name, std::function<int()> body, SpawnOptions opts, const tasks::Task* parent) {
+    tasks::Task& t = create_task(std::move(name), opts, parent);
+    const uint32_t id = t.id;
     if (!start_thread(t, std::move(body), true)) {
         t.end = TaskEnd::Crashed;
         t.detail = at_thread_limit()
@@ -218,6 +223,10 @@ tasks::Thread* Kernel::start_thread(tasks::Task& t, std::function<int()> body, b
     th->thread_port->kobject = th;
     ++t.live_threads;
     ++live_threads_;
+    if (!t.keeps_run && !t.daemon) {
+        t.keeps_run = true;
+        ++live_ordinary_;
+    }
     if (t.suspend_count > 0) sched.hold(th);  // a thread of a suspended task starts suspended
     return th;
 }
@@ -225,6 +234,10 @@ tasks::Thread* Kernel::start_thread(tasks::Task& t, std::function<int()> body, b
 void Kernel::kill_task(tasks::Task& t, TaskEnd why) {
     t.ending = true;
     for (auto& th : t.threads) kill(th.get(), why);
+    if (t.live_threads == 0 && t.alive) {  // made by task_create, with no thread (left): nothing to unwind
+        if (t.end == TaskEnd::Running) t.end = why;
+        finish_task(t);
+    }
 }
 
 void Kernel::attach(TraceSink* sink) {
@@ -262,7 +275,7 @@ void Kernel::finish_task(tasks::Task& task) {
     MS_TRACE(trace, Event{.kind = EventKind::TaskExit, .task = task.id, .code = task.exit_code, .text = how.c_str()});
     tasks::teardown(env, task);
     devices.sweep("delivery port died with its task");  // a driver's end frees its lines at once
-    if (!task.daemon && --live_ordinary_ == 0) sched.set_return_to_idle(true);
+    if (task.keeps_run && --live_ordinary_ == 0) sched.set_return_to_idle(true);
 }
 
 void Kernel::suspend_task(tasks::Task& t, tasks::Thread& caller) {
@@ -469,6 +482,10 @@ void Kernel::shut_down_everything(bool time_limit) {
     for (auto& t : tasks_) {
         if (!t->alive) continue;
         TaskEnd why = t->daemon ? TaskEnd::ShutDown : time_limit ? TaskEnd::Stopped : TaskEnd::Deadlocked;
+        if (t->live_threads == 0) {  // made by task_create and never given a thread: it did nothing wrong
+            why = TaskEnd::Exited;
+            t->detail = "it never had a thread";
+        }
         kill_task(*t, why);
     }
     sched.set_return_to_idle(false);

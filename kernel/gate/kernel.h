@@ -59,6 +59,9 @@ public:
     // a copy of `parent`'s (task_spawn), or from the host the bootstrap server's.
     uint32_t spawn(std::string name, std::function<int()> body, SpawnOptions opts,
                    const tasks::Task* parent = nullptr);
+    // A new task with no thread (task_create): it keeps the run going from its first
+    // thread on, and ends when its last thread ends, or with the run if it never had one.
+    tasks::Task& create_task(std::string name, SpawnOptions opts, const tasks::Task* parent);
     // Attaches a sink and introduces the tasks that already exist to it (events with seq 0).
     void attach(TraceSink* sink);
     void detach(TraceSink* sink) { trace.detach(sink); }
@@ -68,12 +71,14 @@ public:
     std::vector<std::string> check_invariants();
 
     tasks::Task* task(uint32_t id) { return id && id <= tasks_.size() ? tasks_[id - 1].get() : nullptr; }
+    uint32_t task_count() const { return static_cast<uint32_t>(tasks_.size()); }
 
     // Adds a thread to t running body; null when Config::max_threads threads are
     // alive or the host has no stack for it.
     tasks::Thread* start_thread(tasks::Task& t, std::function<int()> body, bool main);
     bool at_thread_limit() const { return cfg.max_threads && live_threads_ >= cfg.max_threads; }
-    // Stops every thread of t (each unwinds at its next kernel exit).
+    // Stops every thread of t (each unwinds at its next kernel exit); a task with no
+    // thread ends at once.
     void kill_task(tasks::Task& t, TaskEnd why);
     // Takes a new memory entry; returns its port (the kernel keeps the receive right).
     ipc::Port* adopt_memory_entry(std::unique_ptr<tasks::MemoryEntry> entry);

@@ -224,6 +224,21 @@ kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_
     });
 }
 
+kern_return_t sys_task_create(mach_port_name_t parent, boolean_t inherit_memory, mach_port_name_t* child) {
+    return task_call(Sys::task_create, parent, [&](Kernel& k, tasks::Thread& self, tasks::Task& p) -> kern_return_t {
+        if (!put_user(child, MACH_PORT_NULL)) return KERN_INVALID_ADDRESS;
+        if (p.ending) return ipc::fail(k.env, KERN_FAILURE, "task {} is ending", p.id);
+        if (self.task.space.full())
+            return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "no name is free for the new task's port");
+        // Named after its parent and its own number, as it has no program name: "test.3".
+        const std::string name = fmt::format("{}.{}", p.name, k.task_count() + 1);
+        tasks::Task& t = k.create_task(name, SpawnOptions{}, &p);
+        if (inherit_memory) p.vm.inherit_into(t.vm);  // vm_inherit (R24)
+        (void)put_user(child, send_right_to(self, t.task_port));
+        return KERN_SUCCESS;
+    });
+}
+
 kern_return_t sys_task_terminate(mach_port_name_t task) {
     return task_call(Sys::task_terminate, task, [](Kernel& k, tasks::Thread&, tasks::Task& t) {
         k.kill_task(t, TaskEnd::Terminated);  // a task terminating itself unwinds as this call returns

@@ -128,6 +128,8 @@ kern_return_t sys_task_info(mach_port_name_t task, task_flavor_t flavor, integer
 kern_return_t sys_thread_info(mach_port_name_t thread, thread_flavor_t flavor, integer_t* out,
                               mach_msg_type_number_t* count);
 kern_return_t sys_task_threads(mach_port_name_t task, mach_port_name_t** threads, mach_msg_type_number_t* count);
+// A new task with no thread, its bootstrap port and (inherit_memory) its memory from parent's.
+kern_return_t sys_task_create(mach_port_name_t parent, boolean_t inherit_memory, mach_port_name_t* child);
 // A new task running body(name of the right it was given); *child = a send right to its task port.
 kern_return_t sys_task_spawn(std::string name, std::function<int(mach_port_name_t)> body, mach_port_name_t give,
                              mach_msg_type_name_t give_disposition, SpawnOptions opts, mach_port_name_t* child);

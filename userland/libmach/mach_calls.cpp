@@ -199,6 +199,12 @@ kern_return_t clock_sleep(mach_port_t clock_name, sleep_type_t sleep_type, mach_
 }
 
 mach_port_t mach_thread_self(void) { return gate::sys_mach_thread_self(); }
+kern_return_t task_create(task_t target_task, ledger_array_t ledgers, mach_msg_type_number_t ledgersCnt,
+                          boolean_t inherit_memory, task_t* child_task) {
+    (void)ledgers;  // as XNU: accepted and not used
+    (void)ledgersCnt;
+    return gate::sys_task_create(target_task, inherit_memory, child_task);
+}
 kern_return_t thread_create(task_t parent_task, thread_act_t* child_act) {
     return gate::sys_thread_create(parent_task, child_act);
 }

@@ -33,6 +33,8 @@ typedef mach_port_t thread_t;
 typedef mach_port_t thread_act_t;
 typedef kern_return_t mach_error_t;
 typedef thread_act_t *thread_act_array_t;
+typedef mach_port_t ledger_t;
+typedef ledger_t *ledger_array_t;
 typedef mach_port_t task_name_t;
 typedef mach_port_t task_inspect_t;
 typedef mach_port_t thread_inspect_t;
@@ -178,6 +180,12 @@ kern_return_t task_info(task_name_t target_task, task_flavor_t flavor, task_info
                         mach_msg_type_number_t *task_info_outCnt);
 kern_return_t thread_info(thread_inspect_t target_act, thread_flavor_t flavor, thread_info_t thread_info_out,
                           mach_msg_type_number_t *thread_info_outCnt);
+/* A new task with no thread: its bootstrap port is target_task's, and with
+ * inherit_memory its memory is target_task's regions as vm_inherit says. Give it a
+ * thread with thread_create. The ledgers are not used (as on XNU). It ends when its
+ * last thread ends (docs/api.md, section 9). */
+kern_return_t task_create(task_t target_task, ledger_array_t ledgers, mach_msg_type_number_t ledgersCnt,
+                          boolean_t inherit_memory, task_t *child_task);
 kern_return_t task_terminate(task_t target_task);
 kern_return_t task_suspend(task_t target_task);
 kern_return_t task_resume(task_t target_task);
