@@ -164,6 +164,16 @@ inline int fill_name_space() {
     return taken;
 }
 
+// How many live threads task_threads lists in `task` (its rights and array given back); 999 if it fails.
+inline std::size_t thread_count(task_t task) {
+    thread_act_array_t list = nullptr;
+    mach_msg_type_number_t count = 0;
+    if (task_threads(task, &list, &count) != KERN_SUCCESS) return 999;
+    for (mach_msg_type_number_t i = 0; i < count; ++i) (void)mach_port_deallocate(mach_task_self(), list[i]);
+    (void)vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(list), count * sizeof *list);
+    return count;
+}
+
 inline kern_return_t set_qlimit(mach_port_name_t name, mach_port_msgcount_t limit) {
     mach_port_limits_t l{limit};
     return mach_port_set_attributes(mach_task_self(), name, MACH_PORT_LIMITS_INFO,

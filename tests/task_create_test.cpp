@@ -34,15 +34,6 @@ void report_memory(uint64_t address, uint64_t) {
     (void)mt::send_simple(parent, MACH_MSG_TYPE_COPY_SEND, mt::peek(static_cast<vm_address_t>(address)));
 }
 
-std::size_t thread_count(task_t task) {
-    thread_act_array_t list = nullptr;
-    mach_msg_type_number_t count = 0;
-    if (task_threads(task, &list, &count) != KERN_SUCCESS) return 999;
-    for (mach_msg_type_number_t i = 0; i < count; ++i) (void)mach_port_deallocate(mach_task_self(), list[i]);
-    (void)vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(list), count * sizeof *list);
-    return count;
-}
-
 }  // namespace
 
 TEST_SUITE("tasks") {
@@ -53,12 +44,12 @@ TEST_CASE("task_create, then thread_create in it: the child runs in its own task
         task_t child = MACH_PORT_NULL;
         REQUIRE_KR(task_create(mach_task_self(), nullptr, 0, FALSE, &child), KERN_SUCCESS);
         CHECK(mt::type_of(child) == MACH_PORT_TYPE_SEND);
-        CHECK(thread_count(child) == 0);
+        CHECK(mt::thread_count(child) == 0);
 
         thread_act_t t = start_in(child, &greet_parent, 42, 0);
         REQUIRE(t != MACH_PORT_NULL);
-        CHECK(thread_count(child) == 1);
-        CHECK(thread_count(mach_task_self()) == 1);
+        CHECK(mt::thread_count(child) == 1);
+        CHECK(mt::thread_count(mach_task_self()) == 1);
         mt::SimpleReceived in;
         REQUIRE_KR(mt::receive_simple(mine, in), MACH_MSG_SUCCESS);
         CHECK(in.msg.payload == 42);
@@ -136,6 +127,8 @@ TEST_CASE("a task with no thread does not hold the run open; task_terminate ends
 }
 
 TEST_CASE("task_create: codes, and no task made when it fails") {
+    machsim::Config cfg;
+    cfg.max_names = 64;
     machsim::RunReport r = mt::run_task([] {
         task_t child = 0x1234;
         CHECK_KR(task_create(0x777, nullptr, 0, FALSE, &child), MACH_SEND_INVALID_DEST);
@@ -145,7 +138,7 @@ TEST_CASE("task_create: codes, and no task made when it fails") {
         CHECK(filled > 0);
         CHECK_KR(task_create(mach_task_self(), nullptr, 0, FALSE, &child), KERN_RESOURCE_SHORTAGE);
         CHECK(child == MACH_PORT_NULL);
-    });
+    }, cfg);
     INFO(r.summary());
     CHECK(r.clean());
     CHECK(r.tasks.size() == 2);  // the bootstrap server and the test: no child was made

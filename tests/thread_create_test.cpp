@@ -25,16 +25,6 @@ x86_thread_state64_t state_of(mach_port_t thread) {
     return s;
 }
 
-std::vector<mach_port_t> threads_of(mach_port_t task) {
-    thread_act_array_t list = nullptr;
-    mach_msg_type_number_t count = 0;
-    if (task_threads(task, &list, &count) != KERN_SUCCESS) return {};
-    std::vector<mach_port_t> out(list, list + count);
-    for (mach_port_t t : out) (void)mach_port_deallocate(mach_task_self(), t);
-    (void)vm_deallocate(mach_task_self(), reinterpret_cast<vm_address_t>(list), count * sizeof *list);
-    return out;
-}
-
 }  // namespace
 
 TEST_SUITE("threads") {
@@ -45,7 +35,7 @@ TEST_CASE("thread_create, thread_set_state, thread_resume: the thread starts at 
         thread_act_t child = MACH_PORT_NULL;
         REQUIRE_KR(thread_create(mach_task_self(), &child), KERN_SUCCESS);
         CHECK(mt::type_of(child) == MACH_PORT_TYPE_SEND);
-        CHECK(threads_of(mach_task_self()).size() == 2);
+        CHECK(mt::thread_count(mach_task_self()) == 2);
 
         // A new thread has registers, all zero but rflags and cs.
         x86_thread_state64_t s = state_of(child);
@@ -87,7 +77,7 @@ TEST_CASE("thread_create, thread_set_state, thread_resume: the thread starts at 
         // Its function returned: the thread has ended and its port is a dead name.
         CHECK_KR(thread_switch(MACH_PORT_NULL, SWITCH_OPTION_WAIT, 1), KERN_SUCCESS);
         CHECK(mt::type_of(child) == MACH_PORT_TYPE_DEAD_NAME);
-        CHECK(threads_of(mach_task_self()).size() == 1);
+        CHECK(mt::thread_count(mach_task_self()) == 1);
         CHECK_KR(mach_port_deallocate(mach_task_self(), child), KERN_SUCCESS);
     });
     INFO(r.summary());
@@ -138,6 +128,8 @@ TEST_CASE("thread_create_running starts the thread at once, from either flavor; 
 }
 
 TEST_CASE("thread_create and thread_create_running: codes, and nothing made when they fail") {
+    machsim::Config cfg;
+    cfg.max_names = 64;
     machsim::RunReport r = mt::run_task([] {
         thread_act_t t = 0x1234;
         CHECK_KR(thread_create(0x777, &t), MACH_SEND_INVALID_DEST);
@@ -158,14 +150,14 @@ TEST_CASE("thread_create and thread_create_running: codes, and nothing made when
         CHECK(t == MACH_PORT_NULL);  // each call that got as far as the caller's pointer cleared it
         CHECK_KR(thread_create_running(0x777, x86_THREAD_STATE64, words, x86_THREAD_STATE64_COUNT, &t),
                  MACH_SEND_INVALID_DEST);
-        CHECK(threads_of(mach_task_self()).size() == 1);
+        CHECK(mt::thread_count(mach_task_self()) == 1);
 
         // With the name space full there is no name for the thread's port: no thread.
         int filled = mt::fill_name_space();
         CHECK(filled > 0);
         CHECK_KR(thread_create(mach_task_self(), &t), KERN_RESOURCE_SHORTAGE);
         CHECK(t == MACH_PORT_NULL);
-    });
+    }, cfg);
     INFO(r.summary());
     CHECK(r.clean());
 }
@@ -204,8 +196,8 @@ TEST_CASE("a thread made in another task belongs to it: it is listed there and e
         REQUIRE(worker != MACH_PORT_NULL);
         thread_act_t held = MACH_PORT_NULL;
         REQUIRE_KR(thread_create(worker, &held), KERN_SUCCESS);
-        CHECK(threads_of(worker).size() == 2);
-        CHECK(threads_of(mach_task_self()).size() == 1);
+        CHECK(mt::thread_count(worker) == 2);
+        CHECK(mt::thread_count(mach_task_self()) == 1);
 
         // The worker's first thread returns: the task ends, and the thread it never resumed with it.
         CHECK_KR(mt::send_simple(stop, MACH_MSG_TYPE_COPY_SEND, 0), MACH_MSG_SUCCESS);
