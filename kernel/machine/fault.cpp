@@ -275,11 +275,10 @@ void set_user_registers(UserRegisters& regs, const UserRegisters& wanted) {
 }
 
 bool write_fault_registers(Context& c, const UserRegisters& wanted) {
-    FaultRecord* r = FaultDetour::record(c);
-    if (!r) return false;
     UserRegisters regs{};
     TrapInfo trap{};
-    (void)read_fault_registers(c, regs, trap);
+    if (!read_fault_registers(c, regs, trap)) return false;
+    FaultRecord* r = FaultDetour::record(c);
     set_user_registers(regs, wanted);
     for (const GregSlot& g : kGregs) r->gregs[g.greg] = static_cast<greg_t>(regs.*g.field);
     r->gregs[REG_EFL] = static_cast<greg_t>(regs.rflags);

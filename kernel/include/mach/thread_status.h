@@ -1,6 +1,7 @@
 /* Thread state of x86-64: flavors (XNU values, osfmk/mach/i386/thread_status.h), the
  * layouts of those machsim provides, and their counts in 32-bit words. machsim has a
- * thread's registers only while it is stopped at a fault (docs/api.md, section 12.6):
+ * thread's registers only while it is stopped at a fault, or made by thread_create and
+ * not run yet (docs/api.md, section 12.6):
  * thread_get_state and thread_set_state, and the EXCEPTION_STATE and
  * EXCEPTION_STATE_IDENTITY messages, give x86_THREAD_STATE64, x86_EXCEPTION_STATE64
  * and their x86_THREAD_STATE / x86_EXCEPTION_STATE wrappers. */
