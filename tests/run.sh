@@ -14,7 +14,7 @@ expect() {  # expect "what" command...: the command must succeed
 
 # 1. The doctest suite: task programs against the real API.
 log=$(mktemp)
-trap 'rm -f "$log" "$log.a" "$log.b"' EXIT
+trap 'rm -f "$log" "$log.a" "$log.b" "$log.c"' EXIT
 "$build/machsim-tests" 2>&1 | tee "$log"
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
 if [ -n "$line" ]; then
@@ -262,6 +262,24 @@ else
     cat "$log"
     fail "an outside program compiles and links with pkg-config --cflags --libs $build/machsim.pc"
 fi
+
+# 5. Every header a program may include compiles alone, as the first include: the Mach
+# headers (XNU's split ones and GNU Mach's too) in C and in C++, machsim's own in C++.
+bad=""
+: >"$log"
+for dir in kernel/include userland/include; do
+    for h in $(cd "$dir" && find . -name '*.h' | sed 's|^\./||' | sort); do
+        printf '#include <%s>\nint main(void) { return 0; }\n' "$h" >"$log.c"
+        case $h in machsim.h | machsim/*) langs="c++" ;; *) langs="c c++" ;; esac
+        for lang in $langs; do
+            if [ "$lang" = c ]; then compile="${CC:-gcc} -std=c11"; else compile="$cxx -std=c++20"; fi
+            $compile -x "$lang" -Wall -Wextra -Werror -fsyntax-only -Ikernel/include -Iuserland/include "$log.c" \
+                2>>"$log" || bad="$bad $h($lang)"
+        done
+    done
+done
+[ -z "$bad" ] || cat "$log"
+expect "every header compiles alone (the Mach ones in C and in C++); these do not:$bad" test -z "$bad"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
