@@ -4,6 +4,7 @@
 // programs below compile and run with them as they are.
 #include <mach.h>
 #include <mach/clock.h>
+#include <mach/error.h>
 #include <mach/mach_error.h>
 #include <mach/mach_host.h>
 #include <mach/mach_init.h>
@@ -123,6 +124,20 @@ TEST_CASE("a program that includes XNU's and GNU Mach's split headers, not <mach
     CHECK(seen.clock == KERN_SUCCESS);
     CHECK(seen.threads == 1);
     CHECK(seen.reply_port_type == KERN_SUCCESS);
+}
+
+TEST_CASE("<mach/error.h> takes a code apart: system, subsystem, code") {
+    CHECK(err_get_system(MACH_RCV_TIMED_OUT) == 4);
+    CHECK(err_get_sub(MACH_RCV_TIMED_OUT) == 1);
+    CHECK(err_get_code(MACH_RCV_TIMED_OUT) == 3);
+    CHECK((MACH_SEND_INVALID_DEST & system_emask) == err_mach_ipc);
+    CHECK((MACH_SEND_INVALID_DEST & sub_emask) == err_sub(0));
+    CHECK((KERN_INVALID_NAME & system_emask) == err_kern);
+    CHECK(err_get_code(KERN_INVALID_NAME) == 15);
+    CHECK((err_system(0x3e) | err_sub(2) | 7) == (err_local | 0x8007));
+    CHECK(unix_err(2) == 0xc002);
+    CHECK(err_none == ERR_SUCCESS);
+    CHECK(ERR_SUCCESS == KERN_SUCCESS);
 }
 
 }  // TEST_SUITE

@@ -1,7 +1,7 @@
 /* <mach_init.h>: GNU Mach's (the Hurd's) mach_task_self and the other startup
- * values. machsim declares all of it in <mach/mach.h>; this header is here so that
- * programs written for a real Mach that include it compile unchanged (docs/api.md,
- * section 1). */
+ * values. machsim declares all of it in <mach/mach.h>; this header is here so
+ * that programs written for a real Mach that include it compile unchanged
+ * (docs/api.md, section 16.1). */
 #ifndef MACHSIM_MACH_INIT_H_FORWARD
 #define MACHSIM_MACH_INIT_H_FORWARD
 

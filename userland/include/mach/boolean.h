@@ -1,6 +1,6 @@
 /* <mach/boolean.h>: boolean_t, TRUE and FALSE. machsim declares all of it in
- * <mach/mach.h>; this header is here so that programs written for a real Mach that
- * include it compile unchanged (docs/api.md, section 1). */
+ * <mach/mach.h>; this header is here so that programs written for a real Mach
+ * that include it compile unchanged (docs/api.md, section 16.1). */
 #ifndef MACHSIM_MACH_BOOLEAN_H_FORWARD
 #define MACHSIM_MACH_BOOLEAN_H_FORWARD
 

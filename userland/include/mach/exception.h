@@ -1,6 +1,7 @@
-/* <mach/exception.h>: the exception types, behaviors and masks. machsim declares
- * all of it in <mach/mach.h>; this header is here so that programs written for a
- * real Mach that include it compile unchanged (docs/api.md, section 1). */
+/* <mach/exception.h>: the exception types, behaviors and masks. machsim
+ * declares all of it in <mach/mach.h>; this header is here so that programs
+ * written for a real Mach that include it compile unchanged (docs/api.md,
+ * section 16.1). */
 #ifndef MACHSIM_MACH_EXCEPTION_H_FORWARD
 #define MACHSIM_MACH_EXCEPTION_H_FORWARD
 

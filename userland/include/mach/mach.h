@@ -8,6 +8,7 @@
 #include "mach/machine_types.h"
 #include "mach/clock_types.h"
 #include "mach/exc.h"
+#include "mach/error.h"
 #include "mach/exception_types.h"
 #include "mach/host_info.h"
 #include "mach/machine.h"
@@ -31,7 +32,6 @@ typedef mach_port_t task_t;
 typedef mach_port_t ipc_space_t;
 typedef mach_port_t thread_t;
 typedef mach_port_t thread_act_t;
-typedef kern_return_t mach_error_t;
 typedef thread_act_t *thread_act_array_t;
 typedef mach_port_t ledger_t;
 typedef ledger_t *ledger_array_t;

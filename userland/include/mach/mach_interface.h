@@ -1,6 +1,7 @@
-/* <mach/mach_interface.h>: every call of the kernel's interfaces. machsim declares
- * all of it in <mach/mach.h>; this header is here so that programs written for a
- * real Mach that include it compile unchanged (docs/api.md, section 1). */
+/* <mach/mach_interface.h>: every call of the kernel's interfaces. machsim
+ * declares all of it in <mach/mach.h>; this header is here so that programs
+ * written for a real Mach that include it compile unchanged (docs/api.md,
+ * section 16.1). */
 #ifndef MACHSIM_MACH_MACH_INTERFACE_H_FORWARD
 #define MACHSIM_MACH_MACH_INTERFACE_H_FORWARD
 

@@ -1,7 +1,7 @@
 /* <mach/mach_traps.h>: the traps: mach_reply_port, thread_switch. machsim
  * declares all of it in <mach/mach.h>; this header is here so that programs
- * written for a real Mach that include it compile unchanged (docs/api.md, section
- * 1). */
+ * written for a real Mach that include it compile unchanged (docs/api.md,
+ * section 16.1). */
 #ifndef MACHSIM_MACH_MACH_TRAPS_H_FORWARD
 #define MACHSIM_MACH_MACH_TRAPS_H_FORWARD
 

@@ -1,7 +1,7 @@
 /* <mach/semaphore.h>: semaphore_signal, semaphore_wait and the rest of the
  * semaphore calls. machsim declares all of it in <mach/mach.h>; this header is
- * here so that programs written for a real Mach that include it compile unchanged
- * (docs/api.md, section 1). */
+ * here so that programs written for a real Mach that include it compile
+ * unchanged (docs/api.md, section 16.1). */
 #ifndef MACHSIM_MACH_SEMAPHORE_H_FORWARD
 #define MACHSIM_MACH_SEMAPHORE_H_FORWARD
 

@@ -1,6 +1,6 @@
 /* <mach/vm_page_size.h>: vm_page_size. machsim declares all of it in
- * <mach/mach.h>; this header is here so that programs written for a real Mach that
- * include it compile unchanged (docs/api.md, section 1). */
+ * <mach/mach.h>; this header is here so that programs written for a real Mach
+ * that include it compile unchanged (docs/api.md, section 16.1). */
 #ifndef MACHSIM_MACH_VM_PAGE_SIZE_H_FORWARD
 #define MACHSIM_MACH_VM_PAGE_SIZE_H_FORWARD
 

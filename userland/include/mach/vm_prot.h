@@ -1,6 +1,6 @@
-/* <mach/vm_prot.h>: vm_prot_t and the VM_PROT_* values. machsim declares all of it
- * in <mach/mach.h>; this header is here so that programs written for a real Mach
- * that include it compile unchanged (docs/api.md, section 1). */
+/* <mach/vm_prot.h>: vm_prot_t and the VM_PROT_* values. machsim declares all
+ * of it in <mach/mach.h>; this header is here so that programs written for a
+ * real Mach that include it compile unchanged (docs/api.md, section 16.1). */
 #ifndef MACHSIM_MACH_VM_PROT_H_FORWARD
 #define MACHSIM_MACH_VM_PROT_H_FORWARD
 
