@@ -91,7 +91,7 @@ struct Thread {
     Space* space = nullptr;
     Thread* link = nullptr;
     bool in_kernel = false;
-    bool blocked = false;
+    bool blocked = false;  // written as a scheduler records a thread's state; the model never reads it
 };
 
 void ThreadQueue::push(Thread* t) {

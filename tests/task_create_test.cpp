@@ -65,6 +65,7 @@ TEST_CASE("task_create, then thread_create in it: the child runs in its own task
     INFO(r.summary());
     CHECK(r.clean());
     REQUIRE(r.task("test.3") != nullptr);  // named after its parent and its own number
+    CHECK(r.task("test.3")->id == 3);
     CHECK(r.task("test.3")->end == machsim::TaskEnd::Exited);
 }
 

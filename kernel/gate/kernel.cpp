@@ -178,7 +178,7 @@ void give_bootstrap(tasks::Task& t, const tasks::Task* parent, ipc::Port* server
 }  // namespace
 
 tasks::Task& Kernel::create_task(std::string name, SpawnOptions opts, const tasks::Task* parent) {
-    uint32_t id = static_cast<uint32_t>(tasks_.size()) + 1;
+    const uint32_t id = next_task_id();
     tasks_.push_back(std::make_unique<tasks::Task>(env, memory_objects, id, std::move(name), opts.daemon));
     tasks::Task& t = *tasks_.back();
     t.privileged = opts.privileged;

@@ -71,7 +71,8 @@ public:
     std::vector<std::string> check_invariants();
 
     tasks::Task* task(uint32_t id) { return id && id <= tasks_.size() ? tasks_[id - 1].get() : nullptr; }
-    uint32_t task_count() const { return static_cast<uint32_t>(tasks_.size()); }
+    // The id the next task made will have (tasks are numbered from 1, in order).
+    uint32_t next_task_id() const { return static_cast<uint32_t>(tasks_.size()) + 1; }
 
     // Adds a thread to t running body; null when Config::max_threads threads are
     // alive or the host has no stack for it.

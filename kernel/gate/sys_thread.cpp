@@ -230,8 +230,8 @@ kern_return_t sys_task_create(mach_port_name_t parent, boolean_t inherit_memory,
         if (p.ending) return ipc::fail(k.env, KERN_FAILURE, "task {} is ending", p.id);
         if (self.task.space.full())
             return ipc::fail(k.env, KERN_RESOURCE_SHORTAGE, "no name is free for the new task's port");
-        // Named after its parent and its own number, as it has no program name: "test.3".
-        const std::string name = fmt::format("{}.{}", p.name, k.task_count() + 1);
+        // Named after its parent and its own id, as it has no program name: "test.3".
+        const std::string name = fmt::format("{}.{}", p.name, k.next_task_id());
         tasks::Task& t = k.create_task(name, SpawnOptions{}, &p);
         if (inherit_memory) p.vm.inherit_into(t.vm);  // vm_inherit (R24)
         (void)put_user(child, send_right_to(self, t.task_port));
